@@ -1,0 +1,85 @@
+"""The `pyengine` command line: a click group whose subcommands load lazily.
+
+Each subcommand lives beside the layer it drives (`pyengine/lab/cli.py`, ...)
+and is imported only when used, so `pyengine lab status` does not pay for
+paramiko and jinja2. Expected failures (`PyengineError`) print one line on
+stderr and exit with their documented code; nothing else is caught here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from pyengine import __version__
+from pyengine.errors import EXIT_INTERRUPTED, PyengineError
+
+# name -> "module:attribute" of a click command or group.
+COMMANDS: dict[str, str] = {
+    "lab": "pyengine.lab.cli:lab",
+    "inventory": "pyengine.inventory.cli:inventory",
+    "check-syntax": "pyengine.playbook.cli:check_syntax",
+    "doc": "pyengine.modspec_cli:doc",
+    "run": "pyengine.executor.cli:run",
+    "vault": "pyengine.vault.cli:vault",
+    "patch": "pyengine.patching.cli:patch",
+    "backup": "pyengine.backup.cli:backup",
+    "history": "pyengine.history.cli:history",
+    "report": "pyengine.report.cli:report",
+    "schedule": "pyengine.schedule.cli:schedule",
+}
+
+
+def _find_spec(target: str) -> bool:
+    module = target.split(":")[0]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when it is invoked or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, target in COMMANDS.items() if _find_spec(target))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None or not _find_spec(target):
+            return None
+        module_name, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pyengine")
+def cli() -> None:
+    """Idempotent patching, config backup and security baselines over SSH and WinRM."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point: run the CLI, turning expected errors into one line."""
+    try:
+        return cli.main(args=argv, prog_name="pyengine", standalone_mode=False)
+    except PyengineError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Where the built-in content lives, from a checkout or from an installed wheel.
+
+In a checkout, `modules/` and `playbooks/` sit at the repository root and
+`pyengine/_content/` holds symlinks to them; a wheel copies the files themselves
+into `pyengine/_content/`. Either way the same path works.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONTENT_DIR = Path(__file__).resolve().parent / "_content"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def builtin_modules_dir() -> Path:
+    """The folder of built-in target modules (`modules/`)."""
+    return CONTENT_DIR / "modules"
+
+
+def builtin_playbooks_dir() -> Path:
+    """The folder of built-in playbooks (`playbooks/`)."""
+    return CONTENT_DIR / "playbooks"
+
+
+def builtin_roles_dir() -> Path:
+    """The folder of built-in roles (`playbooks/roles/`)."""
+    return builtin_playbooks_dir() / "roles"
