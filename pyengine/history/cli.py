@@ -1,0 +1,47 @@
+"""`pyengine history`: what the last runs did, from the SQLite history."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from pyengine.history.db import HistoryDB, default_history_path
+
+
+@click.command()
+@click.option("--host", "host", default=None, help="Only runs that touched this host.")
+@click.option("--last", "last", default=20, show_default=True, help="How many runs to list.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="History database (default: .pyengine/history.sqlite in the current folder).",
+)
+def history(host: str | None, last: int, db_path: Path | None) -> None:
+    """List recent runs; with --host, that host's outcome in each."""
+    path = db_path or default_history_path()
+    if not path.exists():
+        click.echo(f"no history yet ({path})")
+        return
+    # Off a terminal (cron, CI, pipes) rich would wrap at 80 columns; keep rows whole.
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    with HistoryDB(path) as db:
+        table = Table(title=f"pyengine runs ({path})")
+        for column in ("run", "started", "playbook", "user", "exit"):
+            table.add_column(column)
+        if host:
+            for column in ("ok", "changed", "failed", "unreachable"):
+                table.add_column(column, justify="right")
+        for run in db.runs(host=host, last=last):
+            row = [str(run.id), run.started, run.playbook, run.user, str(run.exit_code)]
+            if host:
+                hr = next(h for h in db.host_results(run.id) if h["host"] == host)
+                row += [str(hr["ok"]), str(hr["changed"]), str(hr["failed"]),
+                        "yes" if hr["unreachable"] else ""]
+            table.add_row(*row)
+        console.print(table)

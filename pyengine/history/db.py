@@ -1,0 +1,265 @@
+"""The SQLite run history, with schema migrations from the first release on.
+
+One row per run, one per host per run, one per task per host. Reports render from
+it, so it stores what a morning reader needs (status, changed, duration, a masked
+diff summary, the error) and not whole module results. Every string is masked
+before it is written: a secret that reaches the database has already leaked.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyengine.masking import mask, mask_text
+
+# Each entry upgrades the schema by one version; never edit a released entry,
+# append a new one. PRAGMA user_version records how far a database has come.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        playbook TEXT NOT NULL,
+        inventory TEXT NOT NULL DEFAULT '',
+        git_revision TEXT NOT NULL DEFAULT '',
+        user TEXT NOT NULL DEFAULT '',
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        exit_code INTEGER NOT NULL,
+        check_mode INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE host_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        host TEXT NOT NULL,
+        ok INTEGER NOT NULL, changed INTEGER NOT NULL, failed INTEGER NOT NULL,
+        skipped INTEGER NOT NULL, unreachable INTEGER NOT NULL,
+        round_trips INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX host_results_host ON host_results(host, run_id);
+    CREATE TABLE task_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        host_result_id INTEGER NOT NULL REFERENCES host_results(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        module TEXT NOT NULL,
+        status TEXT NOT NULL,
+        changed INTEGER NOT NULL,
+        duration_s REAL NOT NULL,
+        diff_summary TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT ''
+    );
+    """,
+    # v2: keep per-host data a report needs beyond task rows (compliance score,
+    # pending patches, drift) as JSON, so new report sections need no migration.
+    """
+    ALTER TABLE host_results ADD COLUMN extra_json TEXT NOT NULL DEFAULT '{}';
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_history_path(project_dir: Path | None = None) -> Path:
+    """`.pyengine/history.sqlite` under the project (the current folder by default)."""
+    return (project_dir or Path.cwd()) / ".pyengine" / "history.sqlite"
+
+
+@dataclass
+class RunRow:
+    """One stored run, as `pyengine history` lists it."""
+
+    id: int
+    playbook: str
+    inventory: str
+    git_revision: str
+    user: str
+    started: str
+    finished: str
+    exit_code: int
+    check_mode: bool
+
+
+def summarize_diff(diff: Any, limit: int = 400) -> str:
+    """A short, masked, one-string summary of a module's diff (before/after headers and size)."""
+    if not diff:
+        return ""
+    diffs = diff if isinstance(diff, list) else [diff]
+    parts = []
+    for item in diffs:
+        if isinstance(item, dict):
+            header = item.get("after_header") or item.get("before_header") or ""
+            before, after = str(item.get("before", "")), str(item.get("after", ""))
+            parts.append(f"{header}: {len(before.splitlines())} -> {len(after.splitlines())} lines")
+        else:
+            parts.append(str(item))
+    return mask_text("; ".join(parts))[:limit]
+
+
+class HistoryDB:
+    """The history database; opening it applies any pending migrations."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.path), timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self.migrate()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> HistoryDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Bring the schema up to SCHEMA_VERSION, one transaction per step."""
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path}: history schema v{current} is newer than this pyengine "
+                f"(v{SCHEMA_VERSION}); upgrade pyengine"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            with self._transaction() as cur:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
+                cur.execute(f"PRAGMA user_version = {version + 1}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    def record_run(
+        self,
+        report: dict[str, Any],
+        inventory: str = "",
+        git_revision: str = "",
+        user: str | None = None,
+    ) -> int:
+        """Store a run from its JSON report (docs/ARCHITECTURE.md); returns the run id."""
+        report = mask(report)
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO runs (playbook, inventory, git_revision, user, started, finished,"
+                " exit_code, check_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(report.get("playbook", "")),
+                    inventory,
+                    git_revision,
+                    user if user is not None else getpass.getuser(),
+                    str(report.get("started", "")),
+                    str(report.get("finished", "")),
+                    int(report.get("exit_code", 0)),
+                    int(bool(report.get("check_mode", False))),
+                ),
+            )
+            run_id = int(cur.lastrowid or 0)
+            for host, data in sorted(report.get("hosts", {}).items()):
+                cur.execute(
+                    "INSERT INTO host_results (run_id, host, ok, changed, failed, skipped,"
+                    " unreachable, round_trips, extra_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        host,
+                        int(data.get("ok", 0)),
+                        int(data.get("changed", 0)),
+                        int(data.get("failed", 0)),
+                        int(data.get("skipped", 0)),
+                        int(bool(data.get("unreachable", False))),
+                        int(data.get("round_trips", 0)),
+                        json.dumps(data.get("extra", {}), sort_keys=True),
+                    ),
+                )
+                host_result_id = cur.lastrowid
+                for seq, task in enumerate(data.get("tasks", [])):
+                    status = str(task.get("status", ""))
+                    cur.execute(
+                        "INSERT INTO task_results (host_result_id, seq, name, module, status,"
+                        " changed, duration_s, diff_summary, error)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            host_result_id,
+                            seq,
+                            str(task.get("name", "")),
+                            str(task.get("module", "")),
+                            status,
+                            int(bool(task.get("changed", False))),
+                            float(task.get("duration_s", 0.0)),
+                            summarize_diff(task.get("diff")),
+                            str(task.get("msg", "")) if status in ("failed", "unreachable") else "",
+                        ),
+                    )
+        return run_id
+
+    def runs(self, host: str | None = None, last: int = 20) -> list[RunRow]:
+        """The newest runs first; with `host`, only runs that touched it."""
+        if host:
+            rows = self._conn.execute(
+                "SELECT r.* FROM runs r JOIN host_results h ON h.run_id = r.id"
+                " WHERE h.host = ? ORDER BY r.id DESC LIMIT ?",
+                (host, last),
+            ).fetchall()
+        else:
+            rows = self._conn.execute(
+                "SELECT * FROM runs ORDER BY id DESC LIMIT ?", (last,)
+            ).fetchall()
+        return [
+            RunRow(
+                id=r["id"],
+                playbook=r["playbook"],
+                inventory=r["inventory"],
+                git_revision=r["git_revision"],
+                user=r["user"],
+                started=r["started"],
+                finished=r["finished"],
+                exit_code=r["exit_code"],
+                check_mode=bool(r["check_mode"]),
+            )
+            for r in rows
+        ]
+
+    def host_results(self, run_id: int) -> list[dict[str, Any]]:
+        """Per-host counts of one run, with the stored extra data decoded."""
+        rows = self._conn.execute(
+            "SELECT * FROM host_results WHERE run_id = ? ORDER BY host", (run_id,)
+        ).fetchall()
+        results = []
+        for r in rows:
+            item = {k: r[k] for k in r.keys() if k != "extra_json"}
+            item["unreachable"] = bool(item["unreachable"])
+            item["extra"] = json.loads(r["extra_json"] or "{}")
+            results.append(item)
+        return results
+
+    def task_results(self, run_id: int, host: str) -> list[dict[str, Any]]:
+        """The task rows of one host in one run, in execution order."""
+        rows = self._conn.execute(
+            "SELECT t.* FROM task_results t JOIN host_results h ON t.host_result_id = h.id"
+            " WHERE h.run_id = ? AND h.host = ? ORDER BY t.seq",
+            (run_id, host),
+        ).fetchall()
+        return [{k: r[k] for k in r.keys()} for r in rows]
