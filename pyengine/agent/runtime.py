@@ -533,7 +533,7 @@ def _convert(value: Any, spec: Dict[str, Any], name: str) -> Any:
                 items = [_convert(v, {"type": element}, name) for v in items]
             return items
     except (TypeError, ValueError):
-        raise ModuleFail("argument %r: cannot convert %r to %s" % (name, value, kind))
+        raise ModuleFail("argument %r: cannot convert %r to %s" % (name, value, kind)) from None
     return value
 
 
@@ -624,7 +624,8 @@ def run_module(
             if result is None:
                 result = {}
             if not isinstance(result, dict):
-                raise ModuleFail("module %s returned %s, not a dict" % (name, type(result).__name__))
+                raise ModuleFail("module %s returned %s, not a dict"
+                                 % (name, type(result).__name__))
             result = dict(result)
             result["changed"] = bool(result.get("changed", False))
             result.setdefault("failed", False)
