@@ -1,0 +1,414 @@
+"""The Ansible filters that real playbooks use, on top of jinja2's built-ins.
+
+Each one behaves like its Ansible namesake for the common arguments; they are
+registered under the bare name and under `ansible.builtin.NAME`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import os.path
+import re
+import shlex
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import yaml
+from jinja2 import Undefined
+from jinja2.filters import pass_environment
+
+from pyengine.errors import TemplateError
+from pyengine.templating.shacrypt import sha_crypt
+
+_TRUE = {"true", "yes", "on", "1", "y", "t"}
+_FALSE = {"false", "no", "off", "0", "n", "f", ""}
+
+
+def to_bool(value: Any) -> bool:
+    """Ansible's `bool`: yes/no/on/off/true/false/1/0 (any case), else Python truthiness."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, (int, float)):
+        return value == 1
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return False
+
+
+def to_int(value: Any, default: int = 0, base: int = 10) -> int:
+    try:
+        if isinstance(value, str) and base != 10:
+            return int(value, base)
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return default
+
+
+def mandatory(value: Any, msg: str | None = None) -> Any:
+    if isinstance(value, Undefined):
+        name = getattr(value, "_undefined_name", None)
+        raise TemplateError(msg or f"mandatory variable '{name}' is not defined")
+    return value
+
+
+def to_json(value: Any, **kwargs: Any) -> str:
+    return json.dumps(value, default=_json_default, **kwargs)
+
+
+def to_nice_json(value: Any, indent: int = 4, sort_keys: bool = True, **kwargs: Any) -> str:
+    return json.dumps(value, indent=indent, sort_keys=sort_keys, separators=(",", ": "),
+                      default=_json_default, **kwargs)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """Strip str/dict/list subclasses so yaml.safe_dump can represent them."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_yaml(value: Any, **kwargs: Any) -> str:
+    kwargs.setdefault("allow_unicode", True)
+    kwargs.setdefault("default_flow_style", None)
+    return str(yaml.safe_dump(_plain(value), **kwargs))
+
+
+def to_nice_yaml(value: Any, indent: int = 4, **kwargs: Any) -> str:
+    kwargs.setdefault("allow_unicode", True)
+    return str(yaml.safe_dump(_plain(value), indent=indent, default_flow_style=False, **kwargs))
+
+
+def from_json(value: Any) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError) as err:
+        raise TemplateError(f"from_json: {err}") from None
+
+
+def from_yaml(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise TemplateError(f"from_yaml: {err}") from None
+
+
+def _merge(a: Any, b: Any, recursive: bool, list_merge: str) -> Any:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        out = dict(a)
+        for key, value in b.items():
+            if recursive and key in out:
+                out[key] = _merge(out[key], value, recursive, list_merge)
+            else:
+                out[key] = value
+        return out
+    if isinstance(a, list) and isinstance(b, list) and list_merge != "replace":
+        if list_merge == "keep":
+            return a
+        if list_merge == "append":
+            return a + b
+        if list_merge == "prepend":
+            return b + a
+        if list_merge == "append_rp":
+            return [x for x in a if x not in b] + b
+        if list_merge == "prepend_rp":
+            return b + [x for x in a if x not in b]
+    return b
+
+
+def combine(*dicts: Any, recursive: bool = False, list_merge: str = "replace") -> dict[str, Any]:
+    """Merge dicts left to right (lists of dicts are flattened in, like Ansible)."""
+    flat: list[Any] = []
+    for d in dicts:
+        if isinstance(d, (list, tuple)):
+            flat.extend(d)
+        else:
+            flat.append(d)
+    out: dict[str, Any] = {}
+    for d in flat:
+        if not isinstance(d, Mapping):
+            raise TemplateError(f"combine expects dictionaries, got {type(d).__name__}")
+        out = _merge(out, d, recursive, list_merge)
+    return out
+
+
+def dict2items(value: Any, key_name: str = "key", value_name: str = "value") -> list[Any]:
+    if not isinstance(value, Mapping):
+        raise TemplateError(f"dict2items expects a dictionary, got {type(value).__name__}")
+    return [{key_name: k, value_name: v} for k, v in value.items()]
+
+
+def items2dict(value: Any, key_name: str = "key", value_name: str = "value") -> dict[Any, Any]:
+    try:
+        return {item[key_name]: item[value_name] for item in value}
+    except (KeyError, TypeError) as err:
+        raise TemplateError(f"items2dict: each item needs '{key_name}' and '{value_name}' "
+                            f"({err})") from None
+
+
+def _flags(ignorecase: bool, multiline: bool) -> int:
+    return (re.I if ignorecase else 0) | (re.M if multiline else 0)
+
+
+def regex_replace(value: Any = "", pattern: str = "", replacement: str = "",
+                  ignorecase: bool = False, multiline: bool = False, count: int = 0) -> str:
+    return re.sub(pattern, replacement, str(value), count=count,
+                  flags=_flags(ignorecase, multiline))
+
+
+def regex_search(value: Any, pattern: str, *groups: str, ignorecase: bool = False,
+                 multiline: bool = False) -> Any:
+    match = re.search(pattern, str(value), flags=_flags(ignorecase, multiline))
+    if not match:
+        return None
+    if not groups:
+        return match.group(0)
+    out: list[Any] = []
+    for g in groups:
+        if g.startswith("\\g<") and g.endswith(">"):
+            out.append(match.group(g[3:-1]))
+        elif g.startswith("\\"):
+            out.append(match.group(int(g[1:])))
+        else:
+            raise TemplateError(f"regex_search: unknown group argument {g!r}")
+    return out
+
+
+def regex_findall(value: Any, pattern: str, ignorecase: bool = False,
+                  multiline: bool = False) -> list[Any]:
+    return re.findall(pattern, str(value), flags=_flags(ignorecase, multiline))
+
+
+def regex_escape(value: Any, re_type: str = "python") -> str:
+    return re.escape(str(value))
+
+
+def _hashable_unique(items: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def unique(value: Iterable[Any], case_sensitive: bool = True, attribute: str | None = None
+           ) -> list[Any]:
+    if attribute is None and case_sensitive:
+        return _hashable_unique(value)
+    seen: list[Any] = []
+    out = []
+    for item in value:
+        key = item[attribute] if attribute else item
+        if not case_sensitive and isinstance(key, str):
+            key = key.lower()
+        if key not in seen:
+            seen.append(key)
+            out.append(item)
+    return out
+
+
+def union(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    return _hashable_unique(itertools.chain(a, b))
+
+
+def intersect(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    bl = list(b)
+    return _hashable_unique(x for x in a if x in bl)
+
+
+def difference(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    bl = list(b)
+    return _hashable_unique(x for x in a if x not in bl)
+
+
+def symmetric_difference(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    al, bl = list(a), list(b)
+    return _hashable_unique([x for x in al if x not in bl] + [x for x in bl if x not in al])
+
+
+def flatten(value: Any, levels: int | None = None, skip_nulls: bool = True) -> list[Any]:
+    out: list[Any] = []
+    for item in value:
+        if item is None and skip_nulls:
+            continue
+        if isinstance(item, (list, tuple)) and (levels is None or levels > 0):
+            out.extend(flatten(item, None if levels is None else levels - 1, skip_nulls))
+        else:
+            out.append(item)
+    return out
+
+
+def ternary(value: Any, true_val: Any, false_val: Any, none_val: Any = None) -> Any:
+    if value is None and none_val is not None:
+        return none_val
+    return true_val if value else false_val
+
+
+def b64encode(value: Any, encoding: str = "utf-8") -> str:
+    data = value if isinstance(value, bytes) else str(value).encode(encoding)
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(value: Any, encoding: str = "utf-8") -> str:
+    try:
+        return base64.b64decode(str(value)).decode(encoding, errors="replace")
+    except ValueError as err:
+        raise TemplateError(f"b64decode: {err}") from None
+
+
+def hash_filter(value: Any, hashtype: str = "sha1") -> str:
+    try:
+        h = hashlib.new(hashtype)
+    except ValueError:
+        raise TemplateError(f"hash: unknown hash type '{hashtype}'") from None
+    h.update(str(value).encode())
+    return h.hexdigest()
+
+
+def checksum(value: Any) -> str:
+    return hash_filter(value, "sha1")
+
+
+def password_hash(value: Any, hashtype: str = "sha512", salt: str | None = None,
+                  rounds: int | None = None, **_: Any) -> str:
+    kinds = {"sha512": 512, "sha512_crypt": 512, "sha256": 256, "sha256_crypt": 256}
+    if hashtype not in kinds:
+        raise TemplateError(f"password_hash: unsupported hash type '{hashtype}' "
+                            f"(supported: sha512, sha256)")
+    return sha_crypt(str(value), salt, rounds, kinds[hashtype])
+
+
+def quote(value: Any) -> str:
+    return shlex.quote(str(value) if value is not None else "")
+
+
+def split(value: Any, sep: str | None = None, maxsplit: int = -1) -> list[str]:
+    return str(value).split(sep, maxsplit)
+
+
+def zip_filter(*args: Iterable[Any]) -> list[Any]:
+    return [list(x) for x in zip(*args, strict=False)]
+
+
+def zip_longest(*args: Iterable[Any], fillvalue: Any = None) -> list[Any]:
+    return [list(x) for x in itertools.zip_longest(*args, fillvalue=fillvalue)]
+
+
+def product(*args: Iterable[Any], repeat: int = 1) -> list[Any]:
+    return [list(x) for x in itertools.product(*args, repeat=repeat)]
+
+
+def subelements(value: Any, key: str, skip_missing: bool = False) -> list[Any]:
+    out: list[Any] = []
+    for item in value:
+        sub = item.get(key) if isinstance(item, Mapping) else None
+        if sub is None:
+            if skip_missing:
+                continue
+            raise TemplateError(f"subelements: '{key}' missing in {item!r}")
+        out.extend([item, s] for s in sub)
+    return out
+
+
+def extract(key: Any, container: Any, morekeys: Any = None) -> Any:
+    value = container[key]
+    for k in ([] if morekeys is None else morekeys if isinstance(morekeys, list) else [morekeys]):
+        value = value[k]
+    return value
+
+
+def basename(value: Any) -> str:
+    return os.path.basename(str(value))
+
+
+def dirname(value: Any) -> str:
+    return os.path.dirname(str(value))
+
+
+def splitext(value: Any) -> list[str]:
+    return list(os.path.splitext(str(value)))
+
+
+def to_uuid(value: Any, namespace: str = "361E6D51-FAEC-444A-9079-341386DA8E2E") -> str:
+    return str(uuid.uuid5(uuid.UUID(namespace), str(value)))
+
+
+def type_debug(value: Any) -> str:
+    return type(value).__name__
+
+
+def comment(value: Any, style: str = "plain", decoration: str = "# ") -> str:
+    return "\n".join(f"{decoration}{line}".rstrip() for line in str(value).splitlines()) + "\n"
+
+
+@pass_environment
+def map_format(_env: Any, value: Any, fmt: str) -> list[str]:
+    return [fmt % v for v in value]
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "bool": to_bool,
+    "mandatory": mandatory,
+    "to_json": to_json,
+    "to_nice_json": to_nice_json,
+    "to_yaml": to_yaml,
+    "to_nice_yaml": to_nice_yaml,
+    "from_json": from_json,
+    "from_yaml": from_yaml,
+    "combine": combine,
+    "dict2items": dict2items,
+    "items2dict": items2dict,
+    "regex_replace": regex_replace,
+    "regex_search": regex_search,
+    "regex_findall": regex_findall,
+    "regex_escape": regex_escape,
+    "unique": unique,
+    "union": union,
+    "intersect": intersect,
+    "difference": difference,
+    "symmetric_difference": symmetric_difference,
+    "flatten": flatten,
+    "ternary": ternary,
+    "b64encode": b64encode,
+    "b64decode": b64decode,
+    "hash": hash_filter,
+    "checksum": checksum,
+    "password_hash": password_hash,
+    "quote": quote,
+    "split": split,
+    "zip": zip_filter,
+    "zip_longest": zip_longest,
+    "product": product,
+    "subelements": subelements,
+    "extract": extract,
+    "basename": basename,
+    "dirname": dirname,
+    "splitext": splitext,
+    "to_uuid": to_uuid,
+    "type_debug": type_debug,
+    "comment": comment,
+    "map_format": map_format,
+}

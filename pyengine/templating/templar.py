@@ -1,0 +1,239 @@
+"""Rendering values against a host's variables, lazily.
+
+`Templar(variables).render(value)` walks dicts and lists and renders every string
+holding `{{`/`{%`. Variables are looked up through `LazyVars`: a variable whose
+value is itself a template is rendered only when a template reads it, so an
+unused variable that cannot be rendered is no error, and a used one raises a
+`TemplateError` naming it (the executor adds the task and its file:line).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SecurityError
+
+from pyengine.errors import PlaybookError, TemplateError
+from pyengine.templating.environment import ENV, OMIT, Undefined, compile_template, parse_template
+from pyengine.templating.filters import to_bool
+from pyengine.templating.unsafe import UnsafeStr
+
+
+def is_template(value: Any) -> bool:
+    """True when `value` is a string a render would change."""
+    return (isinstance(value, str) and not isinstance(value, UnsafeStr)
+            and ("{{" in value or "{%" in value or "{#" in value))
+
+
+class LazyVars(Mapping[str, Any]):
+    """The variables a template sees: values are rendered on first access."""
+
+    def __init__(self, templar: Templar, variables: Mapping[str, Any]) -> None:
+        self._templar = templar
+        self._vars = variables
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._vars:
+            return self._templar._render_variable(key, self._vars[key])
+        if key in ENV.globals:
+            return ENV.globals[key]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._vars or key in ENV.globals
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._vars
+        yield from (k for k in ENV.globals if k not in self._vars)
+
+    def __len__(self) -> int:
+        return len(set(self._vars) | set(ENV.globals))
+
+
+class Templar:
+    """Renders templates against one set of variables (one host, one task)."""
+
+    def __init__(self, variables: Mapping[str, Any], search_paths: list[Path] | None = None
+                 ) -> None:
+        self.variables = variables
+        self.search_paths = list(search_paths or [])
+        self._active: list[str] = []
+        self._lazy = LazyVars(self, variables)
+
+    def child(self, extra: Mapping[str, Any]) -> Templar:
+        """A templar seeing `extra` on top of these variables (loop `item`, ...)."""
+        from collections import ChainMap
+
+        return Templar(ChainMap(dict(extra), self.variables), self.search_paths)  # type: ignore[arg-type]
+
+    # -- public API ---------------------------------------------------------------
+
+    def render(self, value: Any) -> Any:
+        """Render strings inside `value` (dicts and lists recursively); `omit` drops keys."""
+        if isinstance(value, str):
+            return self._render_str(value)
+        if isinstance(value, Mapping):
+            out = {}
+            for k, v in value.items():
+                rendered = self.render(v)
+                if isinstance(rendered, str) and rendered == OMIT:
+                    continue
+                out[self.render(k) if is_template(k) else k] = rendered
+            return out
+        if isinstance(value, (list, tuple)):
+            return [r for r in (self.render(v) for v in value)
+                    if not (isinstance(r, str) and r == OMIT)]
+        return value
+
+    def evaluate(self, expr: Any) -> bool:
+        """Evaluate a `when`/`changed_when`/`failed_when`/`until` condition (a list is ANDed)."""
+        if isinstance(expr, (list, tuple)):
+            return all(self.evaluate(e) for e in expr)
+        if isinstance(expr, bool):
+            return expr
+        if expr is None:
+            return True
+        if isinstance(expr, (int, float)):
+            return bool(expr)
+        text = condition_expression(str(expr))
+        value = self._render_str("{{ (" + text + ") }}", shown=str(expr))
+        return truth(value)
+
+    # -- internals ----------------------------------------------------------------
+
+    def _render_variable(self, name: str, value: Any) -> Any:
+        if not _needs_render(value):
+            return value
+        if name in self._active:
+            chain = " -> ".join([*self._active[self._active.index(name):], name])
+            raise TemplateError(f"recursive loop in variable '{name}' ({chain})")
+        self._active.append(name)
+        try:
+            return self.render(value)
+        except TemplateError as err:
+            if f"variable '{name}'" in err.message:
+                raise
+            raise TemplateError(f"{err.message} (while rendering variable '{name}')",
+                                err.file, err.line, err.column) from None
+        finally:
+            self._active.pop()
+
+    def _render_str(self, source: str, shown: str | None = None) -> Any:
+        if not is_template(source):
+            return source
+        shown = source if shown is None else shown
+        try:
+            template, lone = compile_template(source)
+            context = template.new_context(self._lazy, shared=True)
+            chunks = list(template.root_render_func(context))
+            if lone and len(chunks) == 1:
+                result = chunks[0]
+                if isinstance(result, jinja2.Undefined):
+                    result._fail_with_undefined_error()
+                if isinstance(result, str) and not isinstance(result, UnsafeStr):
+                    return str(result)
+                return result
+            return "".join(_text(c) for c in chunks)
+        except PlaybookError:
+            raise
+        except jinja2.UndefinedError as err:
+            raise TemplateError(f"{err.message} in {_short(shown)}") from None
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(f"template syntax error: {err.message} in {_short(shown)}"
+                                ) from None
+        except SecurityError as err:
+            raise TemplateError(f"unsafe template: {err} in {_short(shown)}") from None
+        except RecursionError:
+            raise TemplateError(f"template recursion too deep in {_short(shown)}") from None
+        except Exception as err:  # noqa: BLE001 - filters raise anything; report it in one line
+            raise TemplateError(f"{type(err).__name__}: {err} in {_short(shown)}") from None
+
+
+def _needs_render(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, Mapping):
+        return any(_needs_render(v) or is_template(k) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_needs_render(v) for v in value)
+    return False
+
+
+def _text(chunk: Any) -> str:
+    if isinstance(chunk, jinja2.Undefined):
+        chunk._fail_with_undefined_error()
+    return chunk if isinstance(chunk, str) else str(chunk)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def truth(value: Any) -> bool:
+    """How a condition's value counts: yes/no/true/false strings by their meaning."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("true", "yes", "on", "1", "false", "no", "off", "0", "", "none"):
+            return to_bool(word) if word != "none" else False
+        return True
+    return bool(value)
+
+
+def condition_expression(text: str) -> str:
+    """The jinja2 expression of a condition: `{{ x }}` (a common mistake) is unwrapped."""
+    text = text.strip()
+    if text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1:
+        return text[2:-2].strip()
+    return text
+
+
+def template_variables(value: Any, expression: bool = False) -> set[str]:
+    """The variable names `value` reads (recursively); `expression` for `when`-style strings.
+
+    The executor uses this to see whether a task reads something registered earlier.
+    """
+    names: set[str] = set()
+    if isinstance(value, str):
+        source = "{{ (" + condition_expression(value) + ") }}" if expression else value
+        if expression or is_template(source):
+            try:
+                tree = parse_template(source)
+            except jinja2.TemplateSyntaxError as err:
+                raise TemplateError(f"template syntax error: {err.message} in {_short(value)}"
+                                    ) from None
+            names |= meta.find_undeclared_variables(tree)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            names |= template_variables(k, False) | template_variables(v, expression)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            names |= template_variables(v, expression)
+    return names - set(ENV.globals)
+
+
+def check_syntax(value: str, expression: bool = False) -> str | None:
+    """The syntax error message of a template or condition, or None when it parses."""
+    source = "{{ (" + condition_expression(value) + ") }}" if expression else value
+    if not expression and not is_template(source):
+        return None
+    try:
+        parse_template(source)
+    except jinja2.TemplateSyntaxError as err:
+        return f"template syntax error: {err.message}"
+    return None
+
+
+def lookup_env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+__all__ = ["Templar", "LazyVars", "template_variables", "check_syntax", "truth", "OMIT",
+           "Undefined", "is_template"]

@@ -1,0 +1,111 @@
+"""Jinja2 tests Ansible adds: result status, versions, regex, set relations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pyengine.errors import TemplateError
+from pyengine.templating.version import compare_versions
+
+
+def _result(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TemplateError(f"the '{what}' test expects a registered task result, "
+                            f"got {type(value).__name__}")
+    return value
+
+
+def failed(value: Any) -> bool:
+    return bool(_result(value, "failed").get("failed", False))
+
+
+def success(value: Any) -> bool:
+    return not failed(value)
+
+
+def changed(value: Any) -> bool:
+    return bool(_result(value, "changed").get("changed", False))
+
+
+def skipped(value: Any) -> bool:
+    return bool(_result(value, "skipped").get("skipped", False))
+
+
+def finished(value: Any) -> bool:
+    return bool(_result(value, "finished").get("finished", True))
+
+
+def unreachable(value: Any) -> bool:
+    return bool(_result(value, "unreachable").get("unreachable", False))
+
+
+def version(value: Any, other: Any, operator: str = "eq", strict: bool = False,
+            version_type: str | None = None) -> bool:
+    ops = {
+        "eq": "==", "==": "==", "lt": "<", "<": "<", "le": "<=", "<=": "<=", "gt": ">",
+        ">": ">", "ge": ">=", ">=": ">=", "ne": "!=", "!=": "!=", "<>": "!=",
+    }
+    if operator not in ops:
+        raise TemplateError(f"version: unknown operator '{operator}'")
+    c = compare_versions(str(value), str(other))
+    return {"==": c == 0, "<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0,
+            "!=": c != 0}[ops[operator]]
+
+
+def match(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False) -> bool:
+    flags = (re.I if ignorecase else 0) | (re.M if multiline else 0)
+    return re.match(pattern, str(value), flags) is not None
+
+
+def search(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False) -> bool:
+    flags = (re.I if ignorecase else 0) | (re.M if multiline else 0)
+    return re.search(pattern, str(value), flags) is not None
+
+
+def regex(value: Any, pattern: str, ignorecase: bool = False, multiline: bool = False,
+          match_type: str = "search") -> bool:
+    fn = match if match_type == "match" else search
+    return fn(value, pattern, ignorecase, multiline)
+
+
+def subset(a: Any, b: Any) -> bool:
+    return all(x in b for x in a)
+
+
+def superset(a: Any, b: Any) -> bool:
+    return all(x in a for x in b)
+
+
+def contains(seq: Any, value: Any) -> bool:
+    return value in seq
+
+
+def any_test(value: Any) -> bool:
+    return any(value)
+
+
+def all_test(value: Any) -> bool:
+    return all(value)
+
+
+def truthy(value: Any) -> bool:
+    return bool(value)
+
+
+def falsy(value: Any) -> bool:
+    return not value
+
+
+TESTS: dict[str, Callable[..., Any]] = {
+    "failed": failed, "failure": failed,
+    "success": success, "succeeded": success, "successful": success,
+    "changed": changed, "change": changed,
+    "skipped": skipped, "skip": skipped,
+    "finished": finished, "unreachable": unreachable,
+    "version": version, "version_compare": version,
+    "match": match, "search": search, "regex": regex,
+    "subset": subset, "superset": superset, "contains": contains,
+    "any": any_test, "all": all_test, "truthy": truthy, "falsy": falsy,
+}
