@@ -1,0 +1,34 @@
+"""`pyengine report`: the self-contained HTML posture page from the run history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pyengine.errors import PyengineError
+from pyengine.history.db import HistoryDB, default_history_path
+from pyengine.report.html import render_html
+from pyengine.report.posture import collect_postures, parse_since
+
+
+@click.command()
+@click.option("--since", default="7d", show_default=True,
+              help="Runs started after this: 7d, 24h, 2w or a date.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("report.html"), show_default=True, help="Where to write the page.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="History database (default: .pyengine/history.sqlite here).")
+def report(since: str, output: Path, db_path: Path | None) -> None:
+    """Write one HTML page with per-client and per-host posture and trends."""
+    path = db_path or default_history_path()
+    if not path.exists():
+        raise PyengineError(f"no run history at {path}: run a playbook first")
+    start = parse_since(since)
+    with HistoryDB(path) as db:
+        postures = collect_postures(db, start)
+    page = render_html(postures, since=start.strftime("%Y-%m-%d %H:%M UTC"))
+    tmp = output.with_name(f".{output.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(output)
+    click.echo(f"wrote {output} ({len(postures)} hosts)")

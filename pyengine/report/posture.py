@@ -1,0 +1,91 @@
+"""Build each host's posture from the run history, for the HTML report and alerts.
+
+The newest run of each host inside the window decides its status; the per-host
+`extra` data stored with each run (compliance, patches, drift — see
+docs/ARCHITECTURE.md) fills the other columns; older runs give the trend.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from pyengine.errors import PyengineError
+from pyengine.history.db import HistoryDB
+from pyengine.report.html import HostPosture, host_status
+
+_SINCE_RE = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """'7d', '24h', '2w', '30m' or an ISO date/time → an aware UTC datetime."""
+    now = now or datetime.now(timezone.utc)
+    match = _SINCE_RE.match(text.strip())
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise PyengineError(
+            f"--since {text!r}: expected a duration like 7d, 24h, 2w or a date like 2026-11-01"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _started(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def collect_postures(db: HistoryDB, since: datetime, max_runs: int = 500) -> list[HostPosture]:
+    """One HostPosture per host seen in a run started at or after `since`."""
+    runs = [r for r in db.runs(last=max_runs) if (_started(r.started) or since) >= since]
+    runs.sort(key=lambda r: r.id)  # oldest first, so the last one seen wins
+    postures: dict[str, HostPosture] = {}
+    for run in runs:
+        for hr in db.host_results(run.id):
+            extra = hr.get("extra") or {}
+            compliance = extra.get("compliance") or {}
+            patches = extra.get("patches") or {}
+            previous = postures.get(hr["host"])
+            posture = HostPosture(
+                host=hr["host"],
+                client=str(extra.get("client") or (previous.client if previous else "ungrouped")),
+                last_run=run.id,
+                last_started=run.started,
+                status=host_status(hr),
+                ok=hr["ok"],
+                changed=hr["changed"],
+                failed=hr["failed"],
+                unreachable=hr["unreachable"],
+                failed_tasks=[
+                    f"{t['name']}: {t['error']}"[:200]
+                    for t in db.task_results(run.id, hr["host"])
+                    if t["status"] in ("failed", "unreachable")
+                ],
+            )
+            if previous:  # carry the last known facts when this run did not measure them
+                posture.compliance_score = previous.compliance_score
+                posture.failing_controls = previous.failing_controls
+                posture.pending_patches = previous.pending_patches
+                posture.security_patches = previous.security_patches
+                posture.reboot_required = previous.reboot_required
+                posture.trend_score = previous.trend_score
+                posture.trend_changed = previous.trend_changed
+            if "score" in compliance:
+                posture.compliance_score = float(compliance["score"])
+                posture.failing_controls = list(compliance.get("failing", []))
+                posture.trend_score = [*posture.trend_score, posture.compliance_score]
+            if patches:
+                posture.pending_patches = patches.get("pending")
+                posture.security_patches = patches.get("security")
+                posture.applied_patches = list(patches.get("applied", []))
+                posture.reboot_required = bool(patches.get("reboot_required", False))
+            posture.drift = list(extra.get("drift", []))
+            posture.trend_changed = [*posture.trend_changed, hr["changed"]]
+            postures[hr["host"]] = posture
+    return list(postures.values())
