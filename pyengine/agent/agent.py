@@ -1,0 +1,225 @@
+"""pyengine target agent: runs module batches sent by the controller over stdin/stdout.
+
+Stdlib only, Python 3.7+. The controller starts it once per host over one exec
+channel with a tiny bootstrap (`python3 -c ...`) that reads this source from stdin,
+so nothing is written to the target's disk. Protocol (see session.py): frames of a
+4-byte big-endian length + UTF-8 JSON, one request at a time:
+
+  {"op": "hello", "libs": {"runtime": SRC, "facts": SRC}}  -> {"op": "facts", "facts": {...}}
+  {"op": "batch", "modules": {NAME: {"sha": H, "source": SRC}}, "tasks": [ITEM, ...]}
+      -> {"op": "result", "id": ID, "result": {...}, "duration_s": F}  one per task, streamed
+      -> {"op": "done", "ran": N, "stopped": bool}
+  {"op": "exit"}  -> {"op": "bye"}, then the agent exits
+
+Module sources are cached by (name, sha) for the life of the agent. A batch stops
+at the first failed task whose item does not say `ignore_errors`. The private
+temp folder given to modules (`m.tmpdir`) is removed on every way out: normal exit,
+EOF on stdin (the channel dropped), SIGHUP, SIGTERM, a broken pipe.
+"""
+
+import json
+import linecache
+import os
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+import time
+import traceback
+import types
+
+PROTOCOL = 1
+_HEADER = struct.Struct(">I")
+_MAX_FRAME = 256 * 1024 * 1024
+
+
+class Agent(object):
+    def __init__(self, reader, writer):
+        self.reader = reader
+        self.writer = writer
+        self.libs = {}
+        self.code = {}  # (name, sha) -> loaded module, or the error text
+        self.facts = {}
+        self.tmpdir = None
+
+    # -- framing -------------------------------------------------------------------------
+    def recv(self):
+        header = self._read_exactly(_HEADER.size)
+        if header is None:
+            return None
+        (size,) = _HEADER.unpack(header)
+        if size > _MAX_FRAME:
+            raise ValueError("frame too large: %d bytes" % size)
+        body = self._read_exactly(size)
+        if body is None:
+            return None
+        return json.loads(body.decode("utf-8"))
+
+    def _read_exactly(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.reader.read(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def send(self, message):
+        body = json.dumps(message, default=_json_default, separators=(",", ":")).encode("utf-8")
+        self.writer.write(_HEADER.pack(len(body)) + body)
+        self.writer.flush()
+
+    # -- requests ------------------------------------------------------------------------
+    def serve(self):
+        while True:
+            message = self.recv()
+            if message is None:
+                return  # EOF: the controller went away
+            op = message.get("op")
+            if op == "exit":
+                self.send({"op": "bye"})
+                return
+            handler = {"hello": self.hello, "batch": self.batch}.get(op)
+            if handler is None:
+                self.send({"op": "error", "msg": "unknown request %r" % (op,)})
+                continue
+            try:
+                handler(message)
+            except (BrokenPipeError, ConnectionError, EOFError):
+                raise
+            except Exception as err:  # report an agent bug to the controller, keep serving
+                self.send({"op": "error", "msg": "agent: %s: %s" % (type(err).__name__, err),
+                           "traceback": traceback.format_exc()})
+
+    def _load_lib(self, name, source):
+        module = types.ModuleType("pyengine_" + name)
+        module.__file__ = "<pyengine %s>" % name
+        sys.modules["pyengine_" + name] = module
+        exec(compile(source, "pyengine/agent/%s.py" % name, "exec"), module.__dict__)
+        return module
+
+    def hello(self, message):
+        for name, source in sorted(message.get("libs", {}).items()):
+            self.libs[name] = self._load_lib(name, source)
+        if self.tmpdir is None:
+            self.tmpdir = tempfile.mkdtemp(prefix="pyengine-")
+        facts = {}
+        if "facts" in self.libs:
+            started = time.time()
+            facts = self.libs["facts"].gather()
+            facts["pyengine_facts_gather_s"] = round(time.time() - started, 4)
+        self.facts = facts
+        self.send({"op": "facts", "facts": facts, "protocol": PROTOCOL,
+                   "pid": os.getpid(), "tmpdir": self.tmpdir})
+
+    def batch(self, message):
+        for name, spec in message.get("modules", {}).items():
+            key = (name, spec["sha"])
+            if key not in self.code:
+                self.code[key] = self.load_module(name, spec["source"])
+        ran = 0
+        stopped = False
+        for item in message.get("tasks", []):
+            started = time.time()
+            result = self.run_task(item)
+            ran += 1
+            self.send({"op": "result", "id": item.get("id"), "result": result,
+                       "duration_s": round(time.time() - started, 6)})
+            if result.get("failed") and not item.get("ignore_errors"):
+                stopped = True
+                break
+        self.send({"op": "done", "ran": ran, "stopped": stopped})
+
+    def run_task(self, item):
+        name = item.get("module") or "?"
+        entry = self.code.get((name, item.get("sha")))
+        if entry is None:
+            return {"failed": True, "changed": False,
+                    "msg": "module %r was not sent to the agent" % (name,)}
+        runtime = self.libs.get("runtime")
+        if runtime is None:
+            return {"failed": True, "changed": False, "msg": "agent runtime not loaded"}
+        if isinstance(entry, str):  # the source did not compile or load
+            return {"failed": True, "changed": False, "msg": entry}
+        result = runtime.run_module(
+            entry, item.get("args") or {}, check_mode=bool(item.get("check_mode")),
+            diff_mode=bool(item.get("diff")), facts=self.facts, tmpdir=self.tmpdir,
+            environment=item.get("environment") or None, name=name)
+        if result.get("exception") and "module_stderr" not in result:
+            result["module_stderr"] = _short_traceback(result["exception"])
+        return result
+
+    def load_module(self, name, source):
+        """Compile and execute a module file once; its `main` serves every later task."""
+        namespace = {"__name__": "pyengine_module_" + name}
+        filename = "modules/%s.py" % name
+        # Tracebacks show the module's source lines although no file exists here.
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        try:
+            exec(compile(source, filename, "exec"), namespace)
+        except BaseException as err:  # noqa: B036 - report, never kill the agent
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            return "module %s cannot be loaded: %s: %s\n%s" % (
+                name, type(err).__name__, err, _short_traceback(traceback.format_exc()))
+        if not callable(namespace.get("main")):
+            return "module %s defines no main(m)" % name
+        return _Loaded(namespace)
+
+
+class _Loaded(object):
+    """A loaded module file: `run_module` takes any object with `main` (and reads ARGS)."""
+
+    def __init__(self, namespace):
+        self.main = namespace["main"]
+        self.ARGS = namespace.get("ARGS")
+
+
+def _short_traceback(text, limit=12):
+    lines = text.rstrip().splitlines()
+    # Drop the agent's and runtime's frames: the reader wants the module's own lines.
+    for index, line in enumerate(lines):
+        if 'File "modules/' in line:
+            lines = [lines[0]] + lines[index:]
+            break
+    return "\n".join(lines[-limit * 2:])
+
+
+def _json_default(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def main():
+    # Keep the protocol stream private: anything else writing to fd 1 (a module's
+    # print, a child process) lands on stderr instead of corrupting a frame.
+    proto_fd = os.dup(1)
+    os.dup2(2, 1)
+    writer = os.fdopen(proto_fd, "wb")
+    # The bootstrap may already have buffered the first request: keep its reader.
+    reader = sys.stdin.buffer
+    sys.stdin = open(os.devnull)
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
+    agent = Agent(reader, writer)
+    try:
+        agent.serve()
+    except (BrokenPipeError, ConnectionError, EOFError):
+        pass
+    finally:
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        if agent.tmpdir:
+            shutil.rmtree(agent.tmpdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,338 @@
+"""The controller side of the agent protocol: one `PythonAgentSession` per POSIX host.
+
+Start-up (one exec channel for the whole run, nothing written to the target's disk):
+  1. `open_agent([sudo -H -S ... -u USER] python3 -c BOOTSTRAP)`. The bootstrap writes
+     HELLO_MARK on stderr, then reads `<length>\\n<agent.py source>` from stdin and runs
+     it. With a become password, sudo is given a random prompt (`-p`); the session waits
+     for it on stderr and answers with the password on stdin (sudo does not echo it; it
+     is registered with `pyengine.masking` and never logged). A second prompt means the
+     password was wrong: the channel is closed and `BecomeError` raised.
+  2. Frames both ways: 4-byte big-endian length + UTF-8 JSON. The first request,
+     `{"op": "hello", "libs": {"runtime": SRC, "facts": SRC}}`, is answered with
+     `{"op": "facts", "facts": {...}}` (the `ansible_*` host facts).
+  3. `{"op": "batch", "modules": {NAME: {"sha", "source"}}, "tasks": [ITEM...]}`; each
+     module source travels once per run (cached by name + sha1 on both sides). The agent
+     streams `{"op": "result", "id", "result", "duration_s"}` per task as it finishes and
+     ends with `{"op": "done", "ran", "stopped"}`; it stops after the first failed task
+     whose item does not say `ignore_errors`.
+  4. `{"op": "exit"}` -> `{"op": "bye"}`; the agent removes its temp folder and exits
+     (it does the same on EOF, SIGHUP or SIGTERM, so a dropped channel leaves no files).
+
+`round_trips` counts the exchanges (start = 1, each batch = 1): what a WAN link pays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import struct
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pyengine.connection.base import AgentChannel, Connection
+from pyengine.errors import EXIT_TASK_FAILED, HostUnreachable, PyengineError
+from pyengine.masking import register_secret
+
+AGENT_DIR = Path(__file__).resolve().parent
+HELLO_MARK = "PYENGINE-AGENT-HELLO"
+_HEADER = struct.Struct(">I")
+
+# Kept on one line and short: it is visible in `ps` on the target while the agent runs.
+BOOTSTRAP = (
+    "import sys;sys.stderr.write('" + HELLO_MARK + "\\n');sys.stderr.flush();"
+    "i=sys.stdin.buffer;n=int(i.readline());"
+    "exec(compile(i.read(n),'pyengine/agent/agent.py','exec'))"
+)
+
+# A batch item as the executor builds it (docs/ARCHITECTURE.md, "Agent sessions").
+ITEM_KEYS = ("id", "module", "args", "check_mode", "diff", "environment", "ignore_errors",
+             "no_log")
+
+
+class AgentError(PyengineError):
+    """The agent could not start or broke the protocol (the host itself answered)."""
+
+    exit_code = EXIT_TASK_FAILED
+
+
+class BecomeError(AgentError):
+    """sudo refused: a password is needed, the password is wrong, or the user may not."""
+
+
+def _read_lib(name: str) -> str:
+    return (AGENT_DIR / f"{name}.py").read_text(encoding="utf-8")
+
+
+def ansible_facts_namespace(facts: dict[str, Any]) -> dict[str, Any]:
+    """The `ansible_facts` dict (keys without the `ansible_` prefix), as Ansible exposes it."""
+    out: dict[str, Any] = {}
+    for key, value in facts.items():
+        out[key[len("ansible_"):] if key.startswith("ansible_") else key] = value
+    return out
+
+
+class PythonAgentSession:
+    """One agent process on one host, reached through `connection`.
+
+    `module_source(name) -> str` returns a module's source text (the executor passes the
+    module resolver); each source is read and shipped once.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        module_source: Callable[[str], str] | None = None,
+        become: bool = False,
+        become_user: str | None = None,
+        become_password: str | None = None,
+        python: str = "python3",
+        become_exe: str = "sudo",
+        start_timeout: float = 60.0,
+        task_timeout: float | None = None,
+    ) -> None:
+        self.connection = connection
+        self.host = connection.host
+        self.module_source = module_source
+        self.become = become
+        self.become_user = become_user or "root"
+        self.become_password = become_password
+        if become_password:
+            register_secret(become_password)
+        self.python = python or "python3"
+        self.become_exe = become_exe
+        self.start_timeout = start_timeout
+        self.task_timeout = task_timeout
+        self.round_trips = 0
+        self.facts: dict[str, Any] = {}
+        self.agent_pid: int | None = None
+        self._channel: AgentChannel | None = None
+        self._shipped: set[tuple[str, str]] = set()
+        self._sources: dict[str, tuple[str, str]] = {}  # name -> (sha, source)
+        self._in_batch = False
+        self._prompt = f"[pyengine-sudo-{secrets.token_hex(8)}]"
+
+    # -- start -----------------------------------------------------------------------
+    def argv(self) -> list[str]:
+        """The command that starts the bootstrap (quoted by the connection, not here)."""
+        cmd = [self.python, "-c", BOOTSTRAP]
+        if not self.become:
+            return cmd
+        sudo = [self.become_exe, "-H", "-S"]
+        if self.become_password:
+            sudo += ["-p", self._prompt]
+        else:
+            sudo += ["-n"]
+        return sudo + ["-u", self.become_user] + cmd
+
+    def start(self) -> dict[str, Any]:
+        """Start the agent, ship it and the runtime, and return the host's facts."""
+        if self._channel is not None:
+            return self.facts
+        self.connection.connect()
+        channel = self.connection.open_agent(self.argv())
+        self._channel = channel
+        try:
+            self._wait_for_bootstrap(channel)
+            source = _read_lib("agent").encode("utf-8")
+            channel.write(f"{len(source)}\n".encode() + source)
+            libs = {"runtime": _read_lib("runtime"), "facts": _read_lib("facts")}
+            self.round_trips += 1
+            self._send({"op": "hello", "libs": libs})
+            reply = self._recv(self.start_timeout)
+        except BaseException:
+            self._channel = None
+            channel.close()
+            raise
+        if reply.get("op") != "facts":
+            raise AgentError(f"{self.host}: agent answered {reply.get('op')!r} to hello")
+        self.facts = reply.get("facts") or {}
+        self.agent_pid = reply.get("pid")
+        return self.facts
+
+    def _wait_for_bootstrap(self, channel: AgentChannel) -> None:
+        """Read stderr until the bootstrap says hello; answer sudo's prompt on the way."""
+        deadline = time.monotonic() + self.start_timeout
+        seen = ""
+        answered = False
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AgentError(
+                    f"{self.host}: the agent did not start within {self.start_timeout:g}s"
+                    f"{self._stderr_tail(seen)}"
+                )
+            chunk = channel.read_stderr(min(left, 0.5))
+            if chunk is None:  # stderr ended: the command exited before the agent ran
+                self._start_failed(channel, seen)
+            seen += chunk.decode("utf-8", "replace")
+            if HELLO_MARK in seen:
+                return
+            if self._prompt in seen:
+                if answered or not self.become_password:
+                    self._wrong_password(channel)
+                channel.write(self.become_password.encode("utf-8") + b"\n")
+                answered = True
+                seen = seen.split(self._prompt, 1)[1]
+            if "Sorry, try again" in seen or "incorrect password" in seen:
+                self._wrong_password(channel)
+
+    def _wrong_password(self, channel: AgentChannel) -> NoReturn:
+        channel.close()
+        raise BecomeError(
+            f"{self.host}: become: incorrect sudo password for becoming "
+            f"'{self.become_user}' (check ansible_become_password / --ask-become-pass)"
+        )
+
+    def _start_failed(self, channel: AgentChannel, seen: str) -> NoReturn:
+        status = channel.exit_status(2.0)
+        text = seen.strip()
+        if not self.connection.connected:
+            raise HostUnreachable(self.host, f"connection lost starting the agent{_tail(text)}")
+        if self.become and "a password is required" in text:
+            raise BecomeError(
+                f"{self.host}: become: sudo needs a password to become '{self.become_user}'"
+                " (set ansible_become_password or use --ask-become-pass)"
+            )
+        if self.become and ("not in the sudoers" in text or "not allowed to" in text):
+            raise BecomeError(f"{self.host}: become: sudo refused{_tail(text)}")
+        if status == 127 or "not found" in text:
+            raise AgentError(
+                f"{self.host}: cannot start the agent: {self.python!r} not found on the host"
+                " (set ansible_python_interpreter)"
+            )
+        raise AgentError(f"{self.host}: the agent did not start (exit {status}){_tail(text)}")
+
+    # -- batches ---------------------------------------------------------------------
+    def _source(self, name: str) -> tuple[str, str]:
+        if name not in self._sources:
+            if self.module_source is None:
+                raise AgentError(f"{self.host}: no module source resolver for {name!r}")
+            source = self.module_source(name)
+            sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
+            self._sources[name] = (sha, source)
+        return self._sources[name]
+
+    def run_batch(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Send a batch in one round trip; yield `{"id", "result", "duration_s"}` per task.
+
+        Results arrive while later tasks still run (the caller can show progress live).
+        The agent stops after the first failed task not marked `ignore_errors`, so fewer
+        results than items come back then. A dropped channel raises HostUnreachable.
+        """
+        if self._channel is None:
+            self.start()
+        self._drain()
+        tasks: list[dict[str, Any]] = []
+        modules: dict[str, dict[str, str]] = {}
+        for item in items:
+            name = item["module"]
+            sha, source = self._source(name)
+            if (name, sha) not in self._shipped:
+                modules[name] = {"sha": sha, "source": source}
+            task = {key: item.get(key) for key in ITEM_KEYS}
+            task["sha"] = sha
+            tasks.append(task)
+        if not tasks:
+            return
+        self.round_trips += 1
+        self._in_batch = True
+        self._send({"op": "batch", "modules": modules, "tasks": tasks})
+        self._shipped.update((name, spec["sha"]) for name, spec in modules.items())
+        while True:
+            reply = self._recv(self.task_timeout)
+            op = reply.get("op")
+            if op == "result":
+                yield {"id": reply.get("id"), "result": reply.get("result") or {},
+                       "duration_s": reply.get("duration_s", 0.0)}
+            elif op == "done":
+                self._in_batch = False
+                return
+            else:
+                self._in_batch = False
+                raise AgentError(f"{self.host}: agent error: {reply.get('msg', reply)}")
+
+    def run_all(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`run_batch` collected into a list (for callers that need no live progress)."""
+        return list(self.run_batch(items))
+
+    def _drain(self) -> None:
+        """Skip what is left of a batch whose generator the caller abandoned."""
+        while self._in_batch:
+            if self._recv(self.task_timeout).get("op") in ("done", "error"):
+                self._in_batch = False
+
+    # -- framing ---------------------------------------------------------------------
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self._channel is not None
+        body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        try:
+            self._channel.write(_HEADER.pack(len(body)) + body)
+        except (EOFError, OSError) as err:
+            raise self._lost(f"cannot send to the agent: {err}") from err
+
+    def _recv(self, timeout: float | None) -> dict[str, Any]:
+        assert self._channel is not None
+        try:
+            header = self._channel.read_exactly(_HEADER.size, timeout)
+            if len(header) < _HEADER.size:
+                raise self._lost("the agent's channel closed")
+            (size,) = _HEADER.unpack(header)
+            body = self._channel.read_exactly(size, timeout)
+        except TimeoutError as err:
+            raise AgentError(
+                f"{self.host}: no answer from the agent within {timeout:g}s"
+            ) from err
+        except OSError as err:
+            raise self._lost(f"reading from the agent failed: {err}") from err
+        if len(body) < size:
+            raise self._lost("the agent's channel closed mid-message")
+        message: dict[str, Any] = json.loads(body.decode("utf-8"))
+        return message
+
+    def _lost(self, what: str) -> PyengineError:
+        channel, self._channel = self._channel, None
+        self._in_batch = False
+        stderr = channel.stderr_so_far().decode("utf-8", "replace") if channel else ""
+        if channel is not None:
+            channel.close()
+        if not self.connection.connected:
+            return HostUnreachable(self.host, f"{what} (connection lost)")
+        return AgentError(f"{self.host}: {what}{_tail(stderr)}")
+
+    # -- end -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Ask the agent to exit (it removes its temp folder) and close the channel."""
+        channel, self._channel = self._channel, None
+        if channel is None:
+            return
+        try:
+            if not self._in_batch:
+                body = json.dumps({"op": "exit"}).encode()
+                channel.write(_HEADER.pack(len(body)) + body)
+                channel.read_exactly(_HEADER.size, 5.0)
+        except (EOFError, OSError, TimeoutError):
+            pass
+        finally:
+            self._in_batch = False
+            channel.close()
+
+    def __enter__(self) -> PythonAgentSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _stderr_tail(self, seen: str) -> str:
+        return _tail(seen.replace(HELLO_MARK, ""))
+
+
+def _tail(text: str, limit: int = 300) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    joined = " | ".join(lines[-3:])
+    return ": " + (joined if len(joined) <= limit else "..." + joined[-limit:])
