@@ -265,6 +265,22 @@ class Module:
             self.fail("cannot back up %s: %s" % (path, exc.strerror or exc), path=path)
         return backup
 
+    def plan_attributes(
+        self,
+        path: str,
+        owner: Any = None,
+        group: Any = None,
+        mode: Any = None,
+        follow: bool = True,
+    ) -> Tuple[bool, Dict[str, Any], Dict[str, Any]]:
+        """What `set_attributes` would change, without changing it: (changed, before, after).
+
+        Lets a module put the attribute diff in its plan before it writes content, so a
+        failed `validate` leaves even the original's mode untouched.
+        """
+        changed, before, after, _ = self._attribute_plan(path, owner, group, mode, follow)
+        return changed, before, after
+
     def set_attributes(
         self,
         path: str,
@@ -279,6 +295,26 @@ class Module:
         `follow=False` a symlink itself is changed (its mode cannot be: Linux has no lchmod).
         In check mode nothing is changed but the same answer is given.
         """
+        changed, before, after, todo = self._attribute_plan(path, owner, group, mode, follow)
+        if changed and not self.check_mode:
+            path, uid, gid, new_mode, st = todo
+            try:
+                if uid != st.st_uid or gid != st.st_gid:
+                    if follow:
+                        os.chown(path, uid, gid)
+                    else:
+                        os.lchown(path, uid, gid)
+                if new_mode is not None and (
+                    new_mode != stat.S_IMODE(st.st_mode) or new_mode & 0o6000
+                ):
+                    os.chmod(path, new_mode)  # after chown, which clears setuid/setgid
+            except OSError as exc:
+                self.fail("cannot set attributes of %s: %s" % (path, exc.strerror or exc),
+                          path=path)
+        return changed, before, after
+
+    def _attribute_plan(self, path: str, owner: Any, group: Any, mode: Any,
+                        follow: bool) -> Tuple[bool, Dict[str, Any], Dict[str, Any], Any]:
         path = os.path.expanduser(path)
         try:
             st = os.stat(path) if follow else os.lstat(path)
@@ -294,26 +330,12 @@ class Module:
         if gid != st.st_gid:
             before["group"], after["group"] = _group_name(st.st_gid), _group_name(gid)
         current_mode = stat.S_IMODE(st.st_mode)
-        is_link = stat.S_ISLNK(st.st_mode)
-        new_mode = current_mode
-        if mode not in (None, "") and not is_link:
+        new_mode = None  # type: Optional[int]
+        if mode not in (None, "") and not stat.S_ISLNK(st.st_mode):
             new_mode = self.parse_mode(mode, current_mode, stat.S_ISDIR(st.st_mode))
             if new_mode != current_mode:
                 before["mode"], after["mode"] = "%04o" % current_mode, "%04o" % new_mode
-        changed = len(after) > 1
-        if changed and not self.check_mode:
-            try:
-                if uid != st.st_uid or gid != st.st_gid:
-                    if follow:
-                        os.chown(path, uid, gid)
-                    else:
-                        os.lchown(path, uid, gid)
-                if new_mode != current_mode or (uid != st.st_uid and new_mode & 0o6000):
-                    os.chmod(path, new_mode)  # again after chown, which clears setuid/setgid
-            except OSError as exc:
-                self.fail("cannot set attributes of %s: %s" % (path, exc.strerror or exc),
-                          path=path)
-        return changed, before, after
+        return len(after) > 1, before, after, (path, uid, gid, new_mode, st)
 
     def parse_mode(self, mode: Any, current: Optional[int] = None, is_dir: bool = False) -> int:
         """A mode as an int from 0644, "0644", "644", "u=rw,g=r,o=" or "u+x,go-w".
