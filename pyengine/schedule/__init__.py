@@ -1,0 +1,1 @@
+"""Scheduling the nightly job: a systemd timer + service, or a cron entry without systemd."""
