@@ -200,6 +200,9 @@ def load_case(path: Path, tmp: Path) -> dict[str, Any]:
     case = yaml.safe_load(path.read_text()) or {}
     case = _substitute(case, str(tmp))
     case.setdefault("module", path.parent.name)
+    for section in (case.get("files") or {}, (case.get("expect") or {}).get("files") or {}):
+        bad = [k for k in section if not isinstance(k, str)]
+        assert not bad, f"{path}: file names must be strings (quote yes/no/on/off): {bad}"
     case.setdefault("expect", {})
     return case
 
