@@ -5,28 +5,108 @@ here; `mask()` replaces each occurrence (also inside longer strings, such as a
 rendered template or a command line) before any output, report, history row or
 error message is written. One process-wide registry, because a secret must be
 hidden wherever it travels.
+
+A secret rarely travels only as itself: a command line quotes it for the shell,
+a JSON result escapes its quotes and backslashes, an error message shows its
+Python repr, a URL percent-encodes it, an HTTP header base64-encodes it. Each
+registered secret is therefore searched for in all those forms. All forms of all
+secrets go into one compiled regular expression, built as a trie (one branch per
+distinct prefix) so that scanning a long output costs about the same with a
+thousand secrets as with one; it is rebuilt only when the set changes.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+import shlex
 import threading
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "********"
+MIN_LENGTH = 3  # shorter values would mask half of every output
+MIN_LINE_LENGTH = 6  # lines of a multi-line secret are masked on their own from this length
+
+NO_LOG_MESSAGE = "the output has been hidden due to 'no_log: true' for this task"
+# Result keys that stay visible for a no_log task: they say what happened, not with what.
+NO_LOG_KEPT = ("changed", "failed", "skipped", "unreachable", "attempts", "retries")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+_generation = 0  # bumped whenever _secrets changes; _pattern belongs to _built
+_built = -1
+
+
+def forms(secret: str) -> set[str]:
+    """The ways `secret` can appear in output: as is, escaped, quoted, encoded."""
+    found = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        shlex.quote(secret),
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
+    # A JSON document embedded in another one (a result inside a report) escapes twice.
+    found.add(json.dumps(json.dumps(secret)[1:-1])[1:-1])
+    raw = secret.encode("utf-8")
+    if len(raw) >= MIN_LINE_LENGTH:
+        for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+            text = encoded.decode("ascii")
+            found.add(text)
+            found.add(text.rstrip("="))
+    return {f for f in found if len(f) >= MIN_LENGTH}
 
 
 def register_secret(value: str) -> None:
     """Mark `value` as secret for the rest of the process (short values are too noisy)."""
-    if isinstance(value, str) and len(value) >= 3:
-        with _lock:
-            _secrets.add(value)
-            # A multi-line secret also leaks line by line (a key in a diff).
-            for line in value.splitlines():
-                if len(line.strip()) >= 6:
-                    _secrets.add(line.strip())
+    if not isinstance(value, str) or len(value) < MIN_LENGTH:
+        return
+    new = {value}
+    # A multi-line secret also leaks line by line (a key in a diff).
+    if "\n" in value or "\r" in value:
+        new.update(line.strip() for line in value.splitlines()
+                   if len(line.strip()) >= MIN_LINE_LENGTH)
+        stripped = value.strip()
+        if len(stripped) >= MIN_LENGTH:
+            new.add(stripped)
+    _add(new)
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Register several secrets at once (one pattern rebuild)."""
+    for value in values:
+        register_secret(value)
+
+
+def register_tree(value: Any) -> None:
+    """Register every string inside a parsed value (dict values, list items; not keys).
+
+    For `no_log` task arguments and decrypted vars files: each value is secret on
+    its own, wherever it turns up later.
+    """
+    if isinstance(value, str):
+        register_secret(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            register_tree(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            register_tree(item)
+
+
+def _add(values: set[str]) -> None:
+    global _generation
+    with _lock:
+        missing = values - _secrets
+        if missing:
+            _secrets.update(missing)
+            _generation += 1
 
 
 def registered_secrets() -> frozenset[str]:
@@ -37,27 +117,80 @@ def registered_secrets() -> frozenset[str]:
 
 def clear_secrets() -> None:
     """Forget every secret (tests only)."""
+    global _generation
     with _lock:
         _secrets.clear()
+        _generation += 1
+
+
+def _trie_regex(words: Iterable[str]) -> str:
+    """One regex matching any of `words`, longest first, as a trie of alternations."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = True  # end of a word
+    return _node_regex(trie)
+
+
+def _node_regex(node: dict[str, Any]) -> str:
+    branches = []
+    for char in sorted(k for k in node if k):
+        text = re.escape(char)
+        child = node[char]
+        # Path compression: a run of single-child nodes becomes one literal, which
+        # keeps nesting (and the regex compiler's recursion) to the branch points.
+        while len(child) == 1 and "" not in child:
+            ((char, child),) = child.items()
+            text += re.escape(char)
+        branches.append(text + _node_regex(child))
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    # Greedy optional: where a secret is a prefix of another, the longer one wins.
+    return f"(?:{body})?" if "" in node else body
+
+
+def _current_pattern() -> re.Pattern[str] | None:
+    global _pattern, _built
+    with _lock:
+        if _built != _generation:
+            words: set[str] = set()
+            for secret in _secrets:
+                words |= forms(secret)
+            _pattern = re.compile(_trie_regex(words)) if words else None
+            _built = _generation
+        return _pattern
 
 
 def mask_text(text: str) -> str:
-    """Replace every registered secret in `text`, longest first."""
-    secrets = registered_secrets()
-    if not secrets or not text:
+    """Replace every registered secret (in any of its forms) in `text`."""
+    if not text:
         return text
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    pattern = _current_pattern()
+    if pattern is None:
+        return text
+    return pattern.sub(MASK, text)
 
 
 def mask(value: Any) -> Any:
-    """Mask secrets in any JSON-like value (str, list, dict, nested)."""
+    """Mask secrets in any JSON-like value (str, bytes, list, tuple, dict, nested)."""
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, dict):
         return {mask(k): mask(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask(v) for v in value]
+    if isinstance(value, bytes):
+        return mask_text(value.decode("utf-8", "surrogateescape")).encode(
+            "utf-8", "surrogateescape")
     return value
+
+
+def censor(result: dict[str, Any]) -> dict[str, Any]:
+    """The shown form of a `no_log` task's result: its status, nothing it carried."""
+    shown = {key: result[key] for key in NO_LOG_KEPT if key in result}
+    shown["censored"] = NO_LOG_MESSAGE
+    shown["msg"] = NO_LOG_MESSAGE
+    return shown
