@@ -1,0 +1,88 @@
+"""How one host boots: the command line that isolates it and the script that runs as its PID 1.
+
+The supervisor (daemon.py) runs `boot_command()`: the process first moves itself into
+the host's own cgroup, joins the host's long-lived network namespace, drops the
+capabilities that act on the whole machine, then unshares mount, UTS, PID, IPC and
+cgroup namespaces. Inside, BOOT_SCRIPT (machine binaries, before the pivot) mounts the
+overlay root, a read-only /proc/sys and /sys, a minimal private /dev, pivots into the
+overlay and execs systemd as PID 1. Every mount lives in the host's mount namespace
+and disappears with it: the machine's mount table never changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyengine.lab.config import cap_drop_arg
+
+BOOT_SCRIPT = r"""#!/bin/sh
+# pyengine lab host boot (PID 1 of a fresh PID namespace). Args: LOWER UPPER WORK ROOT HOST
+set -eu
+LOWER=$1 UPPER=$2 WORK=$3 R=$4 HOST=$5
+mount --make-rprivate /
+mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$UPPER,workdir=$WORK" "$R"
+mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
+# kernel.* and fs.* are not namespaced: nothing inside may write /proc/sys.
+mount --bind "$R/proc/sys" "$R/proc/sys"
+mount -o remount,bind,ro,nosuid,nodev,noexec "$R/proc/sys"
+if [ -e "$R/proc/sysrq-trigger" ]; then
+    mount --bind "$R/proc/sysrq-trigger" "$R/proc/sysrq-trigger"
+    mount -o remount,bind,ro "$R/proc/sysrq-trigger"
+fi
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys"
+mount -t tmpfs -o mode=755,nosuid,nodev,noexec cgroup-root "$R/sys/fs/cgroup"
+mkdir "$R/sys/fs/cgroup/systemd"
+mount -t cgroup -o none,name=systemd,nosuid,nodev,noexec cgroup "$R/sys/fs/cgroup/systemd"
+mount -o remount,ro,nosuid,nodev,noexec "$R/sys/fs/cgroup"
+# A private /dev: a few character devices, its own devpts and shm; never the machine's.
+mount -t tmpfs -o mode=755,nosuid,noexec dev "$R/dev"
+mknod -m 666 "$R/dev/null" c 1 3
+mknod -m 666 "$R/dev/zero" c 1 5
+mknod -m 666 "$R/dev/full" c 1 7
+mknod -m 666 "$R/dev/random" c 1 8
+mknod -m 666 "$R/dev/urandom" c 1 9
+mknod -m 666 "$R/dev/tty" c 5 0
+mkdir -m 755 "$R/dev/pts"
+mkdir -m 1777 "$R/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5,nosuid,noexec devpts "$R/dev/pts"
+mount -t tmpfs -o mode=1777,nosuid,nodev shm "$R/dev/shm"
+ln -s pts/ptmx "$R/dev/ptmx"
+ln -s /proc/self/fd "$R/dev/fd"
+ln -s /proc/self/fd/0 "$R/dev/stdin"
+ln -s /proc/self/fd/1 "$R/dev/stdout"
+ln -s /proc/self/fd/2 "$R/dev/stderr"
+mount -t tmpfs -o mode=755,nosuid,nodev run "$R/run"
+hostname "$HOST"
+cd "$R"
+mkdir -p .pyengine-oldroot
+pivot_root . .pyengine-oldroot
+exec /usr/bin/env -i container=pyengine-lab TERM=linux /bin/sh -c \
+    'umount -l /.pyengine-oldroot && rmdir /.pyengine-oldroot && exec /lib/systemd/systemd --system'
+"""
+
+
+def write_boot_script(path: Path) -> None:
+    path.write_text(BOOT_SCRIPT)
+    path.chmod(0o755)
+
+
+def boot_command(
+    cgroup_procs: Path,
+    netns: str,
+    script: Path,
+    lower: Path,
+    upper: Path,
+    work: Path,
+    root: Path,
+    host: str,
+) -> list[str]:
+    """argv for one boot. The first `sh` joins the cgroup by PID before anything else runs;
+    every later program execs in place, so that PID is the one `unshare` keeps."""
+    return [
+        "/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(cgroup_procs),
+        "nsenter", f"--net={netns}", "--",
+        "setpriv", "--bounding-set", cap_drop_arg(), "--",
+        "unshare", "--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc", "--cgroup",
+        "--",
+        "/bin/sh", str(script), str(lower), str(upper), str(work), str(root), host,
+    ]

@@ -1,0 +1,80 @@
+"""`pyengine lab up|status|reset|down|inventory-path`: the lab from the terminal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from pyengine.lab.config import DEFAULT_NAME, DEFAULT_OCTET
+from pyengine.lab.lab import Lab
+
+_name = click.option("--name", default=DEFAULT_NAME, show_default=True,
+                     help="Lab name; several labs can run at once.")
+_octet = click.option("--octet", type=int, default=DEFAULT_OCTET, show_default=True,
+                      help="Hosts get 127.0.<octet>.N.")
+
+
+def _lab_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    return _name(_octet(func))
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group()
+def lab() -> None:
+    """Disposable Debian 12 hosts on this machine (needs root)."""
+
+
+@lab.command()
+@_lab_options
+@click.option("-n", "count", type=int, default=3, show_default=True, help="Number of hosts.")
+@click.option("--delay-ms", type=int, default=0, show_default=True,
+              help="Added latency per direction on SSH traffic (a WAN round trip adds 2x).")
+def up(name: str, octet: int, count: int, delay_ms: int) -> None:
+    """Bring the lab up (a second call only checks it)."""
+    started = time.monotonic()
+    the_lab = Lab(name, octet)
+    the_lab.up(count, delay_ms, log=_say)
+    _say(f"ready in {time.monotonic() - started:.1f} s; inventory: {the_lab.inventory_path}")
+
+
+@lab.command()
+@_lab_options
+def status(name: str, octet: int) -> None:
+    """Show the lab's hosts and whether they run."""
+    st = Lab(name, octet).status()
+    if st.octet is None:
+        click.echo(f"lab {name}: down")
+        return
+    state = "up" if st.up else ("degraded" if st.daemon_pid else "down")
+    click.echo(f"lab {name}: {state} (127.0.{st.octet}.x, delay {st.delay_ms} ms, "
+               f"daemon pid {st.daemon_pid or '-'})")
+    for host in st.hosts:
+        click.echo(f"  {host.name:<5} {host.address}:{host.port:<3} {host.state:<8} "
+                   f"pid {host.pid or '-'}  boots {host.boots}")
+
+
+@lab.command()
+@_lab_options
+def reset(name: str, octet: int) -> None:
+    """Return every host to pristine (wipe its changes, boot it again)."""
+    Lab(name, octet).reset(log=_say)
+
+
+@lab.command()
+@_lab_options
+def down(name: str, octet: int) -> None:
+    """Stop the lab's processes and remove its state."""
+    Lab(name, octet).down(log=_say)
+
+
+@lab.command("inventory-path")
+@_lab_options
+def inventory_path(name: str, octet: int) -> None:
+    """Print the path of the lab's generated inventory file."""
+    click.echo(str(Lab(name, octet).inventory_path))

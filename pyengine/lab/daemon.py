@@ -1,0 +1,187 @@
+"""The lab daemon: one process per lab that owns everything the lab runs.
+
+It holds each host's network namespace, supervises each host's boot, forwards
+127.0.<octet>.N:22 into the hosts, serves the apt proxy inside them and answers the
+CLI on a unix socket (status, reset, stop). Its PID and every host's PID 1 are
+recorded in the state directory, so `lab down` ends exactly what this lab started.
+
+Run as `python -m pyengine.lab.daemon NAME` by `Lab.up()`; not meant to be run by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pyengine.lab.aptproxy import AptProxy
+from pyengine.lab.config import (
+    APT_PROXY_PORT,
+    SSH_PORT,
+    STATE_ROOT,
+    LabConfig,
+    LabPaths,
+    host_address,
+)
+from pyengine.lab.forward import Forwarder
+from pyengine.lab.netns import NetnsThread
+from pyengine.lab.procs import write_pid_file
+from pyengine.lab.supervisor import HostSupervisor
+
+log = logging.getLogger("pyengine.lab")
+
+
+def _inner_listener(port: int) -> socket.socket:
+    """Runs in a host's namespace thread: the apt proxy's socket at the host's 127.0.0.1."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(64)
+    return sock
+
+
+class LabDaemon:
+    def __init__(self, paths: LabPaths, config: LabConfig) -> None:
+        self.paths = paths
+        self.config = config
+        self.netns: dict[str, NetnsThread] = {}
+        self.supervisors: dict[str, HostSupervisor] = {}
+        self.forwarders: list[Forwarder] = []
+        self.proxies: list[AptProxy] = []
+        self.stop_event: asyncio.Event | None = None
+
+    def prepare(self) -> list[tuple[Forwarder, socket.socket]]:
+        """Namespaces, listening sockets and proxies; raises if an address is taken."""
+        listeners = []
+        for index, host in enumerate(self.config.host_names(), start=1):
+            ns = NetnsThread(host)
+            ns_path = ns.start_namespace()
+            self.netns[host] = ns
+            fwd = Forwarder(host_address(self.config.octet, index), SSH_PORT, ns, SSH_PORT,
+                            self.config.delay_ms)
+            try:
+                listeners.append((fwd, fwd.listening_socket()))
+            except OSError as err:
+                raise SystemExit(
+                    f"cannot listen on {fwd.address}:{fwd.port}: {err.strerror} "
+                    "(another lab or program uses this octet?)"
+                ) from err
+            self.forwarders.append(fwd)
+            proxy = AptProxy(ns.call(lambda: _inner_listener(APT_PROXY_PORT)))
+            proxy.start()
+            self.proxies.append(proxy)
+            self.supervisors[host] = HostSupervisor(
+                self.paths, host, Path(self.config.image), ns_path
+            )
+        return listeners
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "hosts": {
+                name: {"pid": sup.pid, "state": sup.state, "boots": sup.boots}
+                for name, sup in self.supervisors.items()
+            },
+        }
+
+    def reset(self) -> dict[str, Any]:
+        marks = {name: sup.reset() for name, sup in self.supervisors.items()}
+        failed = [name for name, sup in self.supervisors.items()
+                  if not sup.wait_boots_past(marks[name], 60)]
+        return {"ok": not failed, "failed": failed}
+
+    def stop_hosts(self) -> None:
+        for sup in self.supervisors.values():
+            sup.stop()
+        deadline = time.monotonic() + 30
+        for sup in self.supervisors.values():
+            sup.join(max(0.1, deadline - time.monotonic()))
+
+    async def handle_control(self, reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            request = json.loads(await reader.readline() or b"{}")
+            cmd = request.get("cmd")
+            if cmd == "status":
+                reply = self.status()
+            elif cmd == "reset":
+                reply = await loop.run_in_executor(None, self.reset)
+            elif cmd == "stop":
+                reply = {"ok": True}
+                assert self.stop_event is not None
+                self.stop_event.set()
+            else:
+                reply = {"error": f"unknown command {cmd!r}"}
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        except (OSError, ValueError) as err:
+            log.warning("control: %s", err)
+        finally:
+            writer.close()
+
+    async def serve(self, listeners: list[tuple[Forwarder, socket.socket]]) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32))
+        self.stop_event = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_event.set)
+        for fwd, sock in listeners:
+            await fwd.start(sock)
+        self.paths.control.unlink(missing_ok=True)
+        control = await asyncio.start_unix_server(self.handle_control, path=str(self.paths.control))
+        os.chmod(self.paths.control, 0o600)
+        for sup in self.supervisors.values():
+            sup.start()  # all hosts boot in parallel
+        log.info("lab %s: %d hosts booting", self.config.name, len(self.supervisors))
+        await self.stop_event.wait()
+        log.info("lab %s: stopping", self.config.name)
+        control.close()
+        for fwd in self.forwarders:
+            fwd.close()
+        await loop.run_in_executor(None, self.stop_hosts)
+
+    def close(self) -> None:
+        for proxy in self.proxies:
+            with contextlib.suppress(OSError):
+                proxy.stop()
+        for ns in self.netns.values():
+            ns.stop()
+        self.paths.control.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m pyengine.lab.daemon NAME", file=sys.stderr)
+        return 2
+    paths = LabPaths(args[0], STATE_ROOT)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    config = LabConfig.from_json(paths.config.read_text())
+    write_pid_file(paths.daemon_pid, os.getpid())
+    daemon = LabDaemon(paths, config)
+    try:
+        listeners = daemon.prepare()
+        asyncio.run(daemon.serve(listeners))
+    except SystemExit as err:
+        log.error("%s", err)
+        return 1
+    finally:
+        daemon.close()
+        paths.daemon_pid.unlink(missing_ok=True)
+    log.info("lab %s: stopped", config.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The Debian 12 root filesystem every lab host boots from, built once and cached.
+
+Two cached stages under /var/cache/pyengine/: the raw debootstrap tree (slow, depends
+only on the package list) and the customised image (users, sshd and apt settings,
+masked units; fast to redo when the customisation changes). Hosts never write here:
+each one gets an overlay whose lower layer is the image.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pyengine.errors import LabError
+from pyengine.lab.config import (
+    APT_PROXY_PORT,
+    CACHE_ROOT,
+    LAB_PW_PASSWORD,
+    LAB_PW_USER,
+    LAB_USER,
+)
+
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+# minbase + what a small real server has and what the tests touch (systemd as init, sshd,
+# sudo, python3 for the agent, cron/logrotate, python3-apt, acl, ...).
+PACKAGES = (
+    "systemd,systemd-sysv,dbus,iproute2,openssh-server,python3,sudo,procps,ca-certificates,"
+    "cron,logrotate,less,nano,vim-tiny,iputils-ping,netbase,kmod,psmisc,python3-apt,tzdata,"
+    "adduser,acl"
+)
+# Bump when customise() changes so every machine rebuilds the image (not the debootstrap).
+CUSTOMISE_VERSION = "4"
+
+# Units that only make noise or grab the dpkg lock behind the tests' back.
+MASKED_UNITS = (
+    "apt-daily.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.service",
+    "apt-daily-upgrade.timer",
+    "e2scrub_all.timer",
+    "e2scrub_reap.service",
+    "fstrim.timer",
+    "console-getty.service",
+    "getty@tty1.service",
+)
+
+MARKER = ".pyengine-image"
+SOURCES_LIST = f"""\
+deb {MIRROR} {SUITE} main
+deb {MIRROR} {SUITE}-updates main
+deb http://deb.debian.org/debian-security {SUITE}-security main
+"""
+APT_PROXY_CONF = f"""\
+// Lab hosts have no network: apt goes through the lab's caching proxy (pyengine lab).
+Acquire::http::Proxy "http://127.0.0.1:{APT_PROXY_PORT}";
+Acquire::https::Proxy "http://127.0.0.1:{APT_PROXY_PORT}";
+"""
+SSHD_CONF = """\
+# pyengine lab: host keys are made per host at lab creation.
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
+PermitRootLogin prohibit-password
+UseDNS no
+MaxStartups 200:30:400
+MaxSessions 100
+"""
+SUDOERS = f"""\
+# pyengine lab users: {LAB_USER} needs no password, {LAB_PW_USER} needs its own.
+{LAB_USER} ALL=(ALL:ALL) NOPASSWD: ALL
+{LAB_PW_USER} ALL=(ALL:ALL) ALL
+"""
+
+Log = Callable[[str], None]
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+def debootstrap_dir() -> Path:
+    return CACHE_ROOT / "debootstrap" / f"{SUITE}-{_digest(SUITE, MIRROR, PACKAGES)}"
+
+
+def image_dir() -> Path:
+    return CACHE_ROOT / "rootfs" / (
+        f"{SUITE}-{_digest(SUITE, MIRROR, PACKAGES, CUSTOMISE_VERSION, SSHD_CONF, SUDOERS)}"
+    )
+
+
+def image_ready() -> bool:
+    return (image_dir() / MARKER).exists()
+
+
+def require_debootstrap() -> None:
+    if shutil.which("debootstrap") is None:
+        raise LabError(
+            "the lab needs debootstrap to build its Debian image: apt-get install debootstrap"
+        )
+
+
+@contextmanager
+def _build_lock() -> Iterator[None]:
+    """Two `lab up` (other octets, other engineers) may start at once: build only once."""
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_ROOT / "build.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(argv: list[str], log: Log, what: str) -> None:
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise LabError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
+    log(f"{what}: done")
+
+
+def ensure_image(log: Log = lambda _msg: None) -> Path:
+    """The customised image's directory, building whatever stage is missing."""
+    final = image_dir()
+    if (final / MARKER).exists():
+        return final
+    with _build_lock():
+        if (final / MARKER).exists():
+            return final
+        raw = _ensure_debootstrap(log)
+        tmp = final.with_name(f".{final.name}.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        log(f"copying the debootstrap tree into {tmp}")
+        _run(["cp", "-a", "--reflink=auto", str(raw), str(tmp)], log, "copy debootstrap tree")
+        customise(tmp, log)
+        (tmp / MARKER).write_text(f"{SUITE} {CUSTOMISE_VERSION}\n")
+        os.replace(tmp, final)
+    return final
+
+
+def _ensure_debootstrap(log: Log) -> Path:
+    raw = debootstrap_dir()
+    if (raw / MARKER).exists():
+        return raw
+    require_debootstrap()
+    tmp = raw.with_name(f".{raw.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    log(f"debootstrap {SUITE} into {tmp} (a minute or two, once per machine)")
+    _run(
+        ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(tmp), MIRROR],
+        log,
+        "debootstrap",
+    )
+    (tmp / MARKER).write_text(f"{SUITE} {PACKAGES}\n")
+    os.replace(tmp, raw)
+    return raw
+
+
+def _write(root: Path, rel: str, text: str, mode: int = 0o644) -> None:
+    path = root / rel.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.chmod(path, mode)
+
+
+def _chroot(root: Path, argv: list[str], log: Log, what: str, stdin: str | None = None) -> None:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": "/root",
+           "DEBIAN_FRONTEND": "noninteractive"}
+    proc = subprocess.run(["chroot", str(root), *argv], input=stdin, capture_output=True,
+                          text=True, env=env)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise LabError(f"image: {what} failed (exit {proc.returncode}): {' | '.join(tail)}")
+    log(f"image: {what}")
+
+
+def customise(root: Path, log: Log) -> None:
+    """Turn the debootstrap tree into a lab server image (no per-host data: see seed.py)."""
+    _write(root, "etc/hostname", "debian\n")
+    _write(root, "etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+    _write(root, "etc/apt/sources.list", SOURCES_LIST)
+    # Package lists like a real server's; apt-get update inside a host refreshes them.
+    _chroot(root, ["apt-get", "update", "-qq"], log, "apt-get update")
+    _write(root, "etc/apt/apt.conf.d/01pyengine-lab-proxy", APT_PROXY_CONF)
+    _write(root, "etc/resolv.conf", "# pyengine lab host: no DNS (apt uses the lab proxy)\n")
+    _write(root, "etc/ssh/sshd_config.d/pyengine-lab.conf", SSHD_CONF)
+    _write(root, "etc/sudoers.d/pyengine-lab", SUDOERS, 0o440)
+    for key in (root / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    # Empty machine-id: each host gets its own in its seed.
+    _write(root, "etc/machine-id", "", 0o444)
+    dbus_id = root / "var/lib/dbus/machine-id"
+    if dbus_id.exists() or dbus_id.is_symlink():
+        dbus_id.unlink()
+    dbus_id.parent.mkdir(parents=True, exist_ok=True)
+    dbus_id.symlink_to("/etc/machine-id")
+    for user in (LAB_USER, LAB_PW_USER):
+        _chroot(root, ["useradd", "--create-home", "--shell", "/bin/bash",
+                       "--comment", "pyengine lab user", user], log, f"useradd {user}")
+    _chroot(root, ["chpasswd"], log, "set passwords", stdin=f"{LAB_PW_USER}:{LAB_PW_PASSWORD}\n")
+    system_dir = root / "etc/systemd/system"
+    for unit in MASKED_UNITS:
+        link = system_dir / unit
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        link.symlink_to("/dev/null")
+    for cache in (root / "var/cache/apt/archives").glob("*.deb"):
+        cache.unlink()
+    for rel in ("var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin"):
+        (root / rel).unlink(missing_ok=True)

@@ -1,0 +1,477 @@
+"""The lab as tests and engineers use it: `Lab(name, octet).up(count)`, `.hosts`, `.down()`.
+
+This is the CLI's side. It prepares the state directory (keys, seeds, inventory),
+starts the lab daemon (daemon.py) detached, talks to it over its unix socket and waits
+until every host answers with an SSH banner on 127.0.<octet>.N:22.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyengine.errors import LabError
+from pyengine.lab import image as image_mod
+from pyengine.lab.boot import write_boot_script
+from pyengine.lab.config import (
+    DEFAULT_NAME,
+    DEFAULT_OCTET,
+    SSH_PORT,
+    STATE_ROOT,
+    LabConfig,
+    LabPaths,
+    cap_drop_arg,
+    host_address,
+    validate_count,
+    validate_delay,
+    validate_name,
+    validate_octet,
+)
+from pyengine.lab.inventory import render_inventory
+from pyengine.lab.keys import known_hosts_lines, new_ed25519, new_host_keys
+from pyengine.lab.procs import read_pid_file, start_time, wait_gone
+from pyengine.lab.seed import apply_seed, host_seed_files, passwd_ids, write_seed
+
+Log = Callable[[str], None]
+REQUIRED_TOOLS = ("unshare", "nsenter", "setpriv", "mount", "umount", "mknod", "pivot_root",
+                  "hostname", "chroot")
+BOOT_TIMEOUT = 180.0
+HOST_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME=/root", "LANG=C.UTF-8", "TERM=dumb"]
+
+
+@dataclass
+class HostStatus:
+    name: str
+    address: str
+    port: int
+    pid: int | None
+    state: str  # running, booting, off, failed, down, ...
+    boots: int = 0
+
+
+@dataclass
+class LabStatus:
+    name: str
+    up: bool
+    octet: int | None = None
+    delay_ms: int = 0
+    daemon_pid: int | None = None
+    hosts: list[HostStatus] = field(default_factory=list)
+
+
+class LabHost:
+    """One lab host. `exec` runs a command inside it (via nsenter), for checks in tests
+    that must not depend on the SSH layer under test."""
+
+    def __init__(self, paths: LabPaths, name: str, address: str, port: int = SSH_PORT) -> None:
+        self._paths = paths
+        self.name = name
+        self.address = address
+        self.port = port
+
+    def __repr__(self) -> str:
+        return f"LabHost({self.name!r}, {self.address}:{self.port}, pid={self.pid})"
+
+    @property
+    def pid(self) -> int | None:
+        """PID 1 of the host as the machine sees it (changes when the host reboots)."""
+        return read_pid_file(self._paths.host_pid(self.name))
+
+    def exec(
+        self,
+        argv: list[str],
+        input: str | bytes | None = None,
+        check: bool = True,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[Any]:
+        pid = self.pid
+        if pid is None:
+            raise LabError(f"{self.name}: not running")
+        # The same capability limits as the host's own processes: a test's command must not
+        # set the machine's clock either.
+        cmd = ["setpriv", "--bounding-set", cap_drop_arg(), "--",
+               "nsenter", "-t", str(pid), "-a", "-r", "-w", "--",
+               "/usr/bin/env", "-i", *HOST_ENV, *argv]
+        text = not isinstance(input, bytes)
+        proc = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, text=text)
+        if check and proc.returncode != 0:
+            err = proc.stderr if text else proc.stderr.decode(errors="replace")
+            raise LabError(f"{self.name}: {argv!r} exited {proc.returncode}: {err.strip()[-500:]}")
+        return proc
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("pyengine lab needs root (namespaces, overlay mounts): run it with sudo")
+
+
+def _require_tools() -> None:
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise LabError(
+            f"pyengine lab needs {', '.join(missing)}: apt-get install util-linux mount "
+            "hostname coreutils"
+        )
+
+
+def _ssh_banner(address: str, port: int, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            return sock.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+class Lab:
+    """A named lab of Debian 12 hosts h1..hN at 127.0.<octet>.N:22."""
+
+    def __init__(self, name: str = DEFAULT_NAME, octet: int = DEFAULT_OCTET,
+                 state_root: Path | None = None) -> None:
+        self.name = validate_name(name)
+        self.octet = validate_octet(octet)
+        self.paths = LabPaths(name, state_root or STATE_ROOT)
+
+    # -- files ------------------------------------------------------------------------
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.paths.inventory
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.paths.known_hosts
+
+    @property
+    def private_key_path(self) -> Path:
+        return self.paths.private_key
+
+    def config(self) -> LabConfig | None:
+        try:
+            return LabConfig.from_json(self.paths.config.read_text())
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
+
+    @property
+    def hosts(self) -> list[LabHost]:
+        config = self.config()
+        if config is None:
+            return []
+        return [LabHost(self.paths, name, host_address(config.octet, i))
+                for i, name in enumerate(config.host_names(), start=1)]
+
+    def host(self, name: str) -> LabHost:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise LabError(f"lab {self.name} has no host {name}")
+
+    def daemon_pid(self) -> int | None:
+        return read_pid_file(self.paths.daemon_pid)
+
+    def is_up(self) -> bool:
+        return self.daemon_pid() is not None
+
+    # -- control socket ---------------------------------------------------------------
+
+    def _control(self, cmd: str, timeout: float = 10) -> dict[str, Any]:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(str(self.paths.control))
+                sock.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError as err:
+            raise LabError(f"lab {self.name}: its daemon does not answer ({err})") from err
+        reply: dict[str, Any] = json.loads(data or b"{}")
+        return reply
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One `up`/`down`/`reset` at a time per lab (several pytest sessions may race)."""
+        self.paths.dir.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.paths.dir.parent / f".{self.name}.lock"
+        with open(lock, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def up(self, count: int, delay_ms: int = 0, log: Log | None = None) -> None:
+        """Bring the lab up, or check that the running one matches; harmless when repeated."""
+        say = log or (lambda _msg: None)
+        validate_count(count)
+        validate_delay(delay_ms)
+        _require_root()
+        _require_tools()
+        with self._locked():
+            config = self.config()
+            if self.is_up() and config is not None:
+                wanted = (self.octet, count, delay_ms)
+                if (config.octet, config.count, config.delay_ms) != wanted:
+                    raise LabError(
+                        f"lab {self.name} is already up with {config.count} hosts on "
+                        f"127.0.{config.octet}.x, delay {config.delay_ms} ms: run "
+                        f"`pyengine lab down --name {self.name}` first"
+                    )
+                self._wait_ready(config, say)
+                return
+            self._teardown(say)  # leftovers of a lab whose daemon died
+            self._check_octet_free()
+            if not image_mod.image_ready():
+                image_mod.require_debootstrap()
+            image = image_mod.ensure_image(say)
+            config = LabConfig(self.name, self.octet, count, delay_ms, str(image))
+            self._create_state(config, image, say)
+            self._start_daemon()
+            self._wait_ready(config, say)
+
+    def reset(self, log: Log | None = None) -> None:
+        """Every host back to pristine: upper layer wiped, seed restored, booted again."""
+        say = log or (lambda _msg: None)
+        _require_root()
+        with self._locked():
+            config = self.config()
+            if config is None or not self.is_up():
+                raise LabError(f"lab {self.name} is not up")
+            reply = self._control("reset", timeout=120)
+            if not reply.get("ok"):
+                raise LabError(f"lab {self.name}: reset failed for {', '.join(reply['failed'])}")
+            self._wait_ready(config, say)
+
+    def down(self, log: Log | None = None) -> None:
+        """Stop what this lab started and remove its state directory (the image cache stays)."""
+        say = log or (lambda _msg: None)
+        _require_root()
+        with self._locked():
+            self._teardown(say)
+        (self.paths.dir.parent / f".{self.name}.lock").unlink(missing_ok=True)
+
+    def status(self) -> LabStatus:
+        config = self.config()
+        daemon = self.daemon_pid()
+        if config is None:
+            return LabStatus(self.name, up=False)
+        states: dict[str, Any] = {}
+        if daemon is not None:
+            try:
+                states = self._control("status").get("hosts", {})
+            except LabError:
+                states = {}
+        hosts = []
+        for host in self.hosts:
+            info = states.get(host.name, {})
+            hosts.append(HostStatus(host.name, host.address, host.port, host.pid,
+                                    info.get("state", "down"), int(info.get("boots", 0))))
+        up = daemon is not None and all(h.state == "running" for h in hosts)
+        return LabStatus(self.name, up, config.octet, config.delay_ms, daemon, hosts)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _check_octet_free(self) -> None:
+        root = self.paths.dir.parent
+        if not root.is_dir():
+            return
+        for other in sorted(root.iterdir()):
+            if other.name == self.name or not other.is_dir():
+                continue
+            lab = Lab(other.name, state_root=root) if _valid_name(other.name) else None
+            config = lab.config() if lab else None
+            if lab and config and config.octet == self.octet and lab.is_up():
+                raise LabError(
+                    f"octet {self.octet} is used by lab {other.name}: choose another --octet"
+                )
+
+    def _create_state(self, config: LabConfig, image: Path, say: Log) -> None:
+        paths = self.paths
+        paths.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(paths.dir, 0o700)
+        say(f"lab {self.name}: preparing {config.count} hosts on 127.0.{config.octet}.x")
+        client = new_ed25519(f"pyengine-lab-{self.name}")
+        paths.private_key.write_bytes(client.private)
+        os.chmod(paths.private_key, 0o600)
+        paths.public_key.write_text(client.public + "\n")
+        homes = {user: home for user, (_uid, _gid, home) in passwd_ids(image).items()}
+        known: list[str] = []
+
+        def make_host(index: int, name: str) -> list[str]:
+            keys = new_host_keys(name)
+            write_seed(paths.host_seed(name), host_seed_files(name, keys, client.public, homes),
+                       image)
+            for sub in (paths.host_upper(name), paths.host_work(name), paths.host_root(name)):
+                sub.mkdir(parents=True, exist_ok=True)
+            apply_seed(paths.host_seed(name), paths.host_upper(name))
+            return known_hosts_lines(host_address(config.octet, index), SSH_PORT, keys)
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for lines in pool.map(lambda a: make_host(*a),
+                                  enumerate(config.host_names(), start=1)):
+                known.extend(lines)
+        paths.known_hosts.write_text("\n".join(known) + "\n")
+        paths.inventory.write_text(render_inventory(config, paths.private_key, paths.known_hosts))
+        write_boot_script(paths.boot_script)
+        paths.config.write_text(config.to_json())
+
+    def _start_daemon(self) -> None:
+        # `sh -c '... &'` detaches the daemon (the shell exits at once), so a long-lived
+        # caller such as pytest never leaves it a zombie.
+        log = self.paths.daemon_log
+        subprocess.run(
+            ["/bin/sh", "-c", 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 &',
+             "sh", str(log), sys.executable, "-m", "pyengine.lab.daemon", self.name],
+            check=True, start_new_session=True,
+            env={**os.environ, "PYENGINE_LAB_STATE_ROOT": str(self.paths.dir.parent)},
+        )
+
+    def _wait_ready(self, config: LabConfig, say: Log) -> None:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while self.daemon_pid() is None:
+            if time.monotonic() > deadline or not self._daemon_may_start():
+                raise LabError(f"lab {self.name}: daemon did not start: {self._log_tail()}")
+            time.sleep(0.05)
+        pending = {h.name: h for h in self.hosts}
+
+        def ready(host: LabHost) -> bool:
+            return _ssh_banner(host.address, host.port)
+
+        with ThreadPoolExecutor(max_workers=min(16, len(pending))) as pool:
+            while pending:
+                batch = list(pending.values())
+                for host, ok in zip(batch, pool.map(ready, batch), strict=True):
+                    if ok:
+                        del pending[host.name]
+                if not pending:
+                    break
+                if self.daemon_pid() is None:
+                    raise LabError(f"lab {self.name}: daemon exited: {self._log_tail()}")
+                failed = self._failed_hosts()
+                if failed or time.monotonic() > deadline:
+                    bad = failed or sorted(pending)
+                    console = self.paths.host_console(bad[0])
+                    raise LabError(
+                        f"lab {self.name}: {', '.join(bad)} did not come up; see {console} "
+                        f"and {self.paths.daemon_log}"
+                    )
+                time.sleep(0.2)
+        say(f"lab {self.name}: {config.count} hosts up at 127.0.{config.octet}.1-{config.count}")
+
+    def _failed_hosts(self) -> list[str]:
+        try:
+            hosts = self._control("status").get("hosts", {})
+        except LabError:
+            return []
+        return sorted(name for name, info in hosts.items() if info.get("state") == "failed")
+
+    def _daemon_may_start(self) -> bool:
+        """False once the daemon log says it gave up (bind failure, ...)."""
+        return "ERROR" not in self._log_tail()
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.paths.daemon_log.read_text(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return "(no daemon log)"
+        return lines[-1] if lines else "(empty daemon log)"
+
+    def _teardown(self, say: Log) -> None:
+        """End the daemon and every host process of this lab, then remove its state."""
+        paths = self.paths
+        daemon = self.daemon_pid()
+        if daemon is not None:
+            stamp = start_time(daemon)
+            try:
+                self._control("stop", timeout=5)
+            except LabError:
+                pass
+            if not wait_gone(daemon, stamp, 40):
+                os.kill(daemon, signal.SIGKILL)
+                wait_gone(daemon, stamp, 5)
+        for host in self.hosts:
+            pid = host.pid
+            if pid is not None:
+                stamp = start_time(pid)
+                os.kill(pid, signal.SIGKILL)
+                wait_gone(pid, stamp, 10)
+        _kill_cgroup_tree(paths.cgroup())
+        _remove_cgroup_tree(paths.cgroup())
+        with _suppress_missing():
+            paths.cgroup().parent.rmdir()  # only if no other lab uses it
+        if paths.dir.exists():
+            shutil.rmtree(paths.dir)
+            say(f"lab {self.name}: down")
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        validate_name(name)
+    except LabError:
+        return False
+    return True
+
+
+@contextmanager
+def _suppress_missing() -> Iterator[None]:
+    try:
+        yield
+    except OSError:
+        pass
+
+
+def _kill_cgroup_tree(top: Path) -> None:
+    """Every process left in this lab's cgroups is one of ours (exec'd commands included)."""
+    if not top.is_dir():
+        return
+    for _ in range(50):
+        pids: list[int] = []
+        for procs in top.rglob("cgroup.procs"):
+            with _suppress_missing():
+                pids.extend(int(p) for p in procs.read_text().split())
+        if not pids:
+            return
+        for pid in pids:
+            with _suppress_missing():
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+
+
+def _remove_cgroup_tree(top: Path) -> None:
+    if not top.is_dir():
+        return
+    dirs = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                  reverse=True)
+    for directory in [*dirs, top]:
+        with _suppress_missing():
+            directory.rmdir()
+
+
+def default_inventory_path() -> Path | None:
+    """The default lab's inventory if that lab is up (the executor's target without -i)."""
+    try:
+        lab = Lab(DEFAULT_NAME)
+    except LabError:
+        return None
+    if lab.inventory_path.is_file() and lab.is_up():
+        return lab.inventory_path
+    return None

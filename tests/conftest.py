@@ -1,0 +1,58 @@
+"""Shared pytest setup: the `lab` marker and the session's lab of Debian hosts.
+
+Every lab test of a session (whoever wrote it) uses the one `lab` fixture: it brings
+the lab up once, or reuses it when it is already up, and takes it down at the end
+unless PYENGINE_KEEP_LAB=1. Settings (env): PYENGINE_TEST_LAB (name, default "test"),
+PYENGINE_TEST_LAB_OCTET (default 9), PYENGINE_TEST_LAB_HOSTS (default 10).
+A lab test must change only what it created on the hosts, or restore what it changed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from pyengine.lab import Lab
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "lab: needs root and the lab of Debian target hosts (brought up once per session)"
+    )
+
+
+def _int_env(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        raise pytest.UsageError(f"{name} must be an integer") from None
+
+
+def lab_settings() -> tuple[str, int, int]:
+    """(name, octet, host count) of the session lab, from the environment."""
+    return (
+        os.environ.get("PYENGINE_TEST_LAB", "test"),
+        _int_env("PYENGINE_TEST_LAB_OCTET", 9),
+        _int_env("PYENGINE_TEST_LAB_HOSTS", 10),
+    )
+
+
+def skip_unless_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("lab tests need root (namespaces and overlay mounts); run pytest as root")
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """The session's lab (a `pyengine.lab.Lab` that is up): hosts h1..hN at
+    127.0.<octet>.N:22, `lab.inventory_path`, `lab.known_hosts_path`, `lab.private_key_path`,
+    `lab.hosts[i].exec([...])` for independent checks inside a host."""
+    skip_unless_root()
+    name, octet, count = lab_settings()
+    the_lab = Lab(name, octet)
+    the_lab.up(count)
+    yield the_lab
+    if os.environ.get("PYENGINE_KEEP_LAB") != "1":
+        the_lab.down()
