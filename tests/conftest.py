@@ -19,7 +19,8 @@ from pyengine.lab import Lab
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "lab: needs root and the lab of Debian target hosts (brought up once per session)"
+        "markers",
+        "lab: needs root and the lab of Debian target hosts (brought up once per session)",
     )
 
 
