@@ -55,7 +55,14 @@ class RoleRef:
 class Task:
     """One task (or handler). `action` is the canonical module name ('copy', not
     'ansible.builtin.copy'); `args` are the module arguments as written (templates
-    unrendered; inline `k=v` already split into a dict)."""
+    unrendered; inline `k=v` already split into a dict; aliases not yet mapped:
+    `pyengine.modspec.normalize_args` does that after rendering).
+
+    Free-form text goes to the module's FREE_FORM argument (`_raw_params` for
+    command/shell). Flow actions: `include_tasks` args {"file": ...} (load with
+    `pyengine.playbook.load_include`), `include_role` args {"name", "tasks_from", ...}
+    (`pyengine.playbook.load_include_role`), `meta` args {"_raw_params": "flush_handlers"}.
+    """
 
     action: str
     args: dict[str, Any]
@@ -77,7 +84,8 @@ class Task:
     no_log: bool | str = False
     tags: set[str] = field(default_factory=set)  # effective: own + inherited
     become: Become = field(default_factory=Become)  # effective
-    environment: dict[str, Any] = field(default_factory=dict)  # effective
+    # Effective. A template string ("{{ proxy_env }}") when a level set it that way.
+    environment: dict[str, Any] | str = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)  # task + enclosing block vars
     check_mode: bool | None = None
     diff: bool | None = None
@@ -106,7 +114,7 @@ class Block:
     name: str | None = None
 
 
-TaskOrBlock = Union[Task, Block]
+TaskOrBlock = Union[Task, Block]  # noqa: UP007 - a runtime alias
 
 
 @dataclass
@@ -120,7 +128,8 @@ class Play:
     basedir: Path  # folder of the playbook file: templates/, files/, vars_files are relative to it
     name: str | None = None
     vars: dict[str, Any] = field(default_factory=dict)
-    vars_files: list[str] = field(default_factory=list)  # as written; resolved at run time
+    # As written; resolved at run time. An item may be a list: the first file that exists.
+    vars_files: list[str | list[str]] = field(default_factory=list)
     pre_tasks: list[TaskOrBlock] = field(default_factory=list)
     roles: list[TaskOrBlock] = field(default_factory=list)  # role tasks, each with .role set
     tasks: list[TaskOrBlock] = field(default_factory=list)
@@ -132,12 +141,16 @@ class Play:
     any_errors_fatal: bool = False
     gather_facts: bool = True
     tags: set[str] = field(default_factory=set)
-    environment: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] | str = field(default_factory=dict)
     check_mode: bool | None = None
     diff: bool | None = None
     remote_user: str | None = None
     connection: str | None = None
     force_handlers: bool = False
+    # Added by the loader (additive): every role of the play in load order (dependencies
+    # first), including roles without tasks, because all role defaults/vars of a play
+    # are visible to its tasks in Ansible.
+    role_refs: list[RoleRef] = field(default_factory=list)
 
 
 @dataclass

@@ -1,0 +1,193 @@
+"""Roles in the standard layout: tasks/, handlers/, defaults/, vars/, meta/ dependencies.
+
+A role is found in `roles/` next to the playbook, next to the playbook itself, then
+in the built-in `playbooks/roles`. Its tasks become the play's role tasks (each with
+`Task.role` set); its handlers join the play's handlers. A role runs once per play
+unless it is listed again with other parameters (or `allow_duplicates: true`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pyengine.errors import did_you_mean
+from pyengine.paths import builtin_roles_dir
+from pyengine.playbook import keywords
+from pyengine.playbook.context import LoadContext
+from pyengine.playbook.model import Origin, RoleRef, TaskOrBlock
+from pyengine.playbook.scope import Scope
+from pyengine.playbook.tasks import _own_keywords, load_tasks_into
+from pyengine.playbook.values import as_vars, type_name
+from pyengine.templating import is_template
+from pyengine.yamlload import item_origin, key_origin, origin_of, value_origin
+
+YAML_EXTS = ("", ".yml", ".yaml", ".json")
+
+
+def role_dirs(basedir: Path) -> list[Path]:
+    return [basedir / "roles", basedir, builtin_roles_dir()]
+
+
+def find_role(name: str, basedir: Path) -> Path | None:
+    """The folder of role `name` (a name, or a path relative to the playbook)."""
+    if "/" in name or name.startswith("."):
+        path = (basedir / name) if not Path(name).is_absolute() else Path(name)
+        return path if path.is_dir() else None
+    for base in role_dirs(basedir):
+        candidate = base / name
+        if candidate.is_dir() and any((candidate / sub).is_dir() for sub in
+                                      ("tasks", "handlers", "defaults", "vars", "meta")):
+            return candidate
+    return None
+
+
+def known_roles(basedir: Path) -> list[str]:
+    names: list[str] = []
+    for base in role_dirs(basedir):
+        if base.is_dir():
+            names.extend(d.name for d in base.iterdir()
+                         if d.is_dir() and (d / "tasks").is_dir())
+    return names
+
+
+def main_file(role_path: Path, sub: str, stem: str = "main") -> list[Path]:
+    """The files of `sub/stem` ('main.yml', or every file of a 'main/' folder, sorted)."""
+    folder = role_path / sub
+    for ext in YAML_EXTS:
+        candidate = folder / f"{stem}{ext}"
+        if candidate.is_file():
+            return [candidate]
+    as_dir = folder / stem
+    if as_dir.is_dir():
+        return sorted(f for f in as_dir.rglob("*") if f.is_file()
+                      and f.suffix in (".yml", ".yaml", ".json") and not f.name.startswith("."))
+    return []
+
+
+def _load_vars_files(files: list[Path], ctx: LoadContext) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for f in files:
+        data = ctx.load(f)
+        if data is None:
+            continue
+        merged.update(as_vars(data, f.name, origin_of(data, Origin(str(f))), ctx.problems))
+    return merged
+
+
+def parse_role_entry(entry: Any, ctx: LoadContext, where: Origin | None
+                     ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """(role name, params, inheritable keywords) of one `roles:` item."""
+    p = ctx.problems
+    where = origin_of(entry, where)
+    if isinstance(entry, str):
+        return entry, {}, {}
+    if not isinstance(entry, dict):
+        p.add(f"a role entry must be a name or a mapping with 'role', got {type_name(entry)}",
+              where)
+        return None
+    name = entry.get("role", entry.get("name"))
+    if not isinstance(name, str) or not name:
+        p.add("a role entry needs 'role: NAME'", where)
+        return None
+    if is_template(name):
+        p.add(f"role name {name!r} cannot be templated (roles load with the playbook; "
+              f"use include_role)", value_origin(entry, "role", where))
+        return None
+    params: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key in ("role", "name"):
+            continue
+        if key in keywords.ROLE_ENTRY:
+            continue
+        if not isinstance(key, str) or not key.isidentifier():
+            p.add(f"invalid role parameter {key!r}", key_origin(entry, key, where))
+            continue
+        params[key] = value
+    own = _own_keywords(entry, ctx, where)
+    # `vars:` on a role entry act like parameters (Ansible gives them role-param precedence).
+    params.update(own.pop("vars", {}) or {})
+    return name, params, own
+
+
+def load_role(name: str, params: dict[str, Any], own: dict[str, Any], scope: Scope,
+              ctx: LoadContext, where: Origin | None, tasks_from: str = "main",
+              vars_from: str = "main", defaults_from: str = "main",
+              handlers_from: str = "main", depth: int = 0) -> list[TaskOrBlock]:
+    """Load role `name` (and its dependencies first); returns its tasks, records handlers."""
+    p = ctx.problems
+    if depth > 20:
+        p.add(f"role dependencies of '{name}' nest too deeply (a cycle?)", where)
+        return []
+    path = find_role(name, ctx.basedir)
+    if path is None:
+        hint = did_you_mean(name, known_roles(ctx.basedir))
+        looked = ", ".join(str(d) for d in role_dirs(ctx.basedir))
+        p.add(f"role '{name}' not found (looked in {looked})", where, hint)
+        return []
+    meta_files = main_file(path, "meta")
+    meta: Any = ctx.load(meta_files[0]) if meta_files else None
+    allow_duplicates = False
+    deps: list[Any] = []
+    if isinstance(meta, dict):
+        allow_duplicates = bool(meta.get("allow_duplicates", False))
+        raw_deps = meta.get("dependencies") or []
+        if isinstance(raw_deps, list):
+            deps = raw_deps
+        else:
+            p.add("'dependencies' must be a list of roles",
+                  value_origin(meta, "dependencies", origin_of(meta)))
+    elif meta is not None:
+        p.add(f"meta/main.yml must be a mapping, got {type_name(meta)}", origin_of(meta))
+
+    key = (str(path.resolve()), json.dumps(params, sort_keys=True, default=str) + tasks_from)
+    if key in ctx.roles_seen and not allow_duplicates:
+        return []
+    defaults = _load_vars_files(main_file(path, "defaults", defaults_from), ctx)
+    role_vars = _load_vars_files(main_file(path, "vars", vars_from), ctx)
+    ref = RoleRef(name=path.name if "/" in name else name, path=path, defaults=defaults,
+                  vars=role_vars, params=dict(params))
+    ctx.roles_seen[key] = ref
+
+    out: list[TaskOrBlock] = []
+    inner_own = dict(own)
+    for i, dep in enumerate(deps):
+        parsed = parse_role_entry(dep, ctx, item_origin(deps, i, origin_of(deps)))
+        if parsed is None:
+            continue
+        dep_name, dep_params, dep_own = parsed
+        dep_scope = scope.child(**{k: v for k, v in inner_own.items() if k != "role"})
+        out.extend(load_role(dep_name, dep_params, dep_own, dep_scope, ctx,
+                             origin_of(dep, where), depth=depth + 1))
+    ctx.role_refs.append(ref)
+    role_scope = scope.child(**inner_own, role=ref)
+    task_files = main_file(path, "tasks", tasks_from)
+    if not task_files and tasks_from != "main":
+        p.add(f"role '{name}' has no tasks/{tasks_from}.yml", where)
+    for f in task_files:
+        out.extend(load_tasks_into(f, role_scope, ctx, where))
+    for f in main_file(path, "handlers", handlers_from):
+        handler_scope = Scope(role=ref, become=role_scope.become,
+                              environment=role_scope.environment,
+                              check_mode=role_scope.check_mode, diff=role_scope.diff)
+        ctx.role_handlers.extend(load_tasks_into(f, handler_scope, ctx, where, handlers=True))
+    return out
+
+
+def import_role(args: dict[str, Any], own: dict[str, Any], scope: Scope, ctx: LoadContext,
+                origin: Origin) -> list[TaskOrBlock]:
+    """`import_role:` inlines the role where the task stands."""
+    name = args.get("name")
+    if not isinstance(name, str) or not name:
+        return []
+    if is_template(name):
+        ctx.problems.add(f"import_role cannot take a templated role name {name!r} "
+                         f"(use include_role)", origin)
+        return []
+    params = dict(own.pop("vars", {}) or {})
+    return load_role(name, params, own, scope, ctx, origin,
+                     tasks_from=str(args.get("tasks_from", "main")),
+                     vars_from=str(args.get("vars_from", "main")),
+                     defaults_from=str(args.get("defaults_from", "main")),
+                     handlers_from=str(args.get("handlers_from", "main")))
