@@ -42,7 +42,9 @@ _HEADER = struct.Struct(">I")
 
 # Kept on one line and short: it is visible in `ps` on the target while the agent runs.
 BOOTSTRAP = (
-    "import sys;sys.stderr.write('" + HELLO_MARK + "\\n');sys.stderr.flush();"
+    "import sys\nif sys.version_info<(3,7):sys.exit('pyengine needs Python 3.7+ on the host,"
+    " found '+sys.version.split()[0])\n"
+    "sys.stderr.write('" + HELLO_MARK + "\\n');sys.stderr.flush();"
     "i=sys.stdin.buffer;n=int(i.readline());"
     "exec(compile(i.read(n),'pyengine/agent/agent.py','exec'))"
 )
@@ -147,7 +149,7 @@ class PythonAgentSession:
             channel.close()
             raise
         if reply.get("op") != "facts":
-            raise AgentError(f"{self.host}: agent answered {reply.get('op')!r} to hello")
+            raise AgentError(f"{self.host}: the agent failed to start: {reply.get('msg', reply)}")
         self.facts = reply.get("facts") or {}
         self.agent_pid = reply.get("pid")
         return self.facts
@@ -198,6 +200,9 @@ class PythonAgentSession:
             )
         if self.become and ("not in the sudoers" in text or "not allowed to" in text):
             raise BecomeError(f"{self.host}: become: sudo refused{_tail(text)}")
+        if "needs Python 3.7+" in text:
+            last = text.splitlines()[-1]
+            raise AgentError(f"{self.host}: {last} (set ansible_python_interpreter)")
         if status == 127 or "not found" in text:
             raise AgentError(
                 f"{self.host}: cannot start the agent: {self.python!r} not found on the host"

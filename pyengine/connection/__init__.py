@@ -13,6 +13,7 @@ from pyengine.connection.base import (
     Connection,
     HostKeyError,
 )
+from pyengine.connection.hostvars import connection_for_host, ssh_options_from_vars
 from pyengine.connection.local import LocalConnection
 
 __all__ = [
@@ -22,4 +23,6 @@ __all__ = [
     "Connection",
     "HostKeyError",
     "LocalConnection",
+    "connection_for_host",
+    "ssh_options_from_vars",
 ]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pyengine.connection._stderr import StderrDrain
 from pyengine.connection.base import AgentChannel, CommandResult, CommandTimeout, Connection
-from pyengine.errors import HostUnreachable
+from pyengine.errors import PyengineError
 
 
 class LocalAgentChannel(AgentChannel):
@@ -144,7 +144,7 @@ class LocalConnection(Connection):
         try:
             channel = LocalAgentChannel(argv, env=self._env())
         except OSError as err:
-            raise HostUnreachable(self.host, f"cannot start {argv[0]!r}: {err}") from err
+            raise PyengineError(f"{self.host}: cannot start {argv[0]!r}: {err}") from err
         self._channels.append(channel)
         return channel
 
