@@ -127,7 +127,9 @@ def main(m):
     after = plan_file(before, name, state, value)
     file_changed = after != before
     result = {"name": name, "value": value, "sysctl_file": path, "changed": file_changed,
-              "live_applied": None, "diff": m.text_diff(before, after, path)}
+              "live_applied": None}
+    if file_changed:
+        result["diff"] = m.text_diff(before, after, path)
 
     live_before = read_live(root, name) if state == "present" else None
     result["live_value"] = live_before
