@@ -17,6 +17,7 @@ import click
 
 from pyengine import __version__
 from pyengine.errors import EXIT_INTERRUPTED, PyengineError
+from pyengine.masking import mask_text
 
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="pyengine", standalone_mode=False)
     except PyengineError as err:
-        click.echo(f"error: {err}", err=True)
+        # An error message may quote a value that came from a vault.
+        click.echo(f"error: {mask_text(str(err))}", err=True)
         sys.exit(err.exit_code)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
