@@ -1,0 +1,66 @@
+"""Controller files sent to the target `copy` module as bytes (copy with `src`, template).
+
+The target never reads the controller's disk: the bytes travel inside the batch
+as `_content_b64` (docs/ARCHITECTURE.md, runtime details), so a no-op copy or
+template costs nothing but the bytes of its batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from pyengine.actions.base import ActionContext, ActionFailed
+
+# Target `copy` arguments a controller-side copy/template passes through unchanged.
+PASS_THROUGH = ("dest", "backup", "force", "validate", "owner", "group", "mode",
+                "directory_mode", "follow", "checksum", "unsafe_writes")
+
+
+def content_args(data: bytes, args: dict[str, Any], name: str | None,
+                 src_mode: int | None) -> dict[str, Any]:
+    out = {k: args[k] for k in PASS_THROUGH if args.get(k) is not None}
+    out["_content_b64"] = base64.b64encode(data).decode("ascii")
+    if name:
+        out["_src_name"] = name
+    if src_mode is not None:
+        out["_src_mode"] = f"{src_mode:04o}"
+    return out
+
+
+def transform_copy(ctx: ActionContext) -> list[tuple[str, dict[str, Any]]]:
+    """`copy: src=...` from the role's or playbook's files/; a folder recurses."""
+    src = str(ctx.args["src"])
+    path = ctx.find_file("files", src)
+    if path is None:
+        raise ActionFailed(f"could not find src={src} in "
+                           + ", ".join(str(d) for d in ctx.search_dirs("files")))
+    dest = str(ctx.args.get("dest", ""))
+    if path.is_file():
+        data = path.read_bytes()
+        mode = stat.S_IMODE(path.stat().st_mode)
+        return [("copy", content_args(data, ctx.args, path.name, mode))]
+    # A folder: `src/` copies its contents into dest, `src` copies the folder itself.
+    root = dest.rstrip("/") if src.endswith("/") else os.path.join(dest, path.name)
+    items: list[tuple[str, dict[str, Any]]] = []
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = file.relative_to(path).parent
+        folder = root if str(rel) == "." else os.path.join(root, str(rel))
+        args = dict(ctx.args)
+        args["dest"] = folder.rstrip("/") + "/"
+        items.append(("copy", content_args(file.read_bytes(), args, file.name,
+                                           stat.S_IMODE(file.stat().st_mode))))
+    if not items:
+        raise ActionFailed(f"src folder {path} holds no files")
+    return items
+
+
+def read_controller_file(ctx: ActionContext, kind: str, name: str) -> Path:
+    path = ctx.find_file(kind, name)
+    if path is None or not path.is_file():
+        raise ActionFailed(f"could not find src={name} in "
+                           + ", ".join(str(d) for d in ctx.search_dirs(kind)))
+    return path

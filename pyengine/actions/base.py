@@ -1,0 +1,121 @@
+"""What a controller action gets and gives back.
+
+An action is one file `pyengine/actions/NAME.py` that declares `ARGS` exactly as a
+target module does (a literal, read by `pyengine.modspec` without importing), a
+`KIND`, and a function:
+
+- `KIND = "local"`: `run(ctx) -> result` computed on the controller from variables
+  that are already known (debug, set_fact, assert, fail, include_vars). It runs
+  while the executor plans a batch, so it never costs a round trip and never cuts
+  a batch by itself; a failing one ends the batch (nothing after it may run).
+- `KIND = "transform"`: `transform(ctx) -> [(module, args), ...]` turns the task into
+  target module calls rendered on the controller (template, copy with `src`); those
+  travel in the batch like any module task.
+- `KIND = "sequenced"`: `run(ctx) -> result` needs the host in a settled state
+  (reboot, pause, wait_for_connection, fetch, raw, script): the pending batch is sent
+  first and the action runs alone, with `ctx.host_ops` to reach the host.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+from pyengine.playbook.model import Task
+from pyengine.templating import Templar
+
+LOCAL = "local"
+TRANSFORM = "transform"
+SEQUENCED = "sequenced"
+
+# Handled by the executor itself (they change control flow), declared here for specs.
+FLOW_ACTIONS = {"meta", "include_tasks", "import_tasks"}
+
+
+class HostOps(Protocol):
+    """What a sequenced action may do with its host (implemented by the host worker)."""
+
+    def run_module(self, module: str, args: dict[str, Any], check_mode: bool = False,
+                   diff: bool = False) -> dict[str, Any]:
+        """Run one target module in its own round trip."""
+
+    def exec_raw(self, argv: list[str], data: bytes | None = None,
+                 timeout: float | None = None) -> tuple[int, bytes, bytes]:
+        """Run a command over the connection, without the agent."""
+
+    def put_file(self, data: bytes, path: str, mode: int | None = None) -> None:
+        """Write a file on the target over the connection."""
+
+    def reconnect(self, timeout: float) -> dict[str, Any]:
+        """Drop the connection and agent, connect again (retrying until `timeout`), return facts."""
+
+    def drop_connection(self) -> None:
+        """Close the connection (the host is going away, e.g. rebooting)."""
+
+
+@dataclass
+class ActionContext:
+    """One task on one host, rendered: what an action needs to do its job."""
+
+    host: str
+    task: Task
+    args: dict[str, Any]
+    templar: Templar
+    variables: Mapping[str, Any]
+    basedir: Path
+    check_mode: bool = False
+    diff: bool = False
+    host_ops: HostOps | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def search_dirs(self, kind: str) -> list[Path]:
+        """Where `templates/` or `files/` are looked up: the role's, then the playbook's."""
+        dirs: list[Path] = []
+        if self.task.role is not None:
+            dirs += [self.task.role.path / kind, self.task.role.path]
+        dirs += [self.basedir / kind, self.basedir]
+        return dirs
+
+    def find_file(self, kind: str, name: str) -> Path | None:
+        """A controller-side file for `src`: absolute, or under the search dirs."""
+        path = Path(name).expanduser()
+        if path.is_absolute():
+            return path if path.exists() else None
+        for folder in self.search_dirs(kind):
+            candidate = folder / name
+            if candidate.exists():
+                return candidate
+        return None
+
+
+class ActionFailed(Exception):
+    """Raised inside an action: becomes a failed result with this message."""
+
+    def __init__(self, msg: str, **data: Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.data = data
+
+
+def load_action(name: str) -> ModuleType | None:
+    """The action module for `name`, or None when `name` is a target module."""
+    if name in FLOW_ACTIONS and name != "meta":
+        pass
+    modname = f"pyengine.actions.{name}"
+    try:
+        if importlib.util.find_spec(modname) is None:
+            return None
+    except (ImportError, ValueError):
+        return None
+    module = importlib.import_module(modname)
+    return module if hasattr(module, "KIND") else None
+
+
+def action_kind(name: str) -> str | None:
+    module = load_action(name)
+    return getattr(module, "KIND", None) if module else None

@@ -1,0 +1,54 @@
+"""Copy a file from the host to the controller: `dest/<host>/<path>`, or `dest` with flat."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+ARGS = {
+    "src": {"type": "str", "required": True, "help": "The file on the host."},
+    "dest": {"type": "str", "required": True, "help": "Folder (or file, with flat) on the "
+                                                      "controller."},
+    "flat": {"type": "bool", "default": False,
+             "help": "Put the file at dest itself (or dest/basename when dest ends in /)."},
+    "fail_on_missing": {"type": "bool", "default": True, "help": "Fail if src is missing."},
+    "validate_checksum": {"type": "bool", "default": True, "help": "Compare checksums."},
+}
+KIND = "sequenced"
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    import base64
+
+    from pyengine.actions.base import ActionFailed
+
+    src = str(ctx.args["src"])
+    got = ctx.host_ops.run_module("slurp", {"src": src})
+    if got.get("failed"):
+        if not ctx.args.get("fail_on_missing", True):
+            return {"changed": False, "msg": f"the remote file does not exist: {src}",
+                    "file": src}
+        raise ActionFailed(got.get("msg") or f"cannot read {src}", file=src)
+    data = base64.b64decode(got.get("content", ""))
+    dest = str(ctx.args["dest"])
+    if ctx.args.get("flat"):
+        target = Path(dest, os.path.basename(src)) if dest.endswith("/") else Path(dest)
+    else:
+        target = Path(dest, ctx.host, src.lstrip("/"))
+    target = target.expanduser()
+    if not target.is_absolute():
+        target = ctx.basedir / target
+    checksum = hashlib.sha1(data).hexdigest()
+    if target.is_file() and hashlib.sha1(target.read_bytes()).hexdigest() == checksum:
+        return {"changed": False, "dest": str(target), "checksum": checksum,
+                "msg": "file already fetched"}
+    if ctx.check_mode:
+        return {"changed": True, "dest": str(target), "msg": "would fetch (check mode)"}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.pyengine-tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return {"changed": True, "dest": str(target), "checksum": checksum, "src": src,
+            "msg": "fetched"}

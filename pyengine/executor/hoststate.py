@@ -1,0 +1,169 @@
+"""What the executor keeps per host for the whole run (across plays).
+
+Facts, registered results and set_facts live here, as do the host's
+connection and agent sessions (one per privilege: become or not), so a
+multi-play playbook connects once per host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pyengine.agent.session import PythonAgentSession, ansible_facts_namespace
+from pyengine.connection.base import Connection
+from pyengine.errors import HostUnreachable, PyengineError
+from pyengine.executor.results import UNREACHABLE, HostResult, TaskResult
+from pyengine.masking import mask
+from pyengine.playbook.model import Task
+
+SessionKey = tuple[bool, str | None]
+
+
+class HostState:
+    """One host during a run; used by one thread at a time."""
+
+    def __init__(
+        self,
+        name: str,
+        result: HostResult,
+        open_connection: Callable[[], Connection],
+        open_session: Callable[[Connection, SessionKey], PythonAgentSession],
+    ) -> None:
+        self.name = name
+        self.result = result
+        self.facts: dict[str, Any] = {}
+        self.runtime: dict[str, Any] = {}  # register + set_fact + include_vars + facts
+        self.notified: set[str] = set()
+        self.current: str | None = None  # task being run (for Ctrl-C)
+        self.failed = False
+        self.unreachable = False
+        self._open_connection = open_connection
+        self._open_session = open_session
+        self.connection: Connection | None = None
+        self.sessions: dict[SessionKey, PythonAgentSession] = {}
+        self._closed_trips = 0
+        self.ops = _Ops(self)
+
+    # -- sessions --------------------------------------------------------------------
+    def session(self, key: SessionKey) -> PythonAgentSession:
+        """The agent session for this privilege, started on first use (facts arrive)."""
+        session = self.sessions.get(key)
+        if session is None:
+            if self.connection is None:
+                self.connection = self._open_connection()
+            session = self._open_session(self.connection, key)
+            self.sessions[key] = session
+            facts = session.start()
+            self.set_facts(facts)
+        return session
+
+    def set_facts(self, facts: Mapping[str, Any]) -> None:
+        self.facts.update(facts)
+        self.runtime.update(facts)
+        self.runtime["ansible_facts"] = ansible_facts_namespace(self.facts)
+
+    def close_sessions(self) -> None:
+        for session in self.sessions.values():
+            self._closed_trips += session.round_trips
+            try:
+                session.close()
+            except Exception:  # noqa: BLE001 - closing never fails a run
+                pass
+        self.sessions.clear()
+
+    def close(self) -> None:
+        self.close_sessions()
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self.connection = None
+
+    @property
+    def round_trips(self) -> int:
+        return self._closed_trips + sum(s.round_trips for s in self.sessions.values())
+
+    def record_batch(self, items: int) -> None:
+        self.result.batches.append(items)
+        self.result.round_trips = self.round_trips
+
+    # -- outcomes --------------------------------------------------------------------
+    def mark_unreachable(self, task: Task | None, reason: str, run: Any) -> None:
+        self.unreachable = True
+        self.result.unreachable = True
+        self.result.unreachable_msg = mask(reason)
+        self.result.round_trips = self.round_trips
+        name = task.display_name if task is not None else "connect"
+        tr = TaskResult(name=mask(name), module=task.action if task else "", status=UNREACHABLE,
+                        msg=mask(reason), play=getattr(run, "play_name", ""))
+        self.result.tasks.append(tr)
+        run.reporter.host_unreachable(self.name, mask(reason))
+        self.close()
+
+
+class _Ops:
+    """HostOps for sequenced actions (reboot, raw, wait_for_connection, ...)."""
+
+    def __init__(self, state: HostState) -> None:
+        self.state = state
+        self.key: SessionKey = (False, None)
+
+    def _session(self) -> PythonAgentSession:
+        if self.state.sessions:
+            return next(iter(self.state.sessions.values()))
+        return self.state.session(self.key)
+
+    def run_module(self, module: str, args: dict[str, Any], check_mode: bool = False,
+                   diff: bool = False) -> dict[str, Any]:
+        session = self._session()
+        item = {"id": "op", "module": module, "args": args, "check_mode": check_mode,
+                "diff": diff, "environment": None, "ignore_errors": True, "no_log": False}
+        results = list(session.run_batch([item]))
+        self.state.record_batch(1)
+        if not results:
+            return {"failed": True, "msg": "no result from the agent"}
+        return dict(results[0].get("result") or {})
+
+    def _connection(self) -> Connection:
+        if self.state.connection is None:
+            self.state.connection = self.state._open_connection()
+        self.state.connection.connect()
+        return self.state.connection
+
+    def exec_raw(self, argv: list[str], data: bytes | None = None,
+                 timeout: float | None = None) -> tuple[int, bytes, bytes]:
+        res = self._connection().run(argv, data=data, timeout=timeout)
+        return res.rc, res.stdout, res.stderr
+
+    def put_file(self, data: bytes, path: str, mode: int | None = None) -> None:
+        self._connection().put(data, path, mode)
+
+    def get_file(self, path: str) -> bytes:
+        return self._connection().get(path)
+
+    def drop_connection(self) -> None:
+        keys = list(self.state.sessions)
+        self._keys = keys
+        self.state.close()
+
+    def reconnect(self, timeout: float, delay: float = 1.0) -> dict[str, Any]:
+        """Connect again until `timeout` (the host may be rebooting); restart the agents."""
+        keys = getattr(self, "_keys", None) or list(self.state.sessions) or [self.key]
+        self.state.close()
+        deadline = time.monotonic() + timeout
+        last = ""
+        while True:
+            try:
+                for key in keys:
+                    self.state.session(key)
+                return dict(self.state.facts)
+            except (HostUnreachable, PyengineError, OSError) as err:
+                last = str(err)
+                self.state.close()
+            if time.monotonic() + delay > deadline:
+                raise HostUnreachable(self.state.name,
+                                      f"not reachable again within {timeout:g}s: {last}")
+            time.sleep(delay)

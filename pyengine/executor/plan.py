@@ -1,0 +1,327 @@
+"""Planning: turn one task into what a batch carries, on the controller.
+
+A task is planned with the variables known at that moment (facts, extra vars,
+results already processed, and the speculative `set_fact`s of the batch being
+filled). Its loop is expanded, `when` is evaluated per item, arguments are
+rendered, controller actions of kind `local` run right here and `transform`
+actions become target module calls. What comes out is a `Planned`: agent items
+to send plus results already decided (skipped items, local actions, render errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyengine.actions.base import (
+    LOCAL,
+    SEQUENCED,
+    TRANSFORM,
+    ActionContext,
+    ActionFailed,
+    load_action,
+)
+from pyengine.errors import PyengineError
+from pyengine.executor.program import Cursor
+from pyengine.masking import register_secret
+from pyengine.playbook.model import Task
+from pyengine.templating import Templar, is_template, template_variables
+from pyengine.templating.filters import to_bool
+
+# Flow-control "actions" the host worker handles itself.
+FLOW = {"meta", "include_tasks", "import_tasks"}
+
+MODULE = "module"  # agent items to send
+DONE = "done"  # result fully decided on the controller (skipped, local action, error)
+SEQ = "sequenced"  # runs alone after the batch is flushed (reboot, until, delegate, ...)
+FLOW_KIND = "flow"
+
+
+@dataclass
+class Slot:
+    """One loop item of a task (or the task itself when it has no loop)."""
+
+    item_vars: dict[str, Any]
+    label: str = ""
+    agent_items: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None  # decided on the controller
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Planned:
+    task: Task
+    cursor: Cursor
+    kind: str
+    templar: Templar
+    slots: list[Slot] = field(default_factory=list)
+    looped: bool = False
+    ends_batch: bool = False
+    check_mode: bool = False
+    diff: bool = False
+    ignore_errors: bool = False
+    no_log: bool = False
+    action: Any = None  # the action module for local/transform/sequenced
+    session_key: tuple[bool, str | None] = (False, None)
+
+
+class PlanContext:
+    """What planning needs from the play and the host (implemented by the worker)."""
+
+    host: str
+    check_mode: bool
+    diff: bool
+
+    def action_context(self, task: Task, args: dict[str, Any], templar: Templar,
+                       check_mode: bool, diff: bool) -> ActionContext:
+        raise NotImplementedError
+
+    def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]:
+        """Validate and normalise rendered arguments (aliases, types, defaults)."""
+        return args
+
+
+def task_references(task: Task) -> set[str]:
+    """Every variable name the task's rendering reads (before it runs)."""
+    names: set[str] = set()
+    names |= template_variables(task.args)
+    names |= template_variables(task.environment)
+    names |= template_variables(task.loop)
+    names |= template_variables(task.loop_control.get("label"))
+    for cond in task.when:
+        names |= template_variables(cond, expression=True) if isinstance(cond, str) else set()
+    for value in (task.ignore_errors, task.no_log, task.delegate_to, task.retries, task.delay):
+        if isinstance(value, str):
+            names |= template_variables(value)
+    if task.become.user:
+        names |= template_variables(task.become.user)
+    return names
+
+
+def expand_references(names: set[str], variables: Mapping[str, Any],
+                      cache: dict[str, set[str]]) -> set[str]:
+    """`names` plus the names read by the templates those variables hold (transitively)."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name not in cache:
+            try:
+                value = variables[name] if name in variables else None
+            except Exception:  # noqa: BLE001 - a broken variable is reported when used
+                value = None
+            cache[name] = template_variables(value) if _has_template(value) else set()
+        todo.extend(cache[name] - seen)
+    return seen
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, Mapping):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_template(v) for v in value)
+    return False
+
+
+def produced_names(task: Task) -> set[str]:
+    """Names this task sets only once it has run on the target (cuts later readers)."""
+    return {task.register} if task.register else set()
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    try:
+        return to_bool(value)
+    except Exception:  # noqa: BLE001
+        return bool(value)
+
+
+def _loop_items(task: Task, templar: Templar) -> list[Any] | None:
+    if task.loop is None:
+        return None
+    items = templar.render(task.loop)
+    if isinstance(items, str):
+        raise PyengineError(f"loop must be a list, got the string {items[:60]!r}")
+    if isinstance(items, Mapping):
+        raise PyengineError("loop must be a list, got a dict (use dict2items)")
+    return list(items or [])
+
+
+def _constant_false(conds: list[str] | None) -> bool:
+    """failed_when: false (the common 'never fail') needs no result to decide."""
+    if conds is None:
+        return True
+    return all(isinstance(c, bool) and not c or str(c).strip().lower() in ("false", "no")
+               for c in conds)
+
+
+def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
+              alone: bool = False) -> Planned:
+    """Plan `task` for one host with `templar` (the task's variables).
+
+    `alone`: the task runs by itself now (after the batch was flushed); a sequenced
+    action's slots then only get their rendered arguments.
+    """
+    check_mode = ctx.check_mode if task.check_mode is None else bool(task.check_mode)
+    diff = ctx.diff if task.diff is None else bool(task.diff)
+    planned = Planned(task, cursor, MODULE, templar, check_mode=check_mode, diff=diff)
+    try:
+        planned.ignore_errors = as_bool(templar.render(task.ignore_errors))
+        planned.no_log = as_bool(templar.render(task.no_log))
+    except PyengineError as err:
+        return _errored(planned, err)
+    action = task.action
+    if action in FLOW:
+        planned.kind = FLOW_KIND
+        planned.ends_batch = True
+        return planned
+    module = load_action(action)
+    planned.action = module
+    kind = getattr(module, "KIND", None)
+    sequenced = (
+        kind == SEQUENCED or task.until is not None or task.delegate_to is not None
+        or task.run_once
+    )
+    if sequenced and not alone:
+        planned.kind = SEQ
+        planned.ends_batch = True
+        return planned
+    try:
+        loop = _loop_items(task, templar)
+    except PyengineError as err:
+        return _errored(planned, err)
+    planned.looped = loop is not None
+    loop_var = str(task.loop_control.get("loop_var") or "item")
+    index_var = task.loop_control.get("index_var")
+    values = loop if loop is not None else [None]
+    for index, value in enumerate(values):
+        item_vars: dict[str, Any] = {}
+        if loop is not None:
+            item_vars = {loop_var: value, "ansible_loop_var": loop_var}
+            if index_var:
+                item_vars[str(index_var)] = index
+            item_vars["ansible_loop"] = {
+                "index": index + 1, "index0": index, "first": index == 0,
+                "last": index == len(values) - 1, "length": len(values),
+            }
+        planned.slots.append(_plan_slot(ctx, planned, kind, item_vars, value, loop is not None))
+    if any(s.result is not None and s.result.get("failed") for s in planned.slots):
+        planned.ends_batch = True
+    if not _constant_false(task.failed_when):
+        # The controller decides failure after the result is back, so nothing may run
+        # after this task in the same round trip (the agent cannot know the verdict).
+        planned.ends_batch = True
+    if all(s.result is not None for s in planned.slots):
+        planned.kind = DONE
+    return planned
+
+
+def _plan_slot(ctx: PlanContext, planned: Planned, kind: str | None, item_vars: dict[str, Any],
+               value: Any, looped: bool) -> Slot:
+    task = planned.task
+    templar = planned.templar.child(item_vars) if item_vars else planned.templar
+    slot = Slot(item_vars)
+    try:
+        if looped:
+            label = task.loop_control.get("label")
+            slot.label = str(templar.render(label)) if label is not None else _short(value)
+        if task.when and not templar.evaluate(task.when):
+            slot.result = {"changed": False, "skipped": True,
+                           "skip_reason": "Conditional result was False",
+                           "false_condition": _first_false(templar, task.when)}
+            return slot
+        args = templar.render(task.args)
+        if not isinstance(args, dict):
+            raise PyengineError("module arguments did not render to a mapping")
+        if task.action == "copy" and args.get("src") and not as_bool(args.get("remote_src")):
+            kind = TRANSFORM  # the controller's file travels as bytes (pyengine/actions/_files)
+            args = ctx.normalize("copy", args, task)
+            actx = ctx.action_context(task, args, templar, planned.check_mode, planned.diff)
+            from pyengine.actions._files import transform_copy
+
+            environment = templar.render(task.environment) if task.environment else {}
+            for module_name, module_args in transform_copy(actx):
+                slot.agent_items.append(_item(module_name, ctx.normalize(
+                    module_name, module_args, task), planned, environment))
+            return slot
+        args = ctx.normalize(task.action, args, task)
+        slot.args = args
+        if planned.no_log or kind is None:
+            _register_templated_secrets(task.args, args, planned.no_log)
+        environment = templar.render(task.environment) if task.environment else {}
+        if kind == SEQUENCED:
+            return slot  # runs later, alone, with these arguments
+        if kind is None:
+            slot.agent_items.append(_item(task.action, args, planned, environment))
+        elif kind == TRANSFORM:
+            actx = ctx.action_context(task, args, templar, planned.check_mode, planned.diff)
+            for module_name, module_args in planned.action.transform(actx):
+                slot.agent_items.append(_item(module_name, ctx.normalize(
+                    module_name, module_args, task), planned, environment))
+        elif kind == LOCAL:
+            actx = ctx.action_context(task, args, templar, planned.check_mode, planned.diff)
+            slot.result = planned.action.run(actx)
+        else:
+            raise PyengineError(f"action {task.action!r} has an unknown KIND {kind!r}")
+    except ActionFailed as err:
+        slot.result = {"failed": True, "changed": False, "msg": err.msg, **err.data}
+    except PyengineError as err:
+        slot.result = {"failed": True, "changed": False, "msg": str(err)}
+    return slot
+
+
+def _item(module: str, args: dict[str, Any], planned: Planned,
+          environment: dict[str, Any]) -> dict[str, Any]:
+    # With failed_when the controller judges the result, so the agent must not stop on
+    # the module's own failure (the batch ends after this task anyway).
+    ignore = planned.ignore_errors or planned.task.failed_when is not None
+    return {"module": module, "args": args, "check_mode": planned.check_mode,
+            "diff": planned.diff, "environment": environment or None,
+            "ignore_errors": ignore, "no_log": planned.no_log}
+
+
+def _errored(planned: Planned, err: PyengineError) -> Planned:
+    planned.kind = DONE
+    planned.ends_batch = True
+    planned.slots = [Slot({}, result={"failed": True, "changed": False, "msg": str(err)})]
+    return planned
+
+
+def _first_false(templar: Templar, conds: list[str]) -> str:
+    for cond in conds:
+        try:
+            if not templar.evaluate(cond):
+                return str(cond)
+        except PyengineError:
+            return str(cond)
+    return ""
+
+
+def _register_templated_secrets(raw: Any, rendered: Any, no_log: bool) -> None:
+    """For no_log tasks: values that came from variables are secrets from now on."""
+    if not no_log:
+        return
+    if isinstance(raw, str) and isinstance(rendered, str):
+        if is_template(raw):
+            register_secret(rendered)
+    elif isinstance(raw, Mapping) and isinstance(rendered, Mapping):
+        for key, value in raw.items():
+            if key in rendered:
+                _register_templated_secrets(value, rendered[key], no_log)
+    elif isinstance(raw, (list, tuple)) and isinstance(rendered, (list, tuple)):
+        for a, b in zip(raw, rendered, strict=False):
+            _register_templated_secrets(a, b, no_log)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,353 @@
+"""One play over its hosts: serial batches, a thread per host, the play-wide rules.
+
+Each host of a serial batch runs in its own thread (at most `forks` at once)
+through the whole play; they meet only where a point concerns several hosts
+(`sync.HostGroup`). any_errors_fatal and max_fail_percentage stop the other
+hosts at their next step; a failed or unreachable host leaves the play and the
+later plays, as in Ansible.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pyengine.agent.session import PythonAgentSession
+from pyengine.connection.base import Connection
+from pyengine.errors import PyengineError
+from pyengine.executor import program as prg
+from pyengine.executor.events import Reporter
+from pyengine.executor.host import DONE_OK, HOST_FAILED, UNREACHED, HostWorker
+from pyengine.executor.hoststate import HostState, SessionKey
+from pyengine.executor.plan import as_bool
+from pyengine.executor.results import RunResult
+from pyengine.executor.sync import HostGroup
+from pyengine.playbook.model import Play, Task, TaskOrBlock
+from pyengine.templating import Templar
+
+
+@dataclass
+class RunOptions:
+    check: bool = False
+    diff: bool = False
+    tags: set[str] = field(default_factory=set)
+    skip_tags: set[str] = field(default_factory=set)
+    limit: str | None = None
+    forks: int = 50
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    verbosity: int = 0
+    become_password: str | None = None
+    trust_new_hosts: bool = False
+
+
+class Sources(Protocol):
+    """What the executor needs from inventory, variables, modules and the loader."""
+
+    def play_hosts(self, play: Play) -> list[str]: ...
+
+    def base_vars(self, host: str, play: Play, task: Task | None) -> Mapping[str, Any]: ...
+
+    def inventory_vars(self, host: str) -> Mapping[str, Any]: ...
+
+    def groups(self) -> dict[str, list[str]]: ...
+
+    def connection(self, host: str, variables: Mapping[str, Any]) -> Connection: ...
+
+    def module_source(self, name: str) -> str: ...
+
+    def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]: ...
+
+    def load_include(self, task: Task, args: dict[str, Any], play: Play
+                     ) -> list[TaskOrBlock]: ...
+
+
+class PlayRun:
+    """One play on one serial batch of hosts: shared by the host threads."""
+
+    def __init__(self, play: Play, hosts: list[str], all_hosts: list[str], sources: Sources,
+                 options: RunOptions, reporter: Reporter, states: dict[str, HostState]) -> None:
+        self.play = play
+        self.play_name = play.name or play.hosts
+        self.hosts = hosts
+        self.all_hosts = all_hosts
+        self.sources = sources
+        self.options = options
+        self.reporter = reporter
+        self.states = states
+        self.extra_vars = options.extra_vars
+        self.group = HostGroup(hosts)
+        self.ended = False
+        self._groups = sources.groups()
+        self._delegates: dict[str, HostState] = {}
+        self._lock = threading.Lock()
+
+    # -- variables -------------------------------------------------------------------
+    def base_vars(self, host: str, task: Task | None) -> Mapping[str, Any]:
+        return self.sources.base_vars(host, self.play, task)
+
+    def magic_vars(self, state: HostState) -> dict[str, Any]:
+        return {
+            "inventory_hostname": state.name,
+            "inventory_hostname_short": state.name.split(".")[0],
+            "groups": self._groups,
+            "group_names": sorted(g for g, hs in self._groups.items()
+                                  if state.name in hs and g not in ("all", "ungrouped")),
+            "hostvars": HostVars(self),
+            "play_hosts": self.active_hosts(),
+            "ansible_play_hosts": self.active_hosts(),
+            "ansible_play_batch": list(self.hosts),
+            "ansible_play_hosts_all": list(self.all_hosts),
+            "ansible_check_mode": self.options.check,
+            "ansible_diff_mode": self.options.diff,
+            "ansible_play_name": self.play_name,
+            "playbook_dir": str(self.play.basedir),
+            "ansible_facts": state.runtime.get("ansible_facts", {}),
+        }
+
+    def active_hosts(self) -> list[str]:
+        return [h for h in self.hosts if not self.states[h].failed
+                and not self.states[h].unreachable]
+
+    def search_paths(self, task: Task | None) -> list[Path]:
+        paths = []
+        if task is not None and task.role is not None:
+            paths += [task.role.path / "files", task.role.path / "templates", task.role.path]
+        paths += [self.play.basedir / "files", self.play.basedir / "templates",
+                  self.play.basedir]
+        return paths
+
+    # -- selection -------------------------------------------------------------------
+    def selected(self, task: Task) -> bool:
+        """--tags / --skip-tags with Ansible's `always` and `never`."""
+        if task.is_handler:
+            return True
+        tags = set(task.tags)
+        opts = self.options
+        if opts.skip_tags and tags & opts.skip_tags:
+            return False
+        if "always" in tags and "always" not in opts.skip_tags:
+            return True
+        if not opts.tags or "all" in opts.tags:
+            return "never" not in tags
+        if "tagged" in opts.tags and tags - {"never"}:
+            return True
+        if "untagged" in opts.tags and not tags:
+            return True
+        return bool(tags & opts.tags)
+
+    # -- privilege and connections ---------------------------------------------------
+    def session_key(self, task: Task | None, variables: Mapping[str, Any]) -> SessionKey:
+        become = task.become.become if task is not None else None
+        if become is None:
+            become = self.play.become.become
+        if become is None:
+            become = as_bool(_get(variables, "ansible_become", False))
+        if not become:
+            return (False, None)
+        user = (task.become.user if task is not None else None) or self.play.become.user
+        if user is None:
+            user = _get(variables, "ansible_become_user", None)
+        if user is not None:
+            user = str(Templar(variables).render(user))
+        return (True, user or "root")
+
+    def open_connection(self, host: str) -> Connection:
+        variables = self.sources.inventory_vars(host)
+        return self.sources.connection(host, variables)
+
+    def open_session(self, host: str, connection: Connection, key: SessionKey
+                     ) -> PythonAgentSession:
+        variables = _VarsView(self, host)
+        become, user = key
+        password = None
+        if become:
+            password = self.options.become_password
+            for name in ("ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"):
+                value = _get(variables, name, None)
+                if value:
+                    password = str(Templar(variables).render(value))
+                    break
+        python = _get(variables, "ansible_python_interpreter", None) or "python3"
+        python = str(Templar(variables).render(python))
+        if "auto" in python:
+            python = "python3"
+        return PythonAgentSession(connection, module_source=self.sources.module_source,
+                                  become=become, become_user=user, become_password=password,
+                                  python=python)
+
+    def delegate_session(self, name: str) -> PythonAgentSession:
+        """The agent on a delegate host (localhost: the controller, no SSH)."""
+        with self._lock:
+            state = self._delegates.get(name)
+            if state is None:
+                state = _delegate_state(self, name)
+                self._delegates[name] = state
+        return state.session((False, None))
+
+    def close_delegates(self) -> None:
+        for state in self._delegates.values():
+            state.close()
+
+    def load_include(self, task: Task, args: dict[str, Any]) -> list[TaskOrBlock]:
+        return self.sources.load_include(task, args, self.play)
+
+    def end_play(self) -> None:
+        self.ended = True
+        self.group.abort("")  # stop the others quietly: meta end_play is no failure
+
+    # -- one host --------------------------------------------------------------------
+    def run_host(self, host: str, program: prg.Program) -> str:
+        state = self.states[host]
+        worker = HostWorker(self, state)
+        how = DONE_OK
+        try:
+            if self.play.gather_facts or not state.facts:
+                how = self._start(worker)
+            if how == DONE_OK:
+                state.notified.clear()
+                how = worker.run_program(program)
+        finally:
+            state.result.round_trips = state.round_trips
+            if how == HOST_FAILED:
+                state.failed = True
+                self._on_failure(host)
+            self.group.leave(host)
+            self.reporter.host_done(host, state.result)
+        return how
+
+    def _start(self, worker: HostWorker) -> str:
+        from pyengine.errors import HostUnreachable
+
+        state = worker.state
+        try:
+            variables = worker.variables(None)
+            state.ops.key = self.session_key(None, variables)
+            state.session(state.ops.key)
+            state.result.round_trips = state.round_trips
+            return DONE_OK
+        except HostUnreachable as err:
+            state.mark_unreachable(None, err.reason, self)
+            return UNREACHED
+        except PyengineError as err:
+            # The host answered but the agent could not start (python missing, sudo
+            # refused): the host fails, with the reason.
+            from pyengine.executor.results import FAILED, TaskResult
+            from pyengine.masking import mask
+
+            state.result.tasks.append(TaskResult(name="start agent", module="", status=FAILED,
+                                                 msg=mask(str(err)), play=self.play_name))
+            self.reporter.task_done(state.name, state.result.tasks[-1], {"msg": str(err)})
+            state.close()
+            return HOST_FAILED
+
+    def _on_failure(self, host: str) -> None:
+        failed = self.group.mark_failed(host)
+        if self.play.any_errors_fatal:
+            self.group.abort(f"any_errors_fatal: {host} failed")
+            return
+        mfp = self.play.max_fail_percentage
+        if mfp is not None and self.group.total and failed * 100.0 / self.group.total > mfp:
+            self.group.abort(f"max_fail_percentage {mfp:g}% exceeded "
+                             f"({failed} of {self.group.total} hosts failed)")
+
+
+class _VarsView(Mapping[str, Any]):
+    """A host's variables outside a task (connection and become settings)."""
+
+    def __init__(self, run: PlayRun, host: str) -> None:
+        state = run.states.get(host)
+        runtime = state.runtime if state is not None else {}
+        from collections import ChainMap
+
+        self._map = ChainMap(run.extra_vars, runtime,
+                             run.base_vars(host, None))  # type: ignore[arg-type]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._map[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+
+class HostVars(Mapping[str, Any]):
+    """`hostvars[name]`: another host's variables, read when asked (never copied)."""
+
+    def __init__(self, run: PlayRun) -> None:
+        self._run = run
+
+    def __getitem__(self, host: str) -> Any:
+        if host not in self._run.states and host not in self._run.all_hosts:
+            raise KeyError(host)
+        return _VarsView(self._run, host)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._run.all_hosts)
+
+    def __len__(self) -> int:
+        return len(self._run.all_hosts)
+
+
+def _get(variables: Mapping[str, Any], name: str, default: Any) -> Any:
+    try:
+        return variables[name] if name in variables else default
+    except Exception:  # noqa: BLE001
+        return default
+
+
+def _delegate_state(run: PlayRun, name: str) -> HostState:
+    from pyengine.connection.local import LocalConnection
+    from pyengine.executor.results import HostResult
+
+    def open_connection() -> Connection:
+        if name in ("localhost", "127.0.0.1"):
+            return LocalConnection(name)
+        return run.open_connection(name)
+
+    return HostState(name, HostResult(name), open_connection,
+                     lambda conn, key: run.open_session(name, conn, key))
+
+
+def serial_batches(hosts: list[str], serial: list[int | str]) -> list[list[str]]:
+    """Split hosts as `serial:` says: ints, percentages, or a list (the last one repeats)."""
+    if not serial:
+        return [hosts] if hosts else []
+    out: list[list[str]] = []
+    i = 0
+    step = 0
+    total = len(hosts)
+    while i < total:
+        spec = serial[min(step, len(serial) - 1)]
+        size = _serial_size(spec, total)
+        out.append(hosts[i:i + size])
+        i += size
+        step += 1
+    return out
+
+
+def _serial_size(spec: int | str, total: int) -> int:
+    text = str(spec).strip()
+    try:
+        if text.endswith("%"):
+            size = int(math.floor(total * float(text[:-1]) / 100.0))
+        else:
+            size = int(text)
+    except ValueError as err:
+        raise PyengineError(f"serial: {spec!r} is neither a number nor a percentage") from err
+    return max(size, 1)
+
+
+def play_program(play: Play) -> prg.Program:
+    """pre_tasks, roles + tasks, post_tasks, each followed by a handler flush."""
+    return prg.compile_sections([play.pre_tasks, list(play.roles) + list(play.tasks),
+                                 play.post_tasks])
+
+
+def new_run_result(playbook: str, started: str, check: bool) -> RunResult:
+    return RunResult(playbook=playbook, started=started, check_mode=check)

@@ -1,0 +1,157 @@
+"""A whole playbook: plays in order, host threads, Ctrl-C, the RunResult.
+
+Returns host -> HostResult and never raises for a failing or unreachable
+host. Ctrl-C stops every host at its next step, closes the connections of the
+hosts that were mid-task (which ends their agents: nothing stays on targets)
+and records which hosts those were.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from collections.abc import Callable
+
+from pyengine.executor.events import Reporter
+from pyengine.executor.hoststate import HostState
+from pyengine.executor.play import (
+    PlayRun,
+    RunOptions,
+    Sources,
+    new_run_result,
+    play_program,
+    serial_batches,
+)
+from pyengine.executor.results import HostResult, RunResult
+from pyengine.playbook.model import Playbook
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+class Interrupted(Exception):
+    """Ctrl-C: carries the partial result and the hosts that were mid-task."""
+
+    def __init__(self, result: RunResult, mid_task: dict[str, str]) -> None:
+        super().__init__("interrupted")
+        self.result = result
+        self.mid_task = mid_task
+
+
+def run_playbook(playbook: Playbook, sources: Sources, options: RunOptions,
+                 reporter: Reporter | None = None) -> RunResult:
+    """Run every play; returns the per-host results (raises Interrupted on Ctrl-C)."""
+    reporter = reporter or Reporter()
+    result = new_run_result(str(playbook.path), _now(), options.check)
+    states: dict[str, HostState] = {}
+    current: list[PlayRun] = []
+    try:
+        _run_plays(playbook, sources, options, reporter, result, states, current)
+    except KeyboardInterrupt:
+        mid = _interrupt(current, states)
+        result.interrupted = True
+        result.finished = _now()
+        _close_all(states, current)
+        raise Interrupted(result, mid) from None
+    result.finished = _now()
+    _close_all(states, current)
+    for name, state in states.items():
+        result.hosts[name].round_trips = state.round_trips
+    reporter.run_end(result)
+    return result
+
+
+def _run_plays(playbook: Playbook, sources: Sources, options: RunOptions, reporter: Reporter,
+               result: RunResult, states: dict[str, HostState], current: list[PlayRun]) -> None:
+    announced = False
+    for play in playbook.plays:
+        hosts = sources.play_hosts(play)
+        for host in hosts:
+            if host not in states:
+                states[host] = _new_state(host, result, lambda: current[-1])
+        if not announced:
+            reporter.run_start(str(playbook.path), hosts)
+            announced = True
+        live = [h for h in hosts if not states[h].failed and not states[h].unreachable]
+        program = play_program(play)
+        reporter.play_start(play.name or play.hosts, live, _count_tasks(program))
+        for batch in serial_batches(live, play.serial):
+            run = PlayRun(play, batch, hosts, sources, options, reporter, states)
+            current.append(run)
+            _run_batch(run, program, options.forks)
+            run.close_delegates()
+            if run.group.interrupted:
+                raise KeyboardInterrupt
+            if run.group.aborted and not run.ended:
+                result.aborted_msg = run.group.aborted
+                reporter.message(f"play stopped: {run.group.aborted}")
+                return
+            if run.ended:
+                break
+            if batch and all(states[h].failed or states[h].unreachable for h in batch):
+                if play.serial:
+                    reporter.message("all hosts of a serial batch failed: play stopped")
+                    break
+
+
+def _new_state(host: str, result: RunResult, run: Callable[[], PlayRun]) -> HostState:
+    return HostState(
+        host, result.host(host),
+        lambda: run().open_connection(host),
+        lambda conn, key: run().open_session(host, conn, key),
+    )
+
+
+def _run_batch(run: PlayRun, program: object, forks: int) -> None:
+    gate = threading.Semaphore(max(1, forks))
+    threads: list[threading.Thread] = []
+    errors: list[BaseException] = []
+
+    def work(host: str) -> None:
+        with gate:
+            try:
+                if run.group.interrupted:
+                    run.group.leave(host)
+                    return
+                run.run_host(host, program)  # type: ignore[arg-type]
+            except BaseException as err:  # noqa: BLE001 - surfaced in the main thread
+                errors.append(err)
+                run.group.leave(host)
+
+    for host in run.hosts:
+        t = threading.Thread(target=work, args=(host,), name=f"host-{host}", daemon=True)
+        threads.append(t)
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    if errors:
+        raise errors[0]
+
+
+def _interrupt(current: list[PlayRun], states: dict[str, HostState]) -> dict[str, str]:
+    mid = {name: s.current for name, s in states.items() if s.current}
+    for run in current:
+        run.group.interrupted = True
+    for name, task in mid.items():
+        states[name].result.interrupted_during = task
+        states[name].close()  # unblocks a read on the channel; the agent exits on EOF
+    return {k: v for k, v in mid.items() if v}
+
+
+def _close_all(states: dict[str, HostState], current: list[PlayRun]) -> None:
+    for state in states.values():
+        state.close()
+    for run in current:
+        run.close_delegates()
+
+
+def _count_tasks(program: object) -> int:
+    from pyengine.executor.program import Program, TaskOp
+
+    assert isinstance(program, Program)
+    return sum(1 for op in program.ops if isinstance(op, TaskOp))
+
+
+__all__ = ["run_playbook", "RunOptions", "Interrupted", "HostResult"]
