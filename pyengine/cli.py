@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
+from types import TracebackType
 from typing import Any
 
 import click
@@ -64,8 +66,16 @@ def cli() -> None:
     """Idempotent patching, config backup and security baselines over SSH and WinRM."""
 
 
+def _masked_excepthook(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    """Print an internal error's traceback with secrets masked (it may quote a vault value)."""
+    sys.stderr.write(mask_text("".join(traceback.format_exception(kind, value, tb))))
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: run the CLI, turning expected errors into one line."""
+    sys.excepthook = _masked_excepthook
     try:
         return cli.main(args=argv, prog_name="pyengine", standalone_mode=False)
     except PyengineError as err:

@@ -111,3 +111,24 @@ def test_a_registered_secret_never_survives(secret: str, before: str, after: str
     text = before + secret + after
     assert secret not in mask_text(text)
     assert json.dumps(secret)[1:-1] not in mask_text(json.dumps(text))
+
+
+def test_cli_masks_error_lines_and_internal_tracebacks(capsys) -> None:
+    import sys
+
+    from pyengine import cli
+
+    register_secret("leaky-value-42")
+    try:
+        raise RuntimeError("boom with leaky-value-42")
+    except RuntimeError:
+        cli._masked_excepthook(*sys.exc_info())  # type: ignore[arg-type]
+    assert "leaky-value-42" not in capsys.readouterr().err
+
+    # An expected error quoting the secret (here in a file name) prints it masked.
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["vault", "view", "--vault-password-file", "/nonexistent/leaky-value-42", "x"])
+    assert exited.value.code == 3
+    err = capsys.readouterr().err
+    assert err == f"error: cannot read vault password file /nonexistent/{MASK}: " \
+        "No such file or directory\n"
