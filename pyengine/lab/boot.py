@@ -1,9 +1,9 @@
 """How one host boots: the command line that isolates it and the script that runs as its PID 1.
 
 The supervisor (daemon.py) runs `boot_command()`: the process first moves itself into
-the host's own cgroup, joins the host's long-lived network namespace, drops the
-capabilities that act on the whole machine, then unshares mount, UTS, PID, IPC and
-cgroup namespaces. Inside, BOOT_SCRIPT (machine binaries, before the pivot) mounts the
+the host's own cgroup, joins the host's long-lived network namespace, then unshares
+mount, UTS, PID, IPC, cgroup and time namespaces and drops the capabilities that act on
+the whole machine. Inside, BOOT_SCRIPT (machine binaries, before the pivot) mounts the
 overlay root, a read-only /proc/sys and /sys, a minimal private /dev, pivots into the
 overlay and execs systemd as PID 1. Every mount lives in the host's mount namespace
 and disappears with it: the machine's mount table never changes.
@@ -52,6 +52,11 @@ ln -s /proc/self/fd/0 "$R/dev/stdin"
 ln -s /proc/self/fd/1 "$R/dev/stdout"
 ln -s /proc/self/fd/2 "$R/dev/stderr"
 mount -t tmpfs -o mode=755,nosuid,nodev run "$R/run"
+# A boot id of this boot (the kernel's is the machine's): reboot detection compares it.
+mkdir -m 755 "$R/run/pyengine-lab"
+cat /proc/sys/kernel/random/uuid > "$R/run/pyengine-lab/boot_id"
+mount --bind "$R/run/pyengine-lab/boot_id" "$R/proc/sys/kernel/random/boot_id"
+mount -o remount,bind,ro "$R/proc/sys/kernel/random/boot_id"
 hostname "$HOST"
 cd "$R"
 mkdir -p .pyengine-oldroot
@@ -75,14 +80,19 @@ def boot_command(
     work: Path,
     root: Path,
     host: str,
+    machine_uptime: float,
 ) -> list[str]:
     """argv for one boot. The first `sh` joins the cgroup by PID before anything else runs;
-    every later program execs in place, so that PID is the one `unshare` keeps."""
+    every later program execs in place, so that PID is the one `unshare` keeps. A time
+    namespace whose clocks start near zero makes `uptime` inside count from this boot."""
+    offset = str(-max(0, int(machine_uptime) - 1))
     return [
         "/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(cgroup_procs),
         "nsenter", f"--net={netns}", "--",
-        "setpriv", "--bounding-set", cap_drop_arg(), "--",
         "unshare", "--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc", "--cgroup",
-        "--",
+        "--time", f"--boottime={offset}", f"--monotonic={offset}", "--",
+        # Setting the time namespace's offsets needs CAP_SYS_TIME: drop it only afterwards,
+        # in the host's PID 1 (the unshare parent stays outside, in the machine's PID space).
+        "setpriv", "--bounding-set", cap_drop_arg(), "--",
         "/bin/sh", str(script), str(lower), str(upper), str(work), str(root), host,
     ]

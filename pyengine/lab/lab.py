@@ -137,6 +137,14 @@ def _ssh_banner(address: str, port: int, timeout: float = 3.0) -> bool:
         return False
 
 
+def _wait_booted(host: LabHost) -> str:
+    try:
+        proc = host.exec(["systemctl", "is-system-running", "--wait"], check=False, timeout=90)
+    except (LabError, subprocess.TimeoutExpired) as err:
+        return str(err)
+    return str(proc.stdout).strip()
+
+
 class Lab:
     """A named lab of Debian 12 hosts h1..hN at 127.0.<octet>.N:22."""
 
@@ -375,6 +383,14 @@ class Lab:
                         f"and {self.paths.daemon_log}"
                     )
                 time.sleep(0.2)
+            # sshd answers before systemd has finished booting; wait for that too, so a test
+            # that starts right away sees a settled host ("running" or "degraded").
+            states = list(pool.map(_wait_booted, self.hosts))
+        unsettled = [f"{h.name} ({s})" for h, s in zip(self.hosts, states, strict=True)
+                     if s not in ("running", "degraded")]
+        if unsettled:
+            raise LabError(f"lab {self.name}: systemd did not finish booting on "
+                           f"{', '.join(unsettled)}")
         say(f"lab {self.name}: {config.count} hosts up at 127.0.{config.octet}.1-{config.count}")
 
     def _failed_hosts(self) -> list[str]:

@@ -28,6 +28,10 @@ FAST_FAIL_SECONDS = 5
 MAX_FAST_FAILS = 3
 
 
+def _machine_uptime() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
 class HostSupervisor(threading.Thread):
     def __init__(self, paths: LabPaths, host: str, image: Path, netns: str) -> None:
         super().__init__(name=f"supervise-{host}", daemon=True)
@@ -133,6 +137,7 @@ class HostSupervisor(threading.Thread):
             self.paths.host_work(self.host),
             self.paths.host_root(self.host),
             self.host,
+            _machine_uptime(),
         )
         with open(self.paths.host_console(self.host), "wb") as console:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console,
