@@ -402,17 +402,6 @@ def parse_sim(text):
     return plan
 
 
-def parse_dpkg_query(text):
-    """'name\\tarch\\tversion\\tstatus' lines -> {name: version} (installed ones only)."""
-    installed = {}
-    for line in text.splitlines():
-        fields = line.split("\t")
-        if len(fields) < 4 or fields[3].strip() != "installed":
-            continue
-        installed[fields[0]] = fields[2]
-    return installed
-
-
 def parse_needrestart(text):
     """`needrestart -b` -> (kernel status int or None, [services])."""
     ksta = None
@@ -518,7 +507,7 @@ def matches_any(name, patterns):
 
 
 def _tail(text, lines=8):
-    return "\n".join([l for l in text.strip().splitlines() if l.strip()][-lines:])
+    return "\n".join([ln for ln in text.strip().splitlines() if ln.strip()][-lines:])
 
 
 def _kept_config_files(m, paths_by_pkg, suffixes, before):
@@ -638,7 +627,7 @@ class AptPatcher(object):
         wait_for_locks(self.m, self.dpkg_locks, self.p["lock_timeout"])
         rc, out, err = self.m.run(["dpkg", "--audit"], env={"LC_ALL": "C"})
         if out.strip() or rc not in (0,):
-            lines = [l.strip() for l in (out or err).splitlines() if l.strip()]
+            lines = [ln.strip() for ln in (out or err).splitlines() if ln.strip()]
             self.m.fail("dpkg is in a broken state (dpkg --audit: %s); repair it (dpkg "
                         "--configure -a) before patching" % " / ".join(lines[:4]),
                         dpkg_audit=out)
@@ -843,8 +832,9 @@ class AptPatcher(object):
         if self.m.which("needrestart"):
             _rc, out, _err = self.m.run(["needrestart", "-b", "-r", "l"], env=APT_ENV)
             self.ksta, self.nr_services = parse_needrestart(out)
-            if self.ksta == 3:
-                reasons.append("needrestart: kernel version upgrade pending")
+            if self.ksta in (2, 3):  # 2: ABI-compatible rebuild, 3: new kernel version
+                reasons.append("needrestart: a newer kernel is installed (status %d)"
+                               % self.ksta)
         return {"required": bool(reasons), "reasons": reasons, "pkgs": pkgs}
 
     def services(self, changed):
@@ -956,7 +946,7 @@ def parse_versionlock(text):
 
 def parse_needs_restarting_r(rc, text):
     """`needs-restarting -r`: rc 1 = reboot needed; the '  * pkg' lines say why."""
-    pkgs = [l.strip()[2:].strip() for l in text.splitlines() if l.strip().startswith("* ")]
+    pkgs = [ln.strip()[2:].strip() for ln in text.splitlines() if ln.strip().startswith("* ")]
     return rc == 1, pkgs
 
 
@@ -1100,7 +1090,7 @@ class RpmPatcher(object):
         for name in sorted(set(names)):
             rc, out, _err = self.m.run(["rpm", "-qc", name], env=RPM_ENV)
             if rc == 0:
-                out_map[name] = [l.strip() for l in out.splitlines() if l.startswith("/")]
+                out_map[name] = [ln.strip() for ln in out.splitlines() if ln.startswith("/")]
         return out_map
 
     def needs_restarting(self, flag):
@@ -1123,8 +1113,8 @@ class RpmPatcher(object):
         rc, out, _err = self.needs_restarting("-s")
         if rc == 0:
             return {"method": "needs-restarting",
-                    "services": sorted(l.strip() for l in out.splitlines()
-                                       if l.strip().endswith(".service"))}
+                    "services": sorted(ln.strip() for ln in out.splitlines()
+                                       if ln.strip().endswith(".service"))}
         return {"method": "deleted-mappings", "services": deleted_mapping_services()}
 
 

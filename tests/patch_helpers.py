@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import io
 import os
 import shutil
 import subprocess
 import tarfile
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
