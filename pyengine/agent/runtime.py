@@ -610,8 +610,10 @@ def _load(source_or_main: Any, name: str) -> Tuple[Callable[..., Any], Optional[
     main = getattr(source_or_main, "main", source_or_main)
     if not callable(main):
         raise ModuleFail("module %s is not callable" % name)
-    globs = getattr(main, "__globals__", {})
-    return main, globs.get("ARGS")
+    spec = getattr(source_or_main, "ARGS", None)
+    if spec is None:
+        spec = getattr(main, "__globals__", {}).get("ARGS")
+    return main, spec
 
 
 def run_module(

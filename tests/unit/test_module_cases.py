@@ -34,7 +34,7 @@ case is replaced by the case's temporary directory)::
       files:                    # expected state afterwards, only the listed paths
         sshd_config: {content: "Port 22\\nPermitRootLogin no\\n", mode: "0600"}
         gone.txt: absent
-        conf.d/: {mode: "0755"}
+        conf.d/: {mode: "0755", owner: root, group: "0"}
         current: {link: conf.d}
       diff: {before: "Port 22\\n", after: "Port 22\\nPermitRootLogin no\\n"}  # subset of
                                 # the (first) diff; `diff: null` asserts there is none
@@ -52,7 +52,9 @@ file behind.
 from __future__ import annotations
 
 import base64
+import grp
 import os
+import pwd
 import stat
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,14 @@ def _substitute(value: Any, tmp: str) -> Any:
     if isinstance(value, dict):
         return {_substitute(k, tmp): _substitute(v, tmp) for k, v in value.items()}
     return value
+
+
+def _uid(value: Any) -> int:
+    return int(value) if str(value).isdigit() else pwd.getpwnam(str(value)).pw_uid
+
+
+def _gid(value: Any) -> int:
+    return int(value) if str(value).isdigit() else grp.getgrnam(str(value)).gr_gid
 
 
 def _mode(value: Any) -> int:
@@ -159,6 +169,10 @@ def assert_files(base: Path, expected: dict[str, Any]) -> None:
             assert got == _mode(spec["mode"]), f"mode of {rel}: {got:04o}"
         if "mtime" in spec:
             assert int(st.st_mtime) == int(spec["mtime"]), f"mtime of {rel}"
+        if "owner" in spec:
+            assert st.st_uid == _uid(spec["owner"]), f"owner of {rel}: {st.st_uid}"
+        if "group" in spec:
+            assert st.st_gid == _gid(spec["group"]), f"group of {rel}: {st.st_gid}"
 
 
 def assert_subset(expected: Any, actual: Any, where: str = "result") -> None:
