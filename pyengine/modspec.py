@@ -144,7 +144,7 @@ def find_module(name: str, project_dirs: Iterable[Path | str] = ()) -> ModuleSpe
         return None
     for folder, kind in _module_dirs(project_dirs):
         py, ps1 = folder / f"{name}.py", folder / f"{name}.ps1"
-        if kind == "action" and name in ("__init__", "base"):
+        if kind == "action" and (name.startswith("_") or name == "base"):
             continue
         if py.is_file():
             spec = read_spec(py, kind)

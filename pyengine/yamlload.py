@@ -231,8 +231,12 @@ def load_yaml(path: Path | str, vault: Vault | None = None) -> Any:
     return load_yaml_bytes(data, source, vault)
 
 
-def read_text(path: Path | str, vault: Vault | None = None) -> str:
-    """Read a text file (an INI inventory), decrypting a whole-file vault."""
+def read_text(path: Path | str, vault: Vault | None = None) -> tuple[str, bool]:
+    """Read a text file (an INI inventory), decrypting a whole-file vault.
+
+    Returns (text, was_encrypted): the caller registers the secret values it parses
+    out, because masking whole lines would also hide host and group names.
+    """
     source = str(path)
     try:
         data = Path(path).read_bytes()
@@ -241,9 +245,30 @@ def read_text(path: Path | str, vault: Vault | None = None) -> str:
     encrypted = vault.is_encrypted(data) if vault is not None else data.startswith(VAULT_HEADER)
     if encrypted:
         if vault is None:
-            raise PlaybookError("file is vault-encrypted but no vault password was given", source)
+            raise PlaybookError("file is vault-encrypted but no vault password was given "
+                                "(use --vault-password-file or --ask-vault-pass)", source)
         data = vault.decrypt(data, source)
-        text = _decode(data, Origin(source))
-        register_secret(text)
-        return text
-    return _decode(data, Origin(source))
+    return _decode(data, Origin(source)), encrypted
+
+
+def register_leaves(value: Any) -> None:
+    """Register every string inside `value` as a secret (values of a decrypted file)."""
+    _register_leaves(value)
+
+
+def merged(*mappings: Any) -> YDict:
+    """Merge mappings left to right, keeping each key's origin (for 'where was it set')."""
+    out = YDict()
+    for mapping in mappings:
+        if not mapping:
+            continue
+        for key, value in mapping.items():
+            out[key] = value
+            origin = key_origin(mapping, key)
+            if origin is not None and key in getattr(mapping, "key_origins", {}):
+                out.key_origins[key] = origin
+            elif key in out.key_origins:
+                del out.key_origins[key]
+        if out.origin is None:
+            out.origin = getattr(mapping, "origin", None)
+    return out

@@ -42,7 +42,7 @@ from pyengine.playbook.values import (
     type_name,
 )
 from pyengine.templating import is_template
-from pyengine.yamlload import Vault, item_origin, key_origin, origin_of, value_origin
+from pyengine.yamlload import Vault, item_origin, key_origin, merged, origin_of, value_origin
 
 
 def load_playbook(path: Path | str, vault: Vault | None = None) -> Playbook:
@@ -117,7 +117,7 @@ def _import_playbook(item: dict[str, Any], path: Path, vault: Vault | None, prob
         problems.add("'when' on import_playbook is not supported (put it on the tasks or use "
                      "--limit)", key_origin(item, "when", at))
     return _playbook_file(target, vault, problems, stack, tags | own_tags,
-                          {**extra_vars, **own_vars}, where)
+                          merged(extra_vars, own_vars), where)
 
 
 def _play(data: dict[str, Any], ctx: LoadContext, path: Path, at: Origin | None,
@@ -144,7 +144,7 @@ def _play(data: dict[str, Any], ctx: LoadContext, path: Path, at: Origin | None,
     else:
         hosts = as_str(hosts_value, "hosts", where("hosts"), p)
     name = as_str(data.get("name"), "name", where("name"), p)
-    play_vars = {**import_vars, **as_vars(data.get("vars"), "vars", where("vars"), p)}
+    play_vars = merged(import_vars, as_vars(data.get("vars"), "vars", where("vars"), p))
     vars_files: list[Any] = []
     if "vars_files" in data:
         raw = data["vars_files"]
@@ -299,7 +299,7 @@ def load_tasks_file(path: Path | str, basedir: Path | str | None = None,
 def _scope_from(task: Task, play: Play | None) -> Scope:
     """What tasks included by `task` inherit (its `when` and tags stay on the include)."""
     return Scope(tags=set(play.tags) if play else set(), become=task.become,
-                 environment=task.environment, vars=dict(task.vars),
+                 environment=task.environment, vars=merged(task.vars),
                  check_mode=task.check_mode, diff=task.diff,
                  ignore_errors=task.ignore_errors or None, no_log=task.no_log or None,
                  delegate_to=task.delegate_to, run_once=task.run_once or None, role=task.role)

@@ -21,7 +21,7 @@ from pyengine.playbook.scope import Scope
 from pyengine.playbook.tasks import _own_keywords, load_tasks_into
 from pyengine.playbook.values import as_vars, type_name
 from pyengine.templating import is_template
-from pyengine.yamlload import item_origin, key_origin, origin_of, value_origin
+from pyengine.yamlload import YDict, item_origin, key_origin, merged, origin_of, value_origin
 
 YAML_EXTS = ("", ".yml", ".yaml", ".json")
 
@@ -67,13 +67,13 @@ def main_file(role_path: Path, sub: str, stem: str = "main") -> list[Path]:
 
 
 def _load_vars_files(files: list[Path], ctx: LoadContext) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
+    parts = []
     for f in files:
         data = ctx.load(f)
         if data is None:
             continue
-        merged.update(as_vars(data, f.name, origin_of(data, Origin(str(f))), ctx.problems))
-    return merged
+        parts.append(as_vars(data, f.name, origin_of(data, Origin(str(f))), ctx.problems))
+    return merged(*parts)
 
 
 def parse_role_entry(entry: Any, ctx: LoadContext, where: Origin | None
@@ -95,7 +95,7 @@ def parse_role_entry(entry: Any, ctx: LoadContext, where: Origin | None
         p.add(f"role name {name!r} cannot be templated (roles load with the playbook; "
               f"use include_role)", value_origin(entry, "role", where))
         return None
-    params: dict[str, Any] = {}
+    params = YDict()
     for key, value in entry.items():
         if key in ("role", "name"):
             continue
@@ -105,10 +105,10 @@ def parse_role_entry(entry: Any, ctx: LoadContext, where: Origin | None
             p.add(f"invalid role parameter {key!r}", key_origin(entry, key, where))
             continue
         params[key] = value
+        params.key_origins[key] = key_origin(entry, key, where) or Origin("?")
     own = _own_keywords(entry, ctx, where)
     # `vars:` on a role entry act like parameters (Ansible gives them role-param precedence).
-    params.update(own.pop("vars", {}) or {})
-    return name, params, own
+    return name, merged(params, own.pop("vars", {}) or {}), own
 
 
 def load_role(name: str, params: dict[str, Any], own: dict[str, Any], scope: Scope,
@@ -147,7 +147,7 @@ def load_role(name: str, params: dict[str, Any], own: dict[str, Any], scope: Sco
     defaults = _load_vars_files(main_file(path, "defaults", defaults_from), ctx)
     role_vars = _load_vars_files(main_file(path, "vars", vars_from), ctx)
     ref = RoleRef(name=path.name if "/" in name else name, path=path, defaults=defaults,
-                  vars=role_vars, params=dict(params))
+                  vars=role_vars, params=merged(params))
     ctx.roles_seen[key] = ref
 
     out: list[TaskOrBlock] = []

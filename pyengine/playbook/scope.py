@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pyengine.playbook.model import Become, RoleRef
+from pyengine.yamlload import merged
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Scope:
     def child(self, **own: Any) -> Scope:
         """The scope inside a block/role/task that sets `own` (None = not set)."""
         new = replace(self, when=list(self.when), tags=set(self.tags),
-                      vars=dict(self.vars))
+                      vars=merged(self.vars))
         if own.get("when"):
             new.when = self.when + list(own["when"])
         if own.get("tags"):
@@ -43,7 +44,7 @@ class Scope:
         if own.get("environment"):
             new.environment = merge_environment(self.environment, own["environment"])
         if own.get("vars"):
-            new.vars = {**self.vars, **own["vars"]}
+            new.vars = merged(self.vars, own["vars"])
         for key in ("check_mode", "diff", "ignore_errors", "ignore_unreachable", "no_log",
                     "delegate_to", "run_once", "role"):
             if own.get(key) is not None:

@@ -28,7 +28,7 @@ from pyengine.playbook.values import (
     type_name,
 )
 from pyengine.templating import is_template
-from pyengine.yamlload import item_origin, key_origin, origin_of, value_origin
+from pyengine.yamlload import item_origin, key_origin, merged, origin_of, value_origin
 
 
 def parse_task_list(data: Any, scope: Scope, ctx: LoadContext, file: Path, where: Origin | None,
@@ -430,7 +430,7 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
         tags=set(inner.tags),
         become=inner.become,
         environment=inner.environment,  # type: ignore[arg-type]
-        vars=dict(inner.vars),
+        vars=merged(inner.vars),
         check_mode=inner.check_mode,
         diff=inner.diff,
         delegate_to=delegate_to,

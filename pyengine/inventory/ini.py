@@ -1,0 +1,137 @@
+"""INI inventories, as Ansible reads them.
+
+    [web]                       hosts, one per line, with inline vars
+    web[01:04].example.com ansible_user=deploy
+    db1:2222                    host:port sets ansible_port
+
+    [web:vars]                  group variables (strings)
+    http_port=80
+
+    [prod:children]             groups in a group
+    web
+
+Inline host values are read as Python literals when they parse as one (so
+`port=22` is an int), `:vars` values stay strings, as Ansible documents.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from pyengine.errors import PlaybookError
+from pyengine.inventory.model import Inventory
+from pyengine.inventory.ranges import expand_hosts
+from pyengine.modspec import split_words
+from pyengine.playbook.model import Origin
+
+_SECTION = re.compile(r"^\[([^\]:\s]+)(?::(\w+))?\]\s*$")
+_HOSTPORT = re.compile(r"^(.+?):(\d+)$")
+
+
+def _strip_comment(line: str) -> str:
+    """Drop an inline ` # comment` outside quotes."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "#;" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line.rstrip()
+
+
+def _literal(value: str) -> Any:
+    text = value
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    if text in ("True", "False", "None") or re.match(r"^[-+]?\d", text) or text[:1] in "[{(":
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return text
+    return text
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def parse_ini(text: str, source: str, inventory: Inventory) -> None:
+    """Add the hosts, groups and variables of an INI inventory to `inventory`."""
+    group = "ungrouped"
+    kind = "hosts"
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = _strip_comment(raw)
+        stripped = line.strip()
+        if not stripped:
+            continue
+        column = len(line) - len(line.lstrip()) + 1
+        where = Origin(source, number, column)
+
+        def fail(message: str, at: Origin = where) -> PlaybookError:
+            return PlaybookError(message, at.file, at.line, at.column)
+
+        if stripped.startswith("["):
+            match = _SECTION.match(stripped)
+            if not match:
+                raise fail(f"invalid section header {stripped!r} (expected [group], "
+                           f"[group:vars] or [group:children])")
+            group, kind = match.group(1), match.group(2) or "hosts"
+            if kind not in ("hosts", "vars", "children"):
+                raise fail(f"unknown section type ':{kind}' (expected :vars or :children)")
+            inventory.add_group(group, where)
+            if group == "all" and kind == "hosts":
+                kind = "hosts"
+            continue
+        if kind == "vars":
+            if "=" not in stripped:
+                raise fail(f"expected 'name=value' in [{group}:vars], got {stripped!r}")
+            key, _, value = stripped.partition("=")
+            key = key.strip()
+            if not key.isidentifier():
+                raise fail(f"invalid variable name {key!r}")
+            g = inventory.add_group(group)
+            g.vars[key] = _unquote(value.strip())
+            g.var_origins[key] = where
+        elif kind == "children":
+            if " " in stripped:
+                raise fail(f"expected one group name per line in [{group}:children], got "
+                           f"{stripped!r}")
+            if stripped == group:
+                raise fail(f"group '{group}' cannot be its own child")
+            inventory.add_child(group, stripped)
+        else:
+            try:
+                words = split_words(stripped)
+            except ValueError as err:
+                raise fail(str(err)) from None
+            name_pattern, rest = words[0], words[1:]
+            variables: dict[str, Any] = {}
+            col = column
+            for word in rest:
+                col = line.find(word, col - 1) + 1 if word in line else column
+                if "=" not in word:
+                    raise fail(f"expected 'name=value' after the host name, got {word!r}",
+                               Origin(source, number, col))
+                key, _, value = word.partition("=")
+                if not key.isidentifier():
+                    raise fail(f"invalid variable name {key!r}", Origin(source, number, col))
+                variables[key] = _literal(value)
+            port = None
+            match = _HOSTPORT.match(name_pattern)
+            if match and "[" not in match.group(2):
+                name_pattern, port = match.group(1), int(match.group(2))
+            for name in expand_hosts(name_pattern, where):
+                host = inventory.add_host(name, None if group == "all" else group, where)
+                if port is not None:
+                    host.vars["ansible_port"] = port
+                    host.var_origins["ansible_port"] = where
+                for key, value in variables.items():
+                    host.vars[key] = value
+                    host.var_origins[key] = where

@@ -1,0 +1,251 @@
+"""Hosts, groups and where each inventory variable came from.
+
+`Inventory.host_vars(name)` merges a host's inventory variables in Ansible's order
+(see docs/VARIABLES.md); `host_var_layers(name)` returns the same as ordered layers
+so `pyengine inventory host NAME` can say which file set each value.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyengine.playbook.model import Origin
+
+LOCALHOST = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass
+class VarLayer:
+    """One source of variables: a label for humans, the values, each value's origin."""
+
+    label: str
+    values: dict[str, Any]
+    origins: dict[str, Origin] = field(default_factory=dict)
+
+    def origin(self, key: str) -> str:
+        found = self.origins.get(key)
+        return str(found) if found else self.label
+
+
+@dataclass
+class Host:
+    name: str
+    vars: dict[str, Any] = field(default_factory=dict)  # set in the inventory file itself
+    var_origins: dict[str, Origin] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)  # direct groups, in definition order
+    origin: Origin | None = None
+    implicit: bool = False  # the implicit localhost
+
+
+@dataclass
+class Group:
+    name: str
+    hosts: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    var_origins: dict[str, Origin] = field(default_factory=dict)
+    origin: Origin | None = None
+
+    @property
+    def priority(self) -> int:
+        try:
+            return int(self.vars.get("ansible_group_priority", 1))
+        except (TypeError, ValueError):
+            return 1
+
+
+class Inventory:
+    """The loaded inventory. Hosts keep definition order (Ansible's `order: inventory`)."""
+
+    def __init__(self) -> None:
+        self.hosts: dict[str, Host] = {}
+        self.groups: dict[str, Group] = {"all": Group("all"), "ungrouped": Group("ungrouped")}
+        self.groups["all"].children.append("ungrouped")
+        self.groups["ungrouped"].parents.append("all")
+        self.sources: list[Path] = []
+        # group/host name -> layers from group_vars/ and host_vars/ folders
+        self.inventory_group_files: dict[str, list[VarLayer]] = {}
+        self.inventory_host_files: dict[str, list[VarLayer]] = {}
+        self.playbook_group_files: dict[str, list[VarLayer]] = {}
+        self.playbook_host_files: dict[str, list[VarLayer]] = {}
+        self.playbook_dirs: list[Path] = []
+
+    # -- building ------------------------------------------------------------------
+    def add_group(self, name: str, origin: Origin | None = None) -> Group:
+        group = self.groups.get(name)
+        if group is None:
+            group = Group(name, origin=origin)
+            self.groups[name] = group
+        return group
+
+    def add_host(self, name: str, group: str | None = None, origin: Origin | None = None
+                 ) -> Host:
+        host = self.hosts.get(name)
+        if host is None:
+            host = Host(name, origin=origin)
+            self.hosts[name] = host
+        if group and group != "all":
+            g = self.add_group(group)
+            if name not in g.hosts:
+                g.hosts.append(name)
+            if group not in host.groups:
+                host.groups.append(group)
+        return host
+
+    def add_child(self, parent: str, child: str) -> None:
+        p = self.add_group(parent)
+        c = self.add_group(child)
+        if child not in p.children:
+            p.children.append(child)
+        if parent not in c.parents:
+            c.parents.append(parent)
+
+    def reconcile(self) -> None:
+        """Every group without a parent hangs under 'all'; hosts in no group are 'ungrouped'."""
+        for name, group in self.groups.items():
+            if name != "all" and not group.parents:
+                self.add_child("all", name)
+        ungrouped = self.groups["ungrouped"]
+        for name, host in self.hosts.items():
+            real = [g for g in host.groups if g not in ("all", "ungrouped")]
+            if not real and name not in ungrouped.hosts:
+                ungrouped.hosts.append(name)
+                host.groups.append("ungrouped")
+            elif real and name in ungrouped.hosts:
+                ungrouped.hosts.remove(name)
+                host.groups.remove("ungrouped")
+
+    # -- queries -------------------------------------------------------------------
+    def get_host(self, name: str) -> Host | None:
+        """The host, or the implicit localhost (connection local) when asked for by name."""
+        if name in self.hosts:
+            return self.hosts[name]
+        if name in LOCALHOST:
+            return Host(name, vars={"ansible_connection": "local",
+                                    "ansible_python_interpreter": sys.executable},
+                        implicit=True)
+        return None
+
+    def depth(self, name: str) -> int:
+        """Distance from 'all' along the longest parent chain (Ansible's group depth)."""
+        seen: set[str] = set()
+
+        def walk(group: str) -> int:
+            if group == "all" or group in seen:
+                return 0
+            seen.add(group)
+            parents = self.groups[group].parents if group in self.groups else []
+            result = 1 + max((walk(p) for p in parents), default=0)
+            seen.discard(group)
+            return result
+
+        return walk(name)
+
+    def ancestors(self, groups: list[str]) -> set[str]:
+        out: set[str] = set()
+        todo = list(groups)
+        while todo:
+            g = todo.pop()
+            if g in out or g not in self.groups:
+                continue
+            out.add(g)
+            todo.extend(self.groups[g].parents)
+        return out
+
+    def host_groups(self, name: str) -> list[str]:
+        """All groups of a host (with ancestors, with 'all') in variable precedence order:
+        by depth, then ansible_group_priority, then name."""
+        host = self.get_host(name)
+        direct = host.groups if host and not host.implicit else []
+        groups = self.ancestors(direct) | {"all"}
+        return sorted(groups, key=lambda g: (self.depth(g), self.groups[g].priority, g))
+
+    def group_names(self, name: str) -> list[str]:
+        """The `group_names` magic variable: sorted, without 'all' and 'ungrouped'."""
+        return sorted(g for g in self.host_groups(name) if g not in ("all", "ungrouped"))
+
+    def group_hosts(self, name: str) -> list[str]:
+        """Hosts of a group and of its descendants (breadth first, deduplicated)."""
+        if name == "all":
+            return list(self.hosts)
+        out: list[str] = []
+        seen_groups: set[str] = set()
+        queue: deque[str] = deque([name])
+        while queue:
+            g = queue.popleft()
+            if g in seen_groups or g not in self.groups:
+                continue
+            seen_groups.add(g)
+            out.extend(h for h in self.groups[g].hosts if h not in out)
+            queue.extend(self.groups[g].children)
+        return out
+
+    def groups_mapping(self) -> dict[str, list[str]]:
+        """The `groups` magic variable: every group -> its hosts."""
+        return {name: self.group_hosts(name) for name in self.groups}
+
+    def host_var_layers(self, name: str) -> list[VarLayer]:
+        """The inventory variable sources of a host, lowest precedence first."""
+        host = self.get_host(name)
+        if host is None:
+            return []
+        groups = self.host_groups(name)
+        others = [g for g in groups if g != "all"]
+        layers: list[VarLayer] = []
+        for g in ["all", *others]:  # inventory file group vars
+            group = self.groups[g]
+            if group.vars:
+                layers.append(VarLayer(f"inventory group '{g}'", group.vars, group.var_origins))
+        layers += self.inventory_group_files.get("all", [])
+        layers += self.playbook_group_files.get("all", [])
+        for g in others:
+            layers += self.inventory_group_files.get(g, [])
+        for g in others:
+            layers += self.playbook_group_files.get(g, [])
+        if host.vars:
+            layers.append(VarLayer(f"inventory host '{name}'", host.vars, host.var_origins))
+        layers += self.inventory_host_files.get(name, [])
+        layers += self.playbook_host_files.get(name, [])
+        return layers
+
+    def host_vars(self, name: str) -> dict[str, Any]:
+        """A host's inventory variables merged (top-level keys replaced, as Ansible does)."""
+        merged: dict[str, Any] = {}
+        for layer in self.host_var_layers(name):
+            merged.update(layer.values)
+        return merged
+
+    def host_vars_with_origins(self, name: str) -> dict[str, tuple[Any, str]]:
+        """name -> (value, where it was set) for each inventory variable of a host."""
+        out: dict[str, tuple[Any, str]] = {}
+        for layer in self.host_var_layers(name):
+            for key, value in layer.values.items():
+                out[key] = (value, layer.origin(key))
+        return out
+
+    def select(self, pattern: str) -> list[Host]:
+        """Hosts matching an Ansible host pattern (see `patterns.py`)."""
+        from pyengine.inventory.patterns import select
+
+        return select(self, pattern)
+
+    def add_playbook_dir(self, path: Path | str, vault: Any = None) -> None:
+        """Also read group_vars/ and host_vars/ next to a playbook (higher precedence)."""
+        from pyengine.inventory.varsdirs import load_vars_dirs
+
+        folder = Path(path)
+        if folder.is_file():
+            folder = folder.parent
+        if folder.resolve() in [p.resolve() for p in self.playbook_dirs]:
+            return
+        self.playbook_dirs.append(folder)
+        groups, hosts = load_vars_dirs(folder, self, vault)
+        for k, v in groups.items():
+            self.playbook_group_files.setdefault(k, []).extend(v)
+        for k, v in hosts.items():
+            self.playbook_host_files.setdefault(k, []).extend(v)
