@@ -194,16 +194,17 @@ def main(m):
                % (sha1(data), p["checksum"]))
 
     name = p["_src_name"] or (os.path.basename(p["src"]) if p["src"] else None)
-    if dest.endswith("/") or os.path.isdir(dest):
+    dest_is_folder = dest.endswith("/") or os.path.isdir(dest)
+    if dest_is_folder:
         if content is not None and not name:
             m.fail("can not use content with a dir as dest")
         if not name:
             m.fail("dest %s is a folder and the source has no file name" % dest)
         dest = os.path.join(dest, name)
-        if not os.path.isdir(os.path.dirname(dest)):
-            make_dirs(m, os.path.dirname(dest), p["directory_mode"])
+        # In check mode the folder is only planned: the file inside it is then new.
+        make_dirs(m, os.path.dirname(dest), p["directory_mode"])
     folder = os.path.dirname(dest)
-    if folder and not os.path.isdir(folder):
+    if folder and not os.path.isdir(folder) and not (m.check_mode and dest_is_folder):
         m.fail("Destination directory %s does not exist" % folder, dest=dest)
 
     changed, msg, diffs, extra = put_file(m, p, dest, data, src_mode)
