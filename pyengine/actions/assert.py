@@ -26,6 +26,6 @@ def run(ctx: Any) -> dict[str, Any]:
         except PyengineError as err:
             raise ActionFailed(f"error evaluating {cond!r}: {err}", assertion=str(cond)) from None
         if not ok:
-            msg = ctx.args.get("fail_msg") or "Assertion failed"
+            msg = ctx.args.get("fail_msg") or f"Assertion failed: {cond}"
             raise ActionFailed(str(msg), assertion=str(cond), evaluated_to=False)
     return {"changed": False, "msg": str(ctx.args.get("success_msg") or "All assertions passed")}

@@ -118,7 +118,15 @@ class HostWorker(PlanContext):
                         return how
                     cur = prg.Cursor(cur.pc + 1, cur.frames)
                     continue
-                batch = self._fill_batch(prog, cur)
+                if self.run.strict:
+                    # any_errors_fatal / max_fail_percentage: every host finishes a task
+                    # before any host starts the next one (Ansible's linear strategy).
+                    self.run.group.meet(self.host, position + (cur.pc,))
+                    self._check_stop()
+                batch, stopped_at = self._fill_batch(prog, cur)
+                if not batch:
+                    cur = stopped_at
+                    continue
                 nxt = self._execute(batch, prog, position)
                 if isinstance(nxt, str):
                     return nxt
@@ -133,10 +141,13 @@ class HostWorker(PlanContext):
         if group.aborted:
             raise _Stop(STOPPED)
 
-    def _fill_batch(self, prog: prg.Program, cur: prg.Cursor) -> list[Planned]:
+    def _fill_batch(self, prog: prg.Program, cur: prg.Cursor
+                    ) -> tuple[list[Planned], prg.Cursor]:
+        """Plan tasks from `cur` on; returns the batch and where planning stopped."""
         batch: list[Planned] = []
         pending: set[str] = set()
         self.overlay = {}
+        strict = self.run.strict
         while True:
             op = prog.ops[cur.pc]
             assert isinstance(op, prg.TaskOp)
@@ -144,31 +155,31 @@ class HostWorker(PlanContext):
             if not self.run.selected(task):
                 cur, op2, err = prg.advance(prog, prg.Cursor(cur.pc + 1, cur.frames))
                 if op2 is None or err or not isinstance(op2, prg.TaskOp):
-                    return batch
+                    return batch, cur
                 continue
             variables = self.variables(task)
             if batch:
                 refs = expand_references(task_references(task), variables, self._ref_cache)
                 if refs & pending:
-                    return batch
+                    return batch, cur
             planned = plan_task(self, task, cur, self.templar(task, variables))
             if planned.kind in (SEQ, FLOW_KIND) and batch:
-                return batch
+                return batch, cur
             planned.session_key = self.run.session_key(task, variables)
             if batch and planned.kind == MODULE and any(
                 p.kind == MODULE and p.session_key != planned.session_key for p in batch
             ):
-                return batch
+                return batch, cur
             batch.append(planned)
             if planned.kind == DONE:
                 self._apply_known(planned)
             else:
                 pending |= produced_names(task)
-            if planned.ends_batch:
-                return batch
+            if planned.ends_batch or (strict and planned.kind != DONE):
+                return batch, cur
             cur, op2, err = prg.advance(prog, prg.Cursor(cur.pc + 1, cur.frames))
             if op2 is None or err or not isinstance(op2, prg.TaskOp):
-                return batch
+                return batch, cur
 
     def _apply_known(self, planned: Planned) -> None:
         """A task decided on the controller: later tasks of the batch see its effects."""

@@ -96,6 +96,12 @@ def task_references(task: Task) -> set[str]:
             names |= template_variables(value)
     if task.become.user:
         names |= template_variables(task.become.user)
+    # Arguments that are expressions, not templates.
+    if task.action == "assert":
+        that = task.args.get("that", task.args.get("_raw_params"))
+        names |= template_variables(that if isinstance(that, list) else [that], expression=True)
+    if task.action == "debug" and isinstance(task.args.get("var"), str):
+        names |= template_variables(task.args["var"], expression=True)
     return names
 
 

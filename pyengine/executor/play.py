@@ -81,6 +81,9 @@ class PlayRun:
         self.extra_vars = options.extra_vars
         self.group = HostGroup(hosts)
         self.ended = False
+        # One task per round trip, hosts in step: the only way a failure can stop the
+        # other hosts before their next task.
+        self.strict = bool(play.any_errors_fatal or play.max_fail_percentage is not None)
         self._groups = sources.groups()
         self._delegates: dict[str, HostState] = {}
         self._lock = threading.Lock()

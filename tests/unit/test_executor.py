@@ -1,0 +1,420 @@
+"""The executor end to end on the controller itself: real agent, real modules, local connection.
+
+Each "host" is a local connection (the agent runs as a subprocess, exactly as it
+would over SSH), and every task writes only under the test's tmp_path. Round
+trips are the agent session's own count, so batching is measured, not assumed.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyengine import modspec
+from pyengine.connection.local import LocalConnection
+from pyengine.executor.play import RunOptions
+from pyengine.executor.run import run_playbook
+from pyengine.playbook.loader import load_include, load_playbook
+from pyengine.playbook.model import Play, Task
+
+HOSTS = ["h1", "h2", "h3"]
+
+
+class LocalSources:
+    """Sources for hosts that are all the controller (ansible_connection=local)."""
+
+    def __init__(self, hosts: list[str], hostvars: dict[str, dict[str, Any]] | None = None):
+        self.hosts = hosts
+        self.hostvars = hostvars or {}
+
+    def play_hosts(self, play: Play) -> list[str]:
+        return list(self.hosts)
+
+    def base_vars(self, host: str, play: Play, task: Task | None) -> Mapping[str, Any]:
+        out: dict[str, Any] = {}
+        out.update(self.hostvars.get(host, {}))
+        out.update(play.vars)
+        if task is not None:
+            if task.role is not None:
+                out.update(task.role.defaults)
+                out.update(task.role.vars)
+            out.update(task.vars)
+        return out
+
+    def inventory_vars(self, host: str) -> Mapping[str, Any]:
+        return self.hostvars.get(host, {})
+
+    def groups(self) -> dict[str, list[str]]:
+        return {"all": list(self.hosts)}
+
+    def connection(self, host: str, variables: Mapping[str, Any]) -> LocalConnection:
+        return LocalConnection(host)
+
+    def module_source(self, name: str) -> str:
+        spec = modspec.find_module(name)
+        assert spec is not None and spec.path is not None
+        return spec.path.read_text()
+
+    def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]:
+        return modspec.normalize_args(module, args, (), task.origin)
+
+    def load_include(self, task: Task, args: dict[str, Any], play: Play) -> list[Any]:
+        return load_include(task, str(args.get("file") or args.get("_raw_params")), play)
+
+
+def run_yaml(tmp_path: Path, text: str, hosts: list[str] | None = None, **opts: Any):
+    book = tmp_path / "play.yml"
+    book.write_text(textwrap.dedent(text).replace("TMP", str(tmp_path)))
+    playbook = load_playbook(book)
+    return run_playbook(playbook, LocalSources(hosts or HOSTS), RunOptions(**opts))
+
+
+def statuses(run: Any, host: str) -> list[tuple[str, str]]:
+    return [(t.name, t.status) for t in run.hosts[host].tasks]
+
+
+def test_noop_tasks_travel_in_one_batch_after_facts(tmp_path: Path) -> None:
+    (tmp_path / "seed").write_text("x\n")
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - name: dir
+              file: {path: "TMP/{{ inventory_hostname }}", state: directory}
+            - name: file
+              copy: {dest: "TMP/{{ inventory_hostname }}/a", content: "a\\n"}
+            - name: line
+              lineinfile: {path: "TMP/{{ inventory_hostname }}/a", line: "b"}
+            - name: skipped on the controller
+              command: "false"
+              when: inventory_hostname == "nope"
+        """)
+    assert run.exit_code == 0
+    for host in HOSTS:
+        hr = run.hosts[host]
+        # 1 round trip for facts + 1 for the whole batch; the skipped task was never sent.
+        assert hr.round_trips == 2
+        assert hr.batches == [3]
+        assert [t.status for t in hr.tasks] == ["changed", "changed", "changed", "skipped"]
+        assert (tmp_path / host / "a").read_text() == "a\nb\n"
+
+
+def test_second_run_changes_nothing(tmp_path: Path) -> None:
+    text = """
+        - hosts: all
+          tasks:
+            - file: {path: "TMP/{{ inventory_hostname }}", state: directory}
+            - copy: {dest: "TMP/{{ inventory_hostname }}/f", content: "x\\n", mode: "0640"}
+        """
+    first = run_yaml(tmp_path, text)
+    second = run_yaml(tmp_path, text)
+    assert sum(h.changed for h in first.hosts.values()) == 6
+    assert sum(h.changed for h in second.hosts.values()) == 0
+    assert second.exit_code == 0
+
+
+def test_batch_cuts_where_a_registered_result_is_read(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - command: echo hello
+              register: out
+              changed_when: false
+            - command: echo two
+              changed_when: false
+            - name: reads out
+              copy: {dest: "TMP/{{ inventory_hostname }}.txt", content: "{{ out.stdout }}"}
+            - name: not reading
+              command: echo three
+              changed_when: false
+        """)
+    assert run.exit_code == 0
+    for host in HOSTS:
+        hr = run.hosts[host]
+        assert hr.batches == [2, 2]
+        assert hr.round_trips == 3
+        assert (tmp_path / f"{host}.txt").read_text() == "hello"
+
+
+def test_indirect_reference_through_a_variable_also_cuts(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          vars:
+            greeting: "{{ out.stdout }} world"
+          tasks:
+            - command: echo hello
+              register: out
+            - copy: {dest: "TMP/{{ inventory_hostname }}.txt", content: "{{ greeting }}"}
+        """, hosts=["h1"])
+    assert run.hosts["h1"].batches == [1, 1]
+    assert (tmp_path / "h1.txt").read_text() == "hello world"
+
+
+def test_set_fact_and_debug_cost_no_round_trip(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - set_fact: {name_of: "{{ inventory_hostname }}-x"}
+            - debug: {msg: "{{ name_of }}"}
+            - copy: {dest: "TMP/{{ inventory_hostname }}.txt", content: "{{ name_of }}"}
+            - command: echo hi
+              changed_when: false
+        """)
+    for host in HOSTS:
+        hr = run.hosts[host]
+        assert hr.round_trips == 2
+        assert (tmp_path / f"{host}.txt").read_text() == f"{host}-x"
+        assert hr.tasks[1].msg == f"{host}-x"
+
+
+def test_loop_when_per_item_and_loop_control(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - copy: {dest: "TMP/{{ inventory_hostname }}-{{ f }}-{{ i }}", content: "{{ f }}"}
+              loop: [a, b, c]
+              loop_control: {loop_var: f, index_var: i, label: "{{ f }}"}
+              when: f != "b"
+              register: r
+            - assert:
+                that:
+                  - r.results | length == 3
+                  - r.results[1].skipped
+                  - r.changed
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("h1-")) == [
+        "h1-a-0", "h1-c-2"]
+
+
+def test_failure_stops_the_host_and_the_agent_runs_nothing_after_it(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - command: "false"
+              when: inventory_hostname == "h2"
+            - copy: {dest: "TMP/{{ inventory_hostname }}.after", content: "x"}
+        """)
+    assert run.exit_code == 2
+    assert run.hosts["h2"].failed == 1
+    assert not (tmp_path / "h2.after").exists()
+    assert (tmp_path / "h1.after").exists() and (tmp_path / "h3.after").exists()
+
+
+def test_ignore_errors_and_failed_when_changed_when(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - command: "false"
+              ignore_errors: true
+            - command: "sh -c 'exit 3'"
+              register: r
+              failed_when: r.rc not in [0, 3]
+              changed_when: r.rc == 0
+            - copy: {dest: "TMP/{{ inventory_hostname }}.ok", content: "{{ r.rc }}"}
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+    assert [t.status for t in run.hosts["h1"].tasks] == ["failed", "ok", "changed"]
+    assert run.hosts["h1"].tasks[0].ignored
+    assert (tmp_path / "h1.ok").read_text() == "3"
+
+
+def test_block_rescue_always(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - block:
+                - copy: {dest: "TMP/{{ inventory_hostname }}.1", content: "x"}
+                - command: "false"
+                - copy: {dest: "TMP/{{ inventory_hostname }}.never", content: "x"}
+              rescue:
+                - copy: {dest: "TMP/{{ inventory_hostname }}.rescued", content: "x"}
+              always:
+                - copy: {dest: "TMP/{{ inventory_hostname }}.always", content: "x"}
+            - copy: {dest: "TMP/{{ inventory_hostname }}.after", content: "x"}
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+    for suffix in ("1", "rescued", "always", "after"):
+        assert (tmp_path / f"h1.{suffix}").exists(), suffix
+    assert not (tmp_path / "h1.never").exists()
+    hr = run.hosts["h1"]
+    assert hr.failed == 0
+    assert [t.rescued for t in hr.tasks if t.status == "failed"] == [True]
+
+
+def test_always_runs_and_failure_is_raised_again_without_rescue(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - block:
+                - command: "false"
+              always:
+                - copy: {dest: "TMP/{{ inventory_hostname }}.always", content: "x"}
+            - copy: {dest: "TMP/{{ inventory_hostname }}.after", content: "x"}
+        """, hosts=["h1"])
+    assert run.exit_code == 2
+    assert (tmp_path / "h1.always").exists()
+    assert not (tmp_path / "h1.after").exists()
+
+
+def test_handlers_run_once_at_section_end_only_where_notified(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          handlers:
+            - name: restart thing
+              copy: {dest: "TMP/{{ inventory_hostname }}.handler", content: "{{ 'x' }}"}
+            - name: by topic
+              listen: topic
+              command: "touch TMP/{{ inventory_hostname }}.topic"
+          tasks:
+            - copy: {dest: "TMP/{{ inventory_hostname }}.conf", content: "x"}
+              when: inventory_hostname != "h3"
+              notify: [restart thing, topic]
+            - copy: {dest: "TMP/{{ inventory_hostname }}.conf2", content: "x"}
+              when: inventory_hostname != "h3"
+              notify: restart thing
+        """)
+    assert run.exit_code == 0
+    for host in ("h1", "h2"):
+        assert (tmp_path / f"{host}.handler").exists()
+        assert (tmp_path / f"{host}.topic").exists()
+        names = [t.name for t in run.hosts[host].tasks if t.handler]
+        assert names == ["restart thing", "by topic"]
+    assert not (tmp_path / "h3.handler").exists()
+
+
+def test_meta_flush_handlers_runs_them_mid_play(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          handlers:
+            - name: h
+              copy: {dest: "TMP/{{ inventory_hostname }}.h", content: "x"}
+          tasks:
+            - copy: {dest: "TMP/{{ inventory_hostname }}.c", content: "x"}
+              notify: h
+            - meta: flush_handlers
+            - stat: {path: "TMP/{{ inventory_hostname }}.h"}
+              register: st
+            - assert: {that: st.stat.exists}
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+
+
+def test_check_mode_changes_nothing(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - copy: {dest: "TMP/{{ inventory_hostname }}.f", content: "x"}
+        """, check=True)
+    assert run.hosts["h1"].changed == 1
+    assert not any(tmp_path.glob("h*.f"))
+
+
+def test_tags_and_skip_tags(tmp_path: Path) -> None:
+    text = """
+        - hosts: all
+          tasks:
+            - {copy: {dest: "TMP/{{ inventory_hostname }}.a", content: "x"}, tags: [a]}
+            - {copy: {dest: "TMP/{{ inventory_hostname }}.b", content: "x"}, tags: [b]}
+            - {copy: {dest: "TMP/{{ inventory_hostname }}.al", content: "x"}, tags: [always]}
+            - {copy: {dest: "TMP/{{ inventory_hostname }}.n", content: "x"}, tags: [never]}
+        """
+    run_yaml(tmp_path, text, hosts=["h1"], tags={"a"})
+    assert sorted(p.suffix for p in tmp_path.glob("h1.*")) == [".a", ".al"]
+    run_yaml(tmp_path, text, hosts=["h2"], skip_tags={"a"})
+    assert sorted(p.suffix for p in tmp_path.glob("h2.*")) == [".al", ".b"]
+
+
+def test_until_retries(tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - shell: "echo x >> TMP/count; wc -l < TMP/count"
+              register: r
+              until: r.stdout | int >= 3
+              retries: 5
+              delay: 0
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+    assert counter.read_text().count("x") == 3
+
+
+def test_run_once_runs_on_the_first_host_only(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - shell: "echo {{ inventory_hostname }} >> TMP/once"
+              run_once: true
+              register: once
+            - copy: {dest: "TMP/{{ inventory_hostname }}.rc", content: "{{ once.rc }}"}
+        """)
+    assert run.exit_code == 0
+    assert (tmp_path / "once").read_text() == "h1\n"
+    assert all((tmp_path / f"{h}.rc").read_text() == "0" for h in HOSTS)
+
+
+def test_include_tasks_at_run_time_with_loop_var(tmp_path: Path) -> None:
+    (tmp_path / "inc.yml").write_text(textwrap.dedent(f"""
+        - copy: {{dest: "{tmp_path}/{{{{ inventory_hostname }}}}.inc", content: "x"}}
+        """))
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - include_tasks: inc.yml
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+    assert (tmp_path / "h1.inc").exists()
+
+
+def test_template_renders_on_the_controller(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "motd.j2").write_text(
+        "host {{ inventory_hostname }}\n{% for x in items %}- {{ x }}\n{% endfor %}")
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          vars: {items: [1, 2]}
+          tasks:
+            - template: {src: motd.j2, dest: "TMP/{{ inventory_hostname }}.motd"}
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+    assert (tmp_path / "h1.motd").read_text() == "host h1\n- 1\n- 2\n"
+    assert run.hosts["h1"].round_trips == 2
+
+
+def test_no_log_hides_the_result(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          vars: {secret: "s3cr3t-value"}
+          tasks:
+            - command: "echo {{ secret }}"
+              no_log: true
+        """, hosts=["h1"])
+    task = run.hosts["h1"].tasks[0]
+    assert "s3cr3t-value" not in repr(task)
+    assert "censored" in task.result
+
+
+def test_any_errors_fatal_stops_every_host(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          any_errors_fatal: true
+          tasks:
+            - command: "false"
+              when: inventory_hostname == "h1"
+            - meta: noop
+            - copy: {dest: "TMP/{{ inventory_hostname }}.after", content: "x"}
+        """)
+    assert run.exit_code == 2
+    assert not any(tmp_path.glob("*.after"))
+
+
+@pytest.mark.parametrize("serial,expected", [(["1"], 3), (["50%"], 3), (["67%"], 2), ([1, 2], 2)])
+def test_serial_batches_run_the_play_in_groups(tmp_path: Path, serial: list[Any],
+                                               expected: int) -> None:
+    from pyengine.executor.play import serial_batches
+
+    assert len(serial_batches(["a", "b", "c"], serial)) == expected
