@@ -1,0 +1,62 @@
+"""`pyengine check-syntax PLAYBOOK [-i INVENTORY]`: everything a run checks before it
+connects, without connecting: keywords, modules, module arguments, templates,
+roles, imported files, handler names, and (with -i) that each play selects hosts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from pyengine.errors import PlaybookError, PlaybookErrors
+
+
+@click.command("check-syntax")
+@click.argument("playbooks", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-i", "--inventory", "inventories", multiple=True,
+              help="Also load this inventory and check each play's host pattern.")
+def check_syntax(playbooks: tuple[str, ...], inventories: tuple[str, ...], **vault_opts: Any
+                 ) -> None:
+    """Validate playbooks (and an inventory) without connecting to anything."""
+    from pyengine.inventory import load_inventory
+    from pyengine.inventory.patterns import unmatched_terms
+    from pyengine.playbook import load_playbook, walk
+    from pyengine.vault.options import vault_from_options
+
+    vault = vault_from_options(**vault_opts)
+    errors: list[PlaybookError] = []
+    loaded = []
+    for path in playbooks:
+        try:
+            loaded.append(load_playbook(path, vault=vault))
+        except PlaybookErrors as err:
+            errors.extend(err.errors)
+        except PlaybookError as err:
+            errors.append(err)
+    inv = None
+    if inventories:
+        try:
+            inv = load_inventory(list(inventories), vault=vault)
+        except PlaybookError as err:
+            errors.append(err)
+    if errors:
+        raise PlaybookErrors(errors)
+    for book in loaded:
+        tasks = 0
+        for play in book.plays:
+            tasks += sum(len(walk(part)) for part in (play.pre_tasks, play.roles, play.tasks,
+                                                      play.post_tasks))
+            if inv is not None and "{{" not in play.hosts:
+                for term in unmatched_terms(inv, play.hosts):
+                    click.echo(f"warning: {play.origin}: hosts pattern '{term}' matches no "
+                               f"host or group", err=True)
+        click.echo(f"{book.path}: ok ({len(book.plays)} play(s), {tasks} task(s))")
+
+
+def _with_vault(command: click.Command) -> click.Command:
+    from pyengine.vault.options import vault_options
+
+    return vault_options(command)  # type: ignore[no-any-return]
+
+
+check_syntax = _with_vault(check_syntax)
