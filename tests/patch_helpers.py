@@ -18,6 +18,7 @@ import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PREFIX = "pyengine-test-patch-"
 
@@ -179,3 +180,106 @@ class AptSandbox:
     def update(self) -> None:
         env = dict(os.environ, **self.env)
         subprocess.run(["apt-get", "-q", "update"], env=env, check=True, capture_output=True)
+
+
+# ------------------------------------------------------------------------ lab hosts
+LAB_REPO = "/srv/pyengine-test-patch/repo"
+LAB_CONF = "/etc/pyengine-test-patch"
+LAB_STATE = "/var/lib/pyengine-test-patch"
+LAB_CACHE = "/var/cache/pyengine-test-patch"
+FAIL_MARKER = f"{LAB_CONF}/fail"
+CONF_FILE = f"{LAB_CONF}/normal.conf"
+
+# Private apt settings for our operations only: our sources list, our package lists and
+# cache. The host's own sources (Debian's archive through the lab proxy) are not read, so
+# nothing is downloaded from a mirror and the host's own apt state is not touched.
+LAB_APT_OPTIONS = [
+    f"Dir::Etc::sourcelist={LAB_CONF}/sources.list",
+    f"Dir::Etc::sourceparts={LAB_CONF}/sources.list.d",
+    f"Dir::State::Lists={LAB_STATE}/lists",
+    f"Dir::Cache={LAB_CACHE}",
+]
+
+PKG = {n: PREFIX + n for n in ("sec", "normal", "held", "reboot", "fail")}
+
+
+def build_lab_repo(workdir: Path) -> tuple[Repo, dict[str, Deb]]:
+    """v1 of every test package (installed with dpkg -i) and a repo publishing v2:
+    `sec` in a Debian-Security labelled `-security` suite, the others in a normal one."""
+    build = workdir / "build"
+    build.mkdir(parents=True, exist_ok=True)
+    v1: dict[str, Deb] = {}
+    repo = Repo(workdir / "repo")
+    repo.suite("pyetest", "pyengine-test")
+    repo.suite("pyetest-security", "Debian-Security")
+    for key, name in PKG.items():
+        conf = {CONF_FILE: "setting = v1-default\n"} if key == "normal" else None
+        v1[key] = build_deb(build, name, "1.0", conffiles=conf)
+    reboot_postinst = (
+        "#!/bin/sh\nset -e\n"
+        "if [ \"$1\" = configure ]; then\n"
+        "  touch /var/run/reboot-required\n"
+        f"  echo {PKG['reboot']} >> /var/run/reboot-required.pkgs\n"
+        "fi\n")
+    fail_postinst = (
+        "#!/bin/sh\nset -e\n"
+        f"if [ \"$1\" = configure ] && [ -e {FAIL_MARKER} ]; then\n"
+        "  echo 'pyengine test: simulated broken update' >&2; exit 1\nfi\n")
+    repo.add("pyetest-security", build_deb(build, PKG["sec"], "2.0"))
+    repo.add("pyetest", build_deb(build, PKG["normal"], "2.0",
+                                  conffiles={CONF_FILE: "setting = v2-default\n"}))
+    repo.add("pyetest", build_deb(build, PKG["held"], "2.0"))
+    repo.add("pyetest", build_deb(build, PKG["reboot"], "2.0", postinst=reboot_postinst))
+    repo.add("pyetest", build_deb(build, PKG["fail"], "2.0", postinst=fail_postinst))
+    repo.write()
+    return repo, v1
+
+
+def lab_prepare(host: Any, repo: Repo, v1: dict[str, Deb], install: list[str],
+                hold: tuple[str, ...] = ()) -> None:
+    """Put the repo and our private apt folders on a lab host, reset our packages and
+    install v1 of `install` (keys of PKG)."""
+    lab_cleanup(host)
+    host.exec(["mkdir", "-p", LAB_REPO, f"{LAB_CONF}/sources.list.d", f"{LAB_STATE}/lists/partial",
+               f"{LAB_CACHE}/archives/partial", "/tmp/pyengine-test-patch-v1"])
+    host.exec(["tar", "-xzf", "-", "-C", LAB_REPO], input=repo.tar_bytes())
+    host.exec(["tee", f"{LAB_CONF}/sources.list"], input=repo.sources_list(f"file:{LAB_REPO}"))
+    debs = []
+    for key in install:
+        target = f"/tmp/pyengine-test-patch-v1/{v1[key].path.name}"
+        host.exec(["tee", target], input=v1[key].path.read_bytes())
+        debs.append(target)
+    if debs:
+        host.exec(["env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "-i", *debs])
+    for key in hold:
+        host.exec(["apt-mark", "hold", PKG[key]])
+    host.exec(["rm", "-rf", "/tmp/pyengine-test-patch-v1"])
+
+
+def lab_versions(host: Any) -> dict[str, str]:
+    """Installed versions of our packages on a host, read with dpkg-query inside it."""
+    proc = host.exec(["dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n",
+                      *PKG.values()], check=False)
+    out = {}
+    for line in proc.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[2].startswith(("ii", "hi", "iF", "hF", "iU")):
+            out[fields[0][len(PREFIX):]] = fields[1]
+    return out
+
+
+def lab_cleanup(host: Any) -> None:
+    """Remove everything the patch tests put on a host (packages, holds, folders, flags)."""
+    host.exec(["rm", "-f", FAIL_MARKER], check=False)
+    host.exec(["apt-mark", "unhold", *PKG.values()], check=False)
+    host.exec(["env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "--configure", "-a"],
+              check=False)
+    host.exec(["env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "--purge", *PKG.values()],
+              check=False)
+    pkgs = host.exec(["cat", "/var/run/reboot-required.pkgs"], check=False).stdout.split()
+    if pkgs and all(p.startswith(PREFIX) for p in pkgs):
+        host.exec(["rm", "-f", "/var/run/reboot-required", "/var/run/reboot-required.pkgs"])
+    host.exec(["rm", "-rf", "/srv/pyengine-test-patch", LAB_CONF, LAB_STATE, LAB_CACHE],
+              check=False)
+    host.exec(["sh", "-c", "rm -f /var/lib/apt/pyengine-update-stamp.*pyengine_test_patch*"],
+              check=False)

@@ -32,20 +32,25 @@ def patch() -> None:
 @click.option("--cache-valid-time", default=3600, show_default=True,
               help="Seconds the package metadata counts as fresh.")
 @click.option("--exclude", multiple=True, help="Glob of package names to report as excluded.")
+@click.option("--apt-option", "apt_options", multiple=True, metavar="KEY=VALUE",
+              help="apt configuration passed with -o (repeatable), e.g. a private sources "
+                   "list; hosts' patch_apt_options variable adds to it.")
 @click.option("-f", "--forks", default=10, show_default=True, help="Hosts asked at once.")
 @click.option("--trust-new-hosts", is_flag=True,
               help="Record unknown SSH host keys (trust on first use).")
 def status(inventories: tuple[str, ...], limit: str, as_json: bool, json_file: Path | None,
-           refresh: bool, cache_valid_time: int, exclude: tuple[str, ...], forks: int,
+           refresh: bool, cache_valid_time: int, exclude: tuple[str, ...],
+           apt_options: tuple[str, ...], forks: int,
            trust_new_hosts: bool) -> None:
     """Show pending updates, security updates and reboot-required per host.
 
-    Exit code 0 when every host answered, 2 when the module failed on a host, 4 when a
-    host was unreachable.
+    The inventory variables `patch_exclude` and `patch_apt_options` (the ones
+    playbooks/patch.yml uses) apply here too. Exit code 0 when every host answered,
+    2 when the module failed on a host, 4 when a host was unreachable.
     """
     inventory = load_inventory(list(inventories))
     args = {"update_cache": refresh, "cache_valid_time": cache_valid_time,
-            "exclude": list(exclude)}
+            "exclude": list(exclude), "apt_options": list(apt_options)}
     rows = collect(inventory, limit, args, forks=forks, trust_new_hosts=trust_new_hosts)
     text = to_json(rows)
     if json_file:

@@ -58,13 +58,27 @@ def from_result(host: str, result: dict[str, Any]) -> HostPatchStatus:
     )
 
 
+def host_args(hostvars: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """The module arguments for one host: the playbook's variables `patch_exclude` and
+    `patch_apt_options` from the inventory, extended by what the command line gave."""
+    merged = dict(args)
+    for var, arg in (("patch_exclude", "exclude"), ("patch_apt_options", "apt_options")):
+        value = hostvars.get(var)
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            merged[arg] = [str(v) for v in value] + list(merged.get(arg) or [])
+    return merged
+
+
 def host_status(inventory: Inventory, host: str, args: dict[str, Any],
                 trust_new_hosts: bool = False) -> HostPatchStatus:
     """One host's row; connection problems become an `unreachable` row."""
     session = None
     try:
-        session = open_session(host, inventory.host_vars(host), trust_new_hosts)
-        return from_result(host, run_patch(session, args))
+        hostvars = inventory.host_vars(host)
+        session = open_session(host, hostvars, trust_new_hosts)
+        return from_result(host, run_patch(session, host_args(hostvars, args)))
     except PyengineError as err:
         kind = "unreachable" if err.exit_code == 4 else "failed"
         return HostPatchStatus(host, kind, msg=str(err))
