@@ -1,0 +1,152 @@
+"""`pyengine run PLAYBOOK`: load and validate everything, then run it on the hosts.
+
+Nothing connects before the playbook, inventory, variables files and module
+arguments have all been checked (every problem is listed, exit 3). Without
+`-i` the running default lab is the target (`pyengine lab up`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PyengineError
+from pyengine.vault.options import vault_from_options, vault_options
+
+
+def parse_extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
+    """-e k=v, -e @file.yml, -e '{"json": 1}' / YAML mapping; later ones win."""
+    from pyengine.modspec import parse_kv
+    from pyengine.yamlload import load_yaml, load_yaml_text
+
+    out: dict[str, Any] = {}
+    for value in values:
+        text = value.strip()
+        if text.startswith("@"):
+            data = load_yaml(Path(text[1:]).expanduser())
+            if data is None:
+                continue
+            if not isinstance(data, dict):
+                raise PlaybookError("extra vars file must hold a mapping", text[1:])
+            out.update(data)
+        elif text.startswith(("{", "---")):
+            data = load_yaml_text(text, "-e")
+            if not isinstance(data, dict):
+                raise PlaybookError("extra vars must be a mapping", "-e")
+            out.update(data)
+        elif text:
+            data, _ = parse_kv(text, None)
+            if not data:
+                raise PlaybookError(f"cannot read extra vars {text!r} (use k=v, @file or JSON)",
+                                    "-e")
+            out.update(data)
+    return out
+
+
+def _inventory_paths(given: tuple[str, ...]) -> list[str]:
+    if given:
+        return list(given)
+    from pyengine.lab import lab as lab_module
+
+    path = lab_module.default_inventory_path()
+    if path is None:
+        raise PyengineError("no inventory: give -i INVENTORY, or run `pyengine lab up` to "
+                            "start the embedded default target")
+    return [str(path)]
+
+
+def _split_tags(values: tuple[str, ...]) -> set[str]:
+    return {t.strip() for v in values for t in v.split(",") if t.strip()}
+
+
+@click.command("run")
+@click.argument("playbook", type=click.Path(dir_okay=False))
+@click.option("-i", "--inventory", "inventories", multiple=True, metavar="INVENTORY",
+              help="Inventory file, folder or host list (repeatable). Default: the running lab.")
+@click.option("-l", "--limit", default=None, help="Only hosts matching this pattern.")
+@click.option("-t", "--tags", multiple=True, help="Only tasks with these tags (comma list).")
+@click.option("--skip-tags", multiple=True, help="Skip tasks with these tags (comma list).")
+@click.option("-C", "--check", is_flag=True, help="Report what would change; change nothing.")
+@click.option("-D", "--diff", is_flag=True, help="Show the differences of changed files.")
+@click.option("-e", "--extra-vars", "extra", multiple=True, metavar="K=V|@FILE|JSON",
+              help="Extra variables (highest precedence); repeatable.")
+@click.option("-f", "--forks", default=50, show_default=True, type=click.IntRange(1, 1000),
+              help="Hosts run at the same time.")
+@click.option("-v", "--verbose", "verbosity", count=True,
+              help="-v shows every task's result, -vv also each batch (round trip).")
+@click.option("--report-json", type=click.Path(dir_okay=False), default=None,
+              help="Write the whole result as JSON (schema in docs/ARCHITECTURE.md).")
+@click.option("--trust-new-hosts", is_flag=True,
+              help="Trust-on-first-use: record unknown SSH host keys (changed keys are "
+                   "always refused).")
+@click.option("-K", "--ask-become-pass", is_flag=True, help="Prompt for the sudo password.")
+@vault_options
+def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tuple[str, ...],
+        skip_tags: tuple[str, ...], check: bool, diff: bool, extra: tuple[str, ...], forks: int,
+        verbosity: int, report_json: str | None, trust_new_hosts: bool, ask_become_pass: bool,
+        **vault_opts: Any) -> None:
+    """Run PLAYBOOK on its hosts (exit 0 ok, 2 a task failed, 4 a host unreachable)."""
+    from pyengine.executor.play import RunOptions
+    from pyengine.executor.run import Interrupted, run_playbook
+    from pyengine.masking import register_secret
+    from pyengine.report.console import ConsoleReporter
+    from pyengine.report.json_report import write_report
+
+    vault = vault_from_options(**vault_opts)
+    sources, book = prepare(playbook, inventories, limit, extra, trust_new_hosts, vault)
+    become_password = None
+    if ask_become_pass:
+        become_password = click.prompt("BECOME password", hide_input=True, err=True)
+        register_secret(become_password)
+    options = RunOptions(check=check, diff=diff, tags=_split_tags(tags),
+                         skip_tags=_split_tags(skip_tags), limit=limit, forks=forks,
+                         extra_vars=sources.vm.extra_vars, verbosity=verbosity,
+                         become_password=become_password, trust_new_hosts=trust_new_hosts)
+    reporter = ConsoleReporter(verbosity=verbosity, show_diff=diff)
+    try:
+        result = run_playbook(book, sources, options, reporter)
+    except Interrupted as stop:
+        reporter.close()
+        mid = ", ".join(f"{h} ({t})" for h, t in sorted(stop.mid_task.items())) or "none"
+        click.echo(f"interrupted: hosts mid-task: {mid}", err=True)
+        reporter.print_recap(stop.result)
+        if report_json:
+            write_report(stop.result, report_json, EXIT_INTERRUPTED)
+        sys.exit(EXIT_INTERRUPTED)
+    if report_json:
+        write_report(result, report_json)
+    sys.exit(result.exit_code)
+
+
+def prepare(playbook: str, inventories: tuple[str, ...], limit: str | None,
+            extra: tuple[str, ...], trust_new_hosts: bool, vault: Any) -> tuple[Any, Any]:
+    """Load and check the playbook, inventory and extra vars (raises PlaybookErrors)."""
+    from pyengine.executor.sources import InventorySources
+    from pyengine.inventory import load_inventory
+    from pyengine.playbook.loader import load_playbook
+    from pyengine.vars import VariableManager
+
+    path = Path(playbook)
+    if not path.is_file():
+        raise PlaybookError("playbook not found", playbook)
+    book = load_playbook(path, vault)
+    extra_vars = parse_extra_vars(extra)
+    inventory = load_inventory(_inventory_paths(inventories), vault,
+                               playbook_dir=path.resolve().parent)
+    variables = VariableManager(inventory, extra_vars, vault)
+    sources = InventorySources(inventory, variables, limit=limit,
+                               trust_new_hosts=trust_new_hosts, vault=vault)
+    sources.set_playbook_dir(path.resolve().parent)
+    for play in book.plays:
+        sources.set_playbook_dir(play.basedir)
+    if limit and not inventory.select(limit):
+        raise PyengineError(f"--limit {limit!r} matches no host of the inventory")
+    return sources, book
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)

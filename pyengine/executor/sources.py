@@ -1,0 +1,117 @@
+"""The executor's view of inventory, variables, modules and the loader (one adapter).
+
+Everything the host workers ask of the other layers goes through here, so the
+executor depends on one small interface (`play.Sources`) and its unit tests can
+use any inventory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pyengine import modspec
+from pyengine.connection.base import Connection
+from pyengine.errors import PlaybookError, PyengineError
+from pyengine.inventory.model import Inventory
+from pyengine.masking import register_secret
+from pyengine.playbook.model import Play, Task, TaskOrBlock
+from pyengine.templating import Templar
+from pyengine.vars import VariableManager
+from pyengine.yamlload import Vault
+
+
+class InventorySources:
+    """Sources backed by a loaded inventory and the VariableManager."""
+
+    def __init__(self, inventory: Inventory, variables: VariableManager,
+                 limit: str | None = None, trust_new_hosts: bool = False,
+                 vault: Vault | None = None) -> None:
+        self.inventory = inventory
+        self.vm = variables
+        self.limit = limit
+        self.trust_new_hosts = trust_new_hosts
+        self.vault = vault
+        self._sources: dict[str, str] = {}
+        self._project_dirs: list[Path] = []
+        self._lock = threading.Lock()
+        # (host, play id, task id) -> (task, vars); the task is kept so its id stays unique.
+        self._cache: dict[tuple[str, int, int], tuple[Any, Mapping[str, Any]]] = {}
+
+    def set_playbook_dir(self, path: Path) -> None:
+        if path not in self._project_dirs:
+            self._project_dirs.append(path)
+
+    # -- hosts -----------------------------------------------------------------------
+    def play_hosts(self, play: Play) -> list[str]:
+        pattern = str(Templar(self.vm.extra_vars).render(play.hosts))
+        names = [h.name for h in self.inventory.select(pattern)]
+        if self.limit:
+            allowed = {h.name for h in self.inventory.select(self.limit)}
+            names = [n for n in names if n in allowed]
+        return names
+
+    def groups(self) -> dict[str, list[str]]:
+        return self.inventory.groups_mapping()
+
+    # -- variables -------------------------------------------------------------------
+    def base_vars(self, host: str, play: Play, task: Task | None) -> Mapping[str, Any]:
+        key = (host, id(play), id(task))
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached[1]
+        values = self.vm.get_vars(host, play, task)
+        with self._lock:
+            self._cache[key] = (task, values)
+        return values
+
+    def inventory_vars(self, host: str) -> Mapping[str, Any]:
+        return self.vm.get_vars(host)
+
+    # -- connections -----------------------------------------------------------------
+    def connection(self, host: str, variables: Mapping[str, Any]) -> Connection:
+        from pyengine.connection.hostvars import connection_for_host
+
+        wanted = {k: v for k, v in variables.items()
+                  if k.startswith(("ansible_", "pyengine_"))}
+        rendered = Templar(variables).render(wanted)
+        for key in ("ansible_password", "ansible_ssh_pass", "ansible_become_password",
+                    "ansible_become_pass"):
+            if rendered.get(key):
+                register_secret(str(rendered[key]))
+        return connection_for_host(host, rendered, trust_new_hosts=self.trust_new_hosts)
+
+    # -- modules ---------------------------------------------------------------------
+    def module_source(self, name: str) -> str:
+        with self._lock:
+            if name in self._sources:
+                return self._sources[name]
+        spec = modspec.find_module(name, self._project_dirs)
+        if spec is None or spec.path is None or spec.kind != "module":
+            raise PyengineError(f"no target module named {name!r}")
+        source = spec.path.read_text(encoding="utf-8")
+        with self._lock:
+            self._sources[name] = source
+        return source
+
+    def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]:
+        out = modspec.normalize_args(module, args, self._project_dirs, task.origin)
+        spec = modspec.find_module(module, self._project_dirs)
+        if spec is not None:
+            for value in spec.secret_values(out):
+                register_secret(value)
+        return out
+
+    # -- loader ----------------------------------------------------------------------
+    def load_include(self, task: Task, args: dict[str, Any], play: Play
+                     ) -> list[TaskOrBlock]:
+        from pyengine.playbook.loader import load_include
+
+        file = args.get("file") or args.get("_raw_params")
+        if not file:
+            raise PlaybookError("include_tasks needs a file", task.origin.file,
+                                task.origin.line or None, task.origin.column or None)
+        return load_include(task, str(file), play, self.vault)

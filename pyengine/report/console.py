@@ -1,0 +1,170 @@
+"""The live view of a run: progress per host and a line per changed or failed task.
+
+On a terminal: a rich progress bar per host, with changed/failed lines printed
+above it. Otherwise (a pipe, a log file, cron): one plain line per event, so
+logs stay greppable. `-v` adds every task's result, `-vv` each batch (round trip).
+Every string shown has passed through `pyengine.masking.mask`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import threading
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from pyengine.executor.events import Reporter
+from pyengine.executor.results import HostResult, RunResult, TaskResult
+from pyengine.masking import mask, mask_text
+from pyengine.report.recap import recap_lines, recap_table
+
+_STYLE = {"changed": "yellow", "failed": "bold red", "ok": "green", "skipped": "cyan",
+          "unreachable": "bold red"}
+
+
+def diff_text(diff: Any) -> str:
+    """Unified diff text of an Ansible diff dict (or a list of them)."""
+    if not diff:
+        return ""
+    if isinstance(diff, list):
+        return "\n".join(t for t in (diff_text(d) for d in diff) if t)
+    if not isinstance(diff, dict):
+        return str(diff)
+    if "prepared" in diff:
+        return str(diff["prepared"])
+    before, after = diff.get("before", ""), diff.get("after", "")
+    if not isinstance(before, str) or not isinstance(after, str):
+        before = json.dumps(before, indent=2, sort_keys=True, default=str)
+        after = json.dumps(after, indent=2, sort_keys=True, default=str)
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True),
+        fromfile=str(diff.get("before_header", "before")),
+        tofile=str(diff.get("after_header", "after")))
+    return "".join(lines).rstrip("\n")
+
+
+class ConsoleReporter(Reporter):
+    """Thread-safe; the executor calls it from every host thread."""
+
+    def __init__(self, console: Console | None = None, verbosity: int = 0,
+                 show_diff: bool = False, live: bool | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self.verbosity = verbosity
+        self.show_diff = show_diff
+        self.live = self.console.is_terminal if live is None else live
+        self._lock = threading.Lock()
+        self._progress: Progress | None = None
+        self._bars: dict[str, Any] = {}
+
+    # -- output helpers --------------------------------------------------------------
+    def _print(self, text: str, markup: bool = True) -> None:
+        target = self._progress.console if self._progress is not None else self.console
+        if self.live:
+            target.print(text, markup=markup, highlight=False, soft_wrap=True)
+        else:
+            target.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def _line(self, status: str, host: str, text: str) -> str:
+        if not self.live:
+            return f"{status:<11} {host} | {text}"
+        style = _STYLE.get(status, "")
+        return f"[{style}]{status:<11}[/{style}] {escape(host)} | {escape(text)}"
+
+    # -- events ----------------------------------------------------------------------
+    def run_start(self, playbook: str, hosts: list[str]) -> None:
+        with self._lock:
+            self._print(f"pyengine run {playbook} on {len(hosts)} host(s)", markup=False)
+
+    def play_start(self, name: str, hosts: list[str], total_tasks: int) -> None:
+        with self._lock:
+            self._stop_progress()
+            self._print(self._heading(f"PLAY [{mask_text(name)}] {len(hosts)} host(s)"))
+            if self.live and hosts:
+                self._progress = Progress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[state]}"), console=self.console,
+                    transient=True)
+                self._progress.start()
+                self._bars = {h: self._progress.add_task(h, total=total_tasks or 1,
+                                                         state="") for h in hosts}
+
+    def _heading(self, text: str) -> str:
+        return f"[bold]{escape(text)}[/bold]" if self.live else text
+
+    def batch_sent(self, host: str, items: int, round_trip: int) -> None:
+        with self._lock:
+            if self._progress is not None and host in self._bars:
+                self._progress.update(self._bars[host], state=f"round trip {round_trip}")
+            if self.verbosity >= 2:
+                self._print(self._line("batch", host, f"{items} task(s) in round trip "
+                                                      f"{round_trip}"))
+
+    def task_done(self, host: str, task: TaskResult, raw: dict[str, Any]) -> None:
+        with self._lock:
+            if self._progress is not None and host in self._bars:
+                self._progress.advance(self._bars[host])
+            status = task.status
+            shown = status in ("changed", "failed") or self.verbosity >= 1
+            if not shown:
+                return
+            label = "handler " + task.name if task.handler else task.name
+            text = label
+            if status == "failed":
+                text += f": {task.msg}"
+                if task.ignored:
+                    text += " (ignored)"
+                elif task.rescued:
+                    text += " (rescued)"
+            elif task.msg and self.verbosity >= 1:
+                text += f" ({task.msg})"
+            self._print(self._line(status, host, mask_text(text)))
+            if self.show_diff and task.diff and status == "changed":
+                body = mask_text(diff_text(task.diff))
+                if body:
+                    self._print(body if not self.live else escape(body))
+            if self.verbosity >= 1:
+                body = json.dumps(mask(task.result), indent=2, sort_keys=True, default=str)
+                self._print(body if not self.live else escape(body))
+
+    def host_unreachable(self, host: str, msg: str) -> None:
+        with self._lock:
+            self._print(self._line("unreachable", host, mask_text(msg)))
+
+    def host_done(self, host: str, result: HostResult) -> None:
+        with self._lock:
+            if self._progress is not None and host in self._bars:
+                state = "unreachable" if result.unreachable else (
+                    "failed" if result.failed else "done")
+                self._progress.update(self._bars[host], state=state)
+
+    def message(self, text: str) -> None:
+        with self._lock:
+            self._print(mask_text(text), markup=False)
+
+    def run_end(self, run: RunResult) -> None:
+        with self._lock:
+            self._stop_progress()
+        self.print_recap(run)
+
+    def print_recap(self, run: RunResult) -> None:
+        if self.live:
+            self.console.print()
+            self.console.print(recap_table(run))
+        else:
+            self.console.print("PLAY RECAP", markup=False, highlight=False)
+            for line in recap_lines(run):
+                self.console.print(mask_text(line), markup=False, highlight=False)
+
+    def _stop_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._bars = {}
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop_progress()

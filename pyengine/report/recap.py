@@ -1,0 +1,38 @@
+"""The recap table: ok / changed / failed / skipped / unreachable per host."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from pyengine.executor.results import RunResult
+
+
+def recap_rows(run: RunResult) -> list[tuple[str, int, int, int, int, bool, int]]:
+    """(host, ok, changed, failed, skipped, unreachable, round_trips) per host, in run order."""
+    return [(name, h.ok, h.changed, h.failed, h.skipped, h.unreachable, h.round_trips)
+            for name, h in run.hosts.items()]
+
+
+def recap_table(run: RunResult) -> Table:
+    table = Table(title="PLAY RECAP", title_justify="left", show_edge=False, pad_edge=False)
+    for column in ("host", "ok", "changed", "failed", "skipped", "unreachable", "round trips"):
+        table.add_column(column, justify="left" if column == "host" else "right")
+    for name, ok, changed, failed, skipped, unreachable, trips in recap_rows(run):
+        style = "red" if failed or unreachable else ("yellow" if changed else "green")
+        table.add_row(Text(name, style=style), str(ok),
+                      Text(str(changed), style="yellow" if changed else ""),
+                      Text(str(failed), style="red" if failed else ""), str(skipped),
+                      Text("yes" if unreachable else "no", style="red" if unreachable else ""),
+                      str(trips))
+    return table
+
+
+def recap_lines(run: RunResult) -> list[str]:
+    """Plain text, Ansible's shape: `host : ok=3 changed=1 unreachable=0 failed=0 skipped=0`."""
+    width = max((len(n) for n in run.hosts), default=0)
+    return [
+        f"{name:<{width}} : ok={ok} changed={changed} unreachable={int(unreachable)} "
+        f"failed={failed} skipped={skipped} round_trips={trips}"
+        for name, ok, changed, failed, skipped, unreachable, trips in recap_rows(run)
+    ]
