@@ -4,6 +4,9 @@ Adding a regression test for a module means adding one YAML file. Each case runs
 module's code directly (through `pyengine.agent.runtime.run_module`, the same path the
 agent uses) in a fresh temporary directory, three ways:
 
+The arguments first go through the controller's validation (`pyengine.modspec`), as in
+a real run; an error there is a failed result whose msg starts with "controller:".
+
 1. real run with diffs on: `changed`, `failed`, `msg`, result keys, the files on disk and
    the diff must be as expected;
 2. a second real run on the result of the first: must report changed=False (idempotence);
@@ -63,6 +66,8 @@ import pytest
 import yaml
 
 from pyengine.agent.runtime import run_module
+from pyengine.errors import PyengineError
+from pyengine.modspec import normalize_args
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR = ROOT / "tests" / "modules"
@@ -191,9 +196,14 @@ def no_temp_files(base: Path) -> None:
 
 
 def _run(case: dict[str, Any], base: Path, check_mode: bool) -> dict[str, Any]:
+    """Validate the args as the controller does (modspec), then run the module's code."""
     module = case["module"]
+    try:
+        args = normalize_args(module, case.get("args") or {})
+    except PyengineError as err:
+        return {"failed": True, "changed": False, "msg": f"controller: {err}"}
     source = (MODULES_DIR / f"{module}.py").read_text()
-    return run_module(source, case.get("args") or {}, check_mode=check_mode, diff_mode=True,
+    return run_module(source, args, check_mode=check_mode, diff_mode=True,
                       facts=case.get("facts") or {}, name=module)
 
 
