@@ -12,19 +12,21 @@ so nothing is written to the target's disk. Protocol (see session.py): frames of
   {"op": "exit"}  -> {"op": "bye"}, then the agent exits
 
 Module sources are cached by (name, sha) for the life of the agent. A batch stops
-at the first failed task whose item does not say `ignore_errors`. The private
-temp folder given to modules (`m.tmpdir`) is removed on every way out: normal exit,
-EOF on stdin (the channel dropped), SIGHUP, SIGTERM, a broken pipe.
+at the first failed task whose item does not say `ignore_errors`.
+
+No files: the agent itself lives in memory, and each task's private temp folder
+(`m.tmpdir`, made by runtime.run_module) exists only while that task runs and is removed
+on every way out of it: return, exception, and SIGHUP/SIGTERM (turned into SystemExit
+here so `finally` blocks run). Between tasks the agent owns nothing on disk, so even a
+SIGKILL then leaves nothing behind. EOF on stdin (the channel dropped) ends the agent.
 """
 
 import json
 import linecache
 import os
-import shutil
 import signal
 import struct
 import sys
-import tempfile
 import time
 import traceback
 import types
@@ -41,7 +43,6 @@ class Agent(object):
         self.libs = {}
         self.code = {}  # (name, sha) -> loaded module, or the error text
         self.facts = {}
-        self.tmpdir = None
 
     # -- framing -------------------------------------------------------------------------
     def recv(self):
@@ -102,16 +103,13 @@ class Agent(object):
     def hello(self, message):
         for name, source in sorted(message.get("libs", {}).items()):
             self.libs[name] = self._load_lib(name, source)
-        if self.tmpdir is None:
-            self.tmpdir = tempfile.mkdtemp(prefix="pyengine-")
         facts = {}
         if "facts" in self.libs:
             started = time.time()
             facts = self.libs["facts"].gather()
             facts["pyengine_facts_gather_s"] = round(time.time() - started, 4)
         self.facts = facts
-        self.send({"op": "facts", "facts": facts, "protocol": PROTOCOL,
-                   "pid": os.getpid(), "tmpdir": self.tmpdir})
+        self.send({"op": "facts", "facts": facts, "protocol": PROTOCOL, "pid": os.getpid()})
 
     def batch(self, message):
         for name, spec in message.get("modules", {}).items():
@@ -144,7 +142,7 @@ class Agent(object):
             return {"failed": True, "changed": False, "msg": entry}
         result = runtime.run_module(
             entry, item.get("args") or {}, check_mode=bool(item.get("check_mode")),
-            diff_mode=bool(item.get("diff")), facts=self.facts, tmpdir=self.tmpdir,
+            diff_mode=bool(item.get("diff")), facts=self.facts, tmpdir=None,
             environment=item.get("environment") or None, name=name)
         if result.get("exception") and "module_stderr" not in result:
             result["module_stderr"] = _short_traceback(result["exception"])
@@ -217,8 +215,7 @@ def main():
     finally:
         for signum in (signal.SIGHUP, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
-        if agent.tmpdir:
-            shutil.rmtree(agent.tmpdir, ignore_errors=True)
+        writer.close()
 
 
 if __name__ == "__main__":

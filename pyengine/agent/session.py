@@ -15,8 +15,9 @@ Start-up (one exec channel for the whole run, nothing written to the target's di
      streams `{"op": "result", "id", "result", "duration_s"}` per task as it finishes and
      ends with `{"op": "done", "ran", "stopped"}`; it stops after the first failed task
      whose item does not say `ignore_errors`.
-  4. `{"op": "exit"}` -> `{"op": "bye"}`; the agent removes its temp folder and exits
-     (it does the same on EOF, SIGHUP or SIGTERM, so a dropped channel leaves no files).
+  4. `{"op": "exit"}` -> `{"op": "bye"}`; the agent exits. It exits on EOF too; a task's
+     temp folder (`m.tmpdir`) lives only while the task runs and is removed even on
+     SIGHUP/SIGTERM, so a dropped channel leaves no files.
 
 `round_trips` counts the exchanges (start = 1, each batch = 1): what a WAN link pays.
 """
@@ -287,6 +288,8 @@ class PythonAgentSession:
             (size,) = _HEADER.unpack(header)
             body = self._channel.read_exactly(size, timeout)
         except TimeoutError as err:
+            # The agent is stuck in a task: give up on it (it sees EOF and ends after).
+            self._lost("timed out")
             raise AgentError(
                 f"{self.host}: no answer from the agent within {timeout:g}s"
             ) from err

@@ -9,6 +9,7 @@ channel of the jump host's transport, as `ssh -J` does.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import socket
 import threading
@@ -23,6 +24,9 @@ from pyengine.connection.base import AgentChannel, CommandResult, CommandTimeout
 from pyengine.connection.known_hosts import KnownHosts
 from pyengine.errors import HostUnreachable, PyengineError
 from pyengine.masking import register_secret
+
+# paramiko logs each failed handshake with a traceback at ERROR; we report it in one line.
+logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)
 
 DEFAULT_KEY_FILES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 _RSA_ALGORITHMS = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
@@ -182,8 +186,11 @@ class SSHConnection(Connection):
             try:
                 transport.start_client(timeout=timeout)
             except (paramiko.SSHException, EOFError, OSError) as err:
+                reason = str(err) or type(err).__name__
+                if "banner" in reason:
+                    reason = "the connection closed before sshd's banner (is sshd running?)"
                 raise HostUnreachable(
-                    self.host, f"SSH handshake with {where} failed: {err}"
+                    self.host, f"SSH handshake with {where} failed: {reason}"
                 ) from err
             known.verify(self.host, self.address, self.port, transport.get_remote_server_key())
             self._authenticate(transport)

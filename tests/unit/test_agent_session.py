@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def main(m):
         return {"changed": False, "msg": "already there"}
     if not m.check_mode:
         m.atomic_write(path, m.params["text"])
-    return {"changed": True, "msg": "written", "tmpdir": m.tmpdir}
+    return {"changed": True, "msg": "written"}
 '''
 
 FAIL = '''
@@ -89,8 +90,20 @@ def main(m):
 
 BROKEN = "def main(m)\n    return {}\n"
 
+SCRATCH = '''
+import os, time
+
+def main(m):
+    with open(os.path.join(m.tmpdir, "scratch.txt"), "w") as handle:
+        handle.write("in progress")
+    deadline = time.time() + 20
+    while not os.path.exists(m.params["flag"]) and time.time() < deadline:
+        time.sleep(0.01)
+    return {"changed": False, "tmpdir": m.tmpdir}
+'''
+
 SOURCES = {"write": WRITE, "fail": FAIL, "boom": BOOM, "wait_for": WAIT_FOR, "noisy": NOISY,
-           "flags": FLAGS, "sleep": SLEEP, "broken": BROKEN}
+           "flags": FLAGS, "sleep": SLEEP, "broken": BROKEN, "scratch": SCRATCH}
 
 
 class Recording:
@@ -135,7 +148,7 @@ def test_start_returns_facts_that_match_this_machine(session: PythonAgentSession
     assert facts["ansible_nodename"] == os.uname().nodename
     assert facts["ansible_architecture"] == os.uname().machine
     assert facts["ansible_python"]["executable"] == sys.executable
-    assert facts["ansible_python_version"] == "%d.%d.%d" % sys.version_info[:3]
+    assert facts["ansible_python_version"] == ".".join(map(str, sys.version_info[:3]))
     assert facts["ansible_boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     assert facts["ansible_user_uid"] == os.geteuid()
     release = dict(
@@ -282,33 +295,67 @@ def test_abandoned_batch_is_drained_before_the_next(
     assert res["id"] == 9
 
 
-def test_tmpdir_exists_while_running_and_is_removed_on_close(
+def test_task_tmpdir_exists_only_while_the_task_runs(
     session: PythonAgentSession, tmp_path: Path, agent_tmp: Path
 ) -> None:
-    (res,) = list(session.run_batch([item(1, "write", args={"path": str(tmp_path / "a")})]))
-    tmpdir = Path(res["result"]["tmpdir"])
-    assert tmpdir.parent == agent_tmp and tmpdir.is_dir()
-    session.close()
+    session.start()
+    assert list(agent_tmp.iterdir()) == []  # an idle agent owns no files
+    flag = tmp_path / "go"
+    results: list[dict[str, Any]] = []
+    runner = threading.Thread(target=lambda: results.extend(
+        session.run_batch([item(1, "scratch", args={"flag": str(flag)})])))
+    runner.start()
+    for _ in range(500):
+        if list(agent_tmp.iterdir()):
+            break
+        time.sleep(0.01)
+    (tmpdir,) = list(agent_tmp.iterdir())
+    assert (tmpdir / "scratch.txt").read_text() == "in progress"
+    flag.write_text("go")
+    runner.join(20)
+    (res,) = results
+    assert res["result"]["tmpdir"] == str(tmpdir)
     assert list(agent_tmp.iterdir()) == []
 
 
 @pytest.mark.parametrize("how", ["eof", "sighup", "sigterm"])
-def test_dropped_channel_leaves_no_files(agent_tmp: Path, tmp_path: Path, how: str) -> None:
+def test_dropped_channel_mid_task_leaves_no_files(
+    agent_tmp: Path, tmp_path: Path, how: str
+) -> None:
     conn = LocalConnection("drop", {"env": {"TMPDIR": str(agent_tmp)}})
     sess = PythonAgentSession(conn, module_source=Recording(), python=sys.executable)
     sess.start()
+    flag = tmp_path / "go"
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            list(sess.run_batch([item(1, "scratch", args={"flag": str(flag)})]))
+        except BaseException as err:  # noqa: B036 - the test looks at it
+            errors.append(err)
+
+    runner = threading.Thread(target=consume)
+    runner.start()
+    for _ in range(500):
+        if list(agent_tmp.iterdir()):
+            break
+        time.sleep(0.01)
     assert len(list(agent_tmp.iterdir())) == 1
     channel = sess._channel
     assert channel is not None
-    pid = channel.pid  # type: ignore[attr-defined]
     if how == "eof":
         channel.proc.stdin.close()  # type: ignore[attr-defined]
+        flag.write_text("go")  # the task ends; its result then meets a closed channel
     else:
-        os.kill(pid, signal.SIGHUP if how == "sighup" else signal.SIGTERM)
+        signum = signal.SIGHUP if how == "sighup" else signal.SIGTERM
+        os.kill(channel.pid, signum)  # type: ignore[attr-defined]
     assert channel.exit_status(10) is not None
     assert list(agent_tmp.iterdir()) == []
-    with pytest.raises(AgentError):
-        list(sess.run_batch([item(1, "flags")]))
+    runner.join(10)
+    if how == "eof":  # only stdin closed: the task finished and its result still came back
+        assert errors == []
+    else:
+        assert len(errors) == 1 and isinstance(errors[0], AgentError)
     conn.close()
 
 

@@ -1,0 +1,352 @@
+"""The ssh connection against real sshd in lab hosts: host keys, auth, jump hosts, loss.
+
+Independent checks go through `LabHost.exec` (nsenter), never through the SSH layer
+under test. Host h3 is the one whose sshd gets stopped; it is started again after.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pyengine.agent.session import PythonAgentSession
+from pyengine.connection import CommandTimeout, HostKeyError, connection_for_host
+from pyengine.connection.known_hosts import fingerprint
+from pyengine.connection.ssh import SSHConnection
+from pyengine.errors import HostUnreachable
+
+pytestmark = pytest.mark.lab
+
+NOOP = "def main(m):\n    return {'changed': False, 'msg': 'ok'}\n"
+
+WAIT_FOR = '''
+import os, time
+
+def main(m):
+    deadline = time.time() + 30
+    while not os.path.exists(m.params["path"]) and time.time() < deadline:
+        time.sleep(0.05)
+    return {"changed": False}
+'''
+
+
+def hostvars(lab: Any, name: str, **extra: Any) -> dict[str, Any]:
+    """The host's variables from the lab inventory; the machine's ~/.ssh stays out of it."""
+    group = yaml.safe_load(Path(lab.inventory_path).read_text())["all"]["children"]["lab"]
+    out = dict(group["vars"])
+    out.update(group["hosts"][name])
+    out.update({"pyengine_user_known_hosts": False, "pyengine_allow_agent": False,
+                "pyengine_look_for_keys": False})
+    out.update(extra)
+    return out
+
+
+def lab_key_lines(lab: Any, address: str) -> list[str]:
+    return [line for line in Path(lab.known_hosts_path).read_text().splitlines()
+            if line.split(" ", 1)[0] in (address, f"[{address}]:22")]
+
+
+def host_fingerprint(host: Any, kind: str = "ed25519") -> str:
+    out = host.exec(["ssh-keygen", "-l", "-E", "sha256", "-f",
+                     f"/etc/ssh/ssh_host_{kind}_key.pub"]).stdout
+    return str(out.split()[1])
+
+
+# -- host keys --------------------------------------------------------------------------
+
+def test_unknown_host_key_is_refused_naming_the_fingerprint(lab: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    conn = connection_for_host("h1", hostvars(lab, "h1", pyengine_known_hosts=str(empty),
+                                              ansible_ssh_common_args=""))
+    with pytest.raises(HostKeyError) as info:
+        conn.connect()
+    message = str(info.value)
+    assert "\n" not in message
+    assert "is not known" in message and "--trust-new-hosts" in message
+    assert host_fingerprint(lab.host("h1")) in message
+    assert empty.read_text() == ""  # nothing recorded without opting in
+    assert not conn.connected
+
+
+def test_trust_on_first_use_records_the_key_then_strict_accepts_it(
+    lab: Any, tmp_path: Path
+) -> None:
+    record = tmp_path / "project" / "known_hosts"
+    first = connection_for_host("h1", hostvars(lab, "h1", pyengine_known_hosts=str(record),
+                                               ansible_ssh_common_args=""),
+                                trust_new_hosts=True)
+    with first:
+        assert first.run(["hostname"]).stdout.strip() == b"h1"
+    lines = record.read_text().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("127.0.3.1 ") or lines[0].startswith(
+        f"{lab.host('h1').address} ")
+    # What was recorded is the host's real key: a strict second run accepts it.
+    strict = SSHConnection("h1", dict(_options(lab, "h1"), known_hosts_file=str(record),
+                                      host_key_checking="strict"))
+    with strict:
+        assert strict.run(["true"]).rc == 0
+    assert len(record.read_text().splitlines()) == 1
+
+
+def test_changed_host_key_is_refused_even_with_trust_on_first_use(
+    lab: Any, tmp_path: Path
+) -> None:
+    h1, h2 = lab.host("h1"), lab.host("h2")
+    forged = tmp_path / "known_hosts"
+    # h2's real keys filed under h1's address: what h1 looks like after a MITM or rebuild.
+    forged.write_text("".join(
+        line.replace(h2.address, h1.address, 1) + "\n" for line in lab_key_lines(lab, h2.address)
+    ))
+    before = forged.read_text()
+    conn = connection_for_host("h1", hostvars(lab, "h1", pyengine_known_hosts=str(forged),
+                                              ansible_ssh_common_args=""),
+                               trust_new_hosts=True)
+    with pytest.raises(HostKeyError) as info:
+        conn.connect()
+    message = str(info.value)
+    assert "CHANGED" in message and "ssh-keygen -R" in message and "\n" not in message
+    assert host_fingerprint(h1) in message  # what the server offers
+    assert forged.read_text() == before
+
+
+def test_known_key_of_another_type_is_negotiated(lab: Any, tmp_path: Path) -> None:
+    """Only the ECDSA key on record: the server must be asked for ECDSA, not ed25519."""
+    h1 = lab.host("h1")
+    only_ecdsa = tmp_path / "known_hosts"
+    only_ecdsa.write_text("".join(line + "\n" for line in lab_key_lines(lab, h1.address)
+                                  if "ecdsa" in line))
+    assert only_ecdsa.read_text()
+    conn = SSHConnection("h1", dict(_options(lab, "h1"), known_hosts_file=str(only_ecdsa)))
+    with conn:
+        assert conn.transport is not None
+        key = conn.transport.get_remote_server_key()
+        assert key.get_name().startswith("ecdsa")
+        assert fingerprint(key) == host_fingerprint(h1, "ecdsa")
+
+
+def _options(lab: Any, name: str) -> dict[str, Any]:
+    from pyengine.connection import ssh_options_from_vars
+
+    return ssh_options_from_vars(hostvars(lab, name))
+
+
+# -- authentication and commands --------------------------------------------------------
+
+def test_one_transport_serves_commands_files_and_the_agent(lab: Any, tmp_path: Path) -> None:
+    conn = connection_for_host("h1", hostvars(lab, "h1"))
+    with conn:
+        transport = conn.transport
+        result = conn.run(["sh", "-c", 'printf "%s" "$1"; echo oops >&2; exit 3', "sh",
+                           "a b; $(x)"])
+        assert (result.rc, result.stdout, result.stderr) == (3, b"a b; $(x)", b"oops\n")
+        path = f"/tmp/pyengine-conn-{os.getpid()}"
+        conn.put(b"\x00binary\xff", path, mode=0o640)
+        assert conn.get(path) == b"\x00binary\xff"
+        assert lab.host("h1").exec(["stat", "-c", "%a", path]).stdout.strip() == "640"
+        conn.run(["rm", "-f", path])
+        assert conn.run(["cat"], data=b"x" * 300000).stdout == b"x" * 300000
+        with PythonAgentSession(conn, module_source=lambda _n: NOOP) as session:
+            assert len(list(session.run_batch([{"id": 1, "module": "noop", "args": {}}]))) == 1
+        assert conn.transport is transport and transport.is_active()
+        # One TCP connection from the controller for all of it.
+        peers = lab.host("h1").exec(["ss", "-tnH", "state", "established", "( sport = :22 )"])
+        assert len(peers.stdout.strip().splitlines()) == 1
+
+
+def test_command_timeout(lab: Any) -> None:
+    conn = connection_for_host("h1", hostvars(lab, "h1"))
+    with conn:
+        started = time.monotonic()
+        with pytest.raises(CommandTimeout, match="did not finish within 0.5s"):
+            conn.run(["sleep", "20"], timeout=0.5)
+        assert time.monotonic() - started < 5
+        assert conn.run(["true"]).rc == 0  # the transport survives a timed-out channel
+
+
+def test_password_auth(lab: Any) -> None:
+    vars_ = hostvars(lab, "h1", ansible_user="labpw", ansible_password="labpw-secret")
+    del vars_["ansible_ssh_private_key_file"]
+    conn = connection_for_host("h1", vars_)
+    with conn:
+        assert conn.run(["id", "-un"]).stdout.strip() == b"labpw"
+    wrong = connection_for_host("h1", dict(vars_, ansible_password="not-it"))
+    with pytest.raises(HostUnreachable, match=r"authentication as 'labpw'.*tried: password"):
+        wrong.connect()
+
+
+def test_ssh_agent_auth(lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.02)
+        env = dict(os.environ, SSH_AUTH_SOCK=str(sock))
+        subprocess.run(["ssh-add", "-q", str(lab.private_key_path)], env=env, check=True,
+                       capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        vars_ = hostvars(lab, "h1", pyengine_allow_agent=True)
+        del vars_["ansible_ssh_private_key_file"]
+        with connection_for_host("h1", vars_) as conn:
+            assert conn.run(["id", "-un"]).stdout.strip() == b"root"
+    finally:
+        agent.terminate()
+        agent.wait()
+
+
+# -- jump hosts -------------------------------------------------------------------------
+
+@pytest.fixture
+def h1_to_h2_link(lab: Any) -> Iterator[int]:
+    """A TCP port inside h1's network namespace that leads to h2's sshd.
+
+    Lab hosts have private network namespaces; this link (socat, run by the test on the
+    machine, joined to h1's namespace) is the "LAN" between them. 127.0.0.1:PORT exists
+    only inside h1: the controller cannot reach it except through h1.
+    """
+    h1, h2 = lab.host("h1"), lab.host("h2")
+    port = 20000 + os.getpid() % 20000
+    link = subprocess.Popen(
+        ["nsenter", f"--net=/proc/{h1.pid}/ns/net", "socat",
+         f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
+         f'EXEC:"nsenter --net=/proc/{h2.pid}/ns/net socat STDIO TCP:127.0.0.1:22"'],
+        start_new_session=True, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            if f"127.0.0.1:{port} " in h1.exec(["ss", "-ltnH"]).stdout:
+                break
+            time.sleep(0.02)
+        yield port
+    finally:
+        os.killpg(link.pid, signal.SIGTERM)
+        link.wait()
+
+
+def _jump_known_hosts(lab: Any, tmp_path: Path, port: int) -> Path:
+    """The lab's known_hosts plus h2's keys filed under the name it has behind h1."""
+    path = tmp_path / "known_hosts"
+    h2 = lab.host("h2")
+    extra = [line.replace(line.split(" ", 1)[0], f"[127.0.0.1]:{port}", 1)
+             for line in lab_key_lines(lab, h2.address)]
+    path.write_text(Path(lab.known_hosts_path).read_text() + "\n".join(extra) + "\n")
+    return path
+
+
+def _refused_from_machine(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_jump_host_gateway_reaches_h2_through_h1(
+    lab: Any, tmp_path: Path, h1_to_h2_link: int
+) -> None:
+    port = h1_to_h2_link
+    assert _refused_from_machine(port)  # not reachable without the jump
+    known = _jump_known_hosts(lab, tmp_path, port)
+    gateway = connection_for_host("h1", hostvars(lab, "h1", pyengine_known_hosts=str(known)))
+    target = connection_for_host(
+        "h2", hostvars(lab, "h2", ansible_host="127.0.0.1", ansible_port=port,
+                       pyengine_known_hosts=str(known)),
+        gateway=gateway,
+    )
+    with gateway, target:
+        # h2's own host key was verified (it is on record for h2 only) and h2 answers.
+        assert target.run(["hostname"]).stdout.strip() == b"h2"
+        with PythonAgentSession(target, module_source=lambda _n: NOOP) as session:
+            assert session.facts["ansible_hostname"] == "h2"
+            assert session.facts["ansible_machine_id"] == lab.host("h2").exec(
+                ["cat", "/etc/machine-id"]).stdout.strip()
+        assert gateway.tunnels_opened == 1
+        # h1's sshd holds the TCP connection to the link: the path really runs through h1.
+        sockets = lab.host("h1").exec(["ss", "-tnpH", "state", "established",
+                                       f"( dport = :{port} )"]).stdout
+        assert "sshd" in sockets
+
+
+def test_proxy_jump_from_inventory_vars(lab: Any, tmp_path: Path, h1_to_h2_link: int) -> None:
+    port = h1_to_h2_link
+    known = _jump_known_hosts(lab, tmp_path, port)
+    h1 = lab.host("h1")
+    conn = connection_for_host("h2", hostvars(
+        lab, "h2", ansible_host="127.0.0.1", ansible_port=port,
+        pyengine_known_hosts=str(known),
+        ansible_ssh_common_args=f"-o ProxyJump=root@{h1.address}:22",
+    ))
+    assert isinstance(conn, SSHConnection)
+    with conn:
+        assert conn.run(["hostname"]).stdout.strip() == b"h2"
+        assert conn.gateway is not None and conn.gateway.tunnels_opened == 1
+        assert conn.gateway.address == h1.address
+
+
+def test_jump_host_that_cannot_reach_the_target(lab: Any) -> None:
+    gateway = connection_for_host("h1", hostvars(lab, "h1"))
+    target = connection_for_host("h2", hostvars(lab, "h2", ansible_host="127.0.0.1",
+                                                ansible_port=1), gateway=gateway)
+    with gateway:
+        with pytest.raises(HostUnreachable, match="jump host .* could not reach 127.0.0.1:1"):
+            target.connect()
+
+
+# -- losing a host ----------------------------------------------------------------------
+
+def test_sshd_stopped_mid_run_makes_only_that_host_unreachable(
+    lab: Any, tmp_path: Path
+) -> None:
+    h3 = lab.host("h3")
+    flag = f"/tmp/pyengine-flag-{os.getpid()}"
+    sources = {"noop": NOOP, "wait_for": WAIT_FOR}
+    conns = {name: connection_for_host(name, hostvars(lab, name)) for name in ("h1", "h3")}
+    sessions = {name: PythonAgentSession(c, module_source=sources.__getitem__)
+                for name, c in conns.items()}
+    try:
+        for session in sessions.values():
+            session.start()
+        stream = sessions["h3"].run_batch([
+            {"id": 1, "module": "noop", "args": {}},
+            {"id": 2, "module": "wait_for", "args": {"path": flag}},
+        ])
+        assert next(stream)["id"] == 1
+        # sshd goes away with its sessions (a plain `stop` keeps sessions on Debian).
+        h3.exec(["systemctl", "stop", "ssh"])
+        h3.exec(["systemctl", "kill", "ssh"], check=False)
+        with pytest.raises(HostUnreachable, match="h3: unreachable"):
+            next(stream)
+        with pytest.raises(HostUnreachable, match="h3: unreachable: .*is sshd running"):
+            connection_for_host("h3", hostvars(lab, "h3")).connect()
+        # The other host carries on, on its same session.
+        results = list(sessions["h1"].run_batch([{"id": 3, "module": "noop", "args": {}}]))
+        assert results[0]["result"]["msg"] == "ok"
+    finally:
+        h3.exec(["systemctl", "reset-failed", "ssh"], check=False)
+        h3.exec(["systemctl", "start", "ssh"])
+        h3.exec(["touch", flag])
+        for session in sessions.values():
+            session.close()
+        for conn in conns.values():
+            conn.close()
+        h3.exec(["rm", "-f", flag])
+    # The agent on h3 lost its channel: it must be gone, with its temp folder.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = h3.exec(["sh", "-c", "pgrep -f '[P]YENGINE-AGENT-HELLO'; ls -d /tmp/pyengine-*"],
+                       check=False).stdout.strip()
+        if not left:
+            break
+        time.sleep(0.1)
+    assert left == ""
