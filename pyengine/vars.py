@@ -96,7 +96,8 @@ class VariableManager:
         if task is not None and task.vars:
             out.append(VarLayer("block/task vars", task.vars, _origins(task.vars)))
         if runtime:
-            out.append(VarLayer("set_fact/register", dict(runtime)))
+            # Already rendered on the controller or produced by the target: never re-rendered.
+            out.append(VarLayer("set_fact/register", wrap_unsafe(dict(runtime))))
         if task is not None and task.role is not None and task.role.params:
             out.append(VarLayer(f"role '{task.role.name}' params", task.role.params,
                                 _origins(task.role.params)))

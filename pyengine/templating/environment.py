@@ -38,8 +38,18 @@ class Undefined(ChainableUndefined, StrictUndefined):  # type: ignore[misc]
         return str(StrictUndefined._undefined_message.fget(self))  # type: ignore[attr-defined]
 
 
+class _CodeGenerator(NativeCodeGenerator):
+    """Native output without constant folding: jinja2 folds `{{ [3, 1] | first }}` into
+    the text '3' at compile time, which would lose the type of a lone expression."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Any, finalize: Any) -> Any:
+        if not isinstance(node, nodes.TemplateData):
+            raise nodes.Impossible()
+        return super()._output_child_to_const(node, frame, finalize)
+
+
 class _Environment(SandboxedEnvironment):
-    code_generator_class = NativeCodeGenerator
+    code_generator_class = _CodeGenerator
 
 
 def _register(env: _Environment, table: dict[str, Callable[..., Any]], kind: str) -> None:
