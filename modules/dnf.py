@@ -255,15 +255,16 @@ def plan(m, rpm, installed):
 
 
 def _installed(spec, installed):
+    """Whether 'name', 'name-version[*]' or a name glob is installed."""
     if spec in installed:
         return True
+    name, version = split_name_version(spec, installed)
+    if version is not None:
+        evr = installed.get(name, "").split(":", 1)[-1]  # version-release, epoch dropped
+        return any(fnmatch.fnmatchcase(x, version) for x in (evr, evr.rsplit("-", 1)[0]))
     if any(ch in spec for ch in "*?["):
         return any(fnmatch.fnmatchcase(n, spec) for n in installed)
-    name, version = split_name_version(spec, installed)
-    if version is None:
-        return False
-    have = installed.get(name, "")
-    return fnmatch.fnmatchcase(have.split(":", 1)[-1], version + "*")
+    return False
 
 
 def main(m):

@@ -106,7 +106,7 @@ def write_live(root, name, value):
             handle.write(value + "\n")
     except (IOError, OSError) as exc:
         if exc.errno == errno.EROFS:
-            return "%s is read-only (a container?): %s" % (os.path.dirname(root) or root, exc)
+            return "%s is read-only here (a container?): %s" % (root, exc.strerror or exc)
         return str(exc)
     now = read_live(root, name)
     if now is not None and now != value:
