@@ -18,7 +18,10 @@ No files: the agent itself lives in memory, and each task's private temp folder
 (`m.tmpdir`, made by runtime.run_module) exists only while that task runs and is removed
 on every way out of it: return, exception, and SIGHUP/SIGTERM (turned into SystemExit
 here so `finally` blocks run). Between tasks the agent owns nothing on disk, so even a
-SIGKILL then leaves nothing behind. EOF on stdin (the channel dropped) ends the agent.
+SIGKILL then leaves nothing behind. When the channel drops (sshd sends no SIGHUP without a
+pty) the running task is left to finish, so no change is cut in half; writing its result
+then fails (EPIPE) and the agent exits without starting the next task. EOF on stdin
+between requests ends the agent too.
 """
 
 import json
