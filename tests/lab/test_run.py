@@ -1,0 +1,254 @@
+"""`pyengine run` against the lab's real sshd hosts: become, batching, unreachable hosts.
+
+Every test writes under its own folder on the hosts (/tmp/pe-run-<id>) and
+checks it independently through `lab.host(...).exec` (nsenter, not SSH).
+Round trips come from the JSON report: the agent session's own count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.lab
+
+
+def pyengine_run(lab: Any, tmp_path: Path, playbook: str, *args: str,
+                 timeout: float = 300) -> tuple[int, dict[str, Any], str]:
+    book = tmp_path / f"play-{uuid.uuid4().hex[:6]}.yml"
+    book.write_text(textwrap.dedent(playbook))
+    report = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json"
+    cmd = [sys.executable, "-m", "pyengine", "run", str(book), "-i", str(lab.inventory_path),
+           "--report-json", str(report), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    data = json.loads(report.read_text()) if report.exists() else {}
+    return proc.returncode, data, proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def workdir() -> str:
+    return f"/tmp/pe-run-{uuid.uuid4().hex[:8]}"
+
+
+def cleanup(lab: Any, path: str) -> None:
+    for host in lab.hosts:
+        host.exec(["rm", "-rf", path], check=False)
+
+
+def test_play_over_all_hosts_with_become_as_labuser(lab: Any, tmp_path: Path,
+                                                     workdir: str) -> None:
+    play = f"""
+        - hosts: all
+          become: true
+          tasks:
+            - file: {{path: {workdir}, state: directory, mode: "0750"}}
+            - copy: {{dest: {workdir}/motd, content: "hello {{{{ inventory_hostname }}}}\\n"}}
+            - lineinfile: {{path: {workdir}/conf, line: "managed", create: true}}
+            - command: id -u
+              register: me
+              changed_when: false
+            - assert: {{that: me.stdout == "0"}}
+        """
+    try:
+        rc, report, out = pyengine_run(lab, tmp_path, play, "-e", "ansible_user=labuser")
+        assert rc == 0, out
+        assert len(report["hosts"]) == len(lab.hosts)
+        for name, host in report["hosts"].items():
+            assert host["failed"] == 0 and host["changed"] == 3, (name, host)
+            # facts + the first three (and the command) + nothing for the controller assert
+            assert host["round_trips"] == 2, host["batches"]
+        for host in lab.hosts:
+            got = host.exec(["stat", "-c", "%U %a", workdir]).stdout.split()
+            assert got == ["root", "750"]
+            text = host.exec(["cat", f"{workdir}/motd"]).stdout
+            assert text == f"hello {host.name}\n"
+            assert host.exec(["cat", f"{workdir}/conf"]).stdout == "managed\n"
+        rc, report, out = pyengine_run(lab, tmp_path, play, "-e", "ansible_user=labuser")
+        assert rc == 0, out
+        assert all(h["changed"] == 0 for h in report["hosts"].values())
+    finally:
+        cleanup(lab, workdir)
+
+
+def test_without_become_tasks_run_as_the_connecting_user(lab: Any, tmp_path: Path) -> None:
+    rc, report, out = pyengine_run(lab, tmp_path, """
+        - hosts: h1
+          tasks:
+            - command: id -un
+              register: me
+              changed_when: false
+            - assert: {that: me.stdout == "labuser"}
+        """, "-e", "ansible_user=labuser")
+    assert rc == 0, out
+
+
+def test_batching_cuts_exactly_where_a_registered_result_is_used(
+        lab: Any, tmp_path: Path, workdir: str) -> None:
+    play = f"""
+        - hosts: h1:h2
+          tasks:
+            - file: {{path: {workdir}, state: directory}}
+            - command: cat /etc/hostname
+              register: hn
+              changed_when: false
+            - copy: {{dest: {workdir}/a, content: "a"}}
+            - copy: {{dest: {workdir}/b, content: "b"}}
+            - name: first reader of hn cuts here
+              copy: {{dest: {workdir}/hn, content: "{{{{ hn.stdout }}}}"}}
+            - copy: {{dest: {workdir}/c, content: "c"}}
+            - command: echo 1
+              register: one
+              changed_when: false
+            - copy: {{dest: {workdir}/d, content: "d"}}
+            - debug: {{msg: "{{{{ one.stdout }}}}"}}
+            - copy: {{dest: {workdir}/e, content: "e"}}
+        """
+    try:
+        rc, report, out = pyengine_run(lab, tmp_path, play, "-vv")
+        assert rc == 0, out
+        for name in ("h1", "h2"):
+            host = report["hosts"][name]
+            # facts, [file, command, copy a, copy b], [copy hn, copy c, command, copy d],
+            # then debug (controller, no trip) and [copy e].
+            assert host["batches"] == [4, 4, 1], host["batches"]
+            assert host["round_trips"] == 4
+        assert lab.host("h2").exec(["cat", f"{workdir}/hn"]).stdout.strip() == "h2"
+        assert "round trip 3" in out
+    finally:
+        cleanup(lab, workdir)
+
+
+def test_handlers_and_block_rescue_and_exit_code_2(lab: Any, tmp_path: Path,
+                                                   workdir: str) -> None:
+    play = f"""
+        - hosts: h1:h2:h3
+          handlers:
+            - name: note restart
+              command: touch {workdir}/restarted
+          tasks:
+            - file: {{path: {workdir}, state: directory}}
+            - copy: {{dest: {workdir}/conf, content: "x"}}
+              notify: note restart
+            - block:
+                - command: "false"
+                  when: inventory_hostname == "h2"
+              rescue:
+                - copy: {{dest: {workdir}/rescued, content: "r"}}
+            - command: "false"
+              when: inventory_hostname == "h3"
+            - copy: {{dest: {workdir}/end, content: "e"}}
+        """
+    try:
+        rc, report, out = pyengine_run(lab, tmp_path, play)
+        assert rc == 2, out
+        hosts = report["hosts"]
+        assert hosts["h1"]["failed"] == 0 and hosts["h2"]["failed"] == 0
+        assert hosts["h3"]["failed"] == 1
+        assert lab.host("h2").exec(["test", "-e", f"{workdir}/rescued"], check=False
+                                   ).returncode == 0
+        assert lab.host("h1").exec(["test", "-e", f"{workdir}/rescued"], check=False
+                                   ).returncode != 0
+        # h3 failed before the end of the section: its handler does not run (Ansible's
+        # default without force_handlers), the others' does.
+        for name, expected in (("h1", 0), ("h2", 0), ("h3", 1)):
+            rc_seen = lab.host(name).exec(["test", "-e", f"{workdir}/restarted"],
+                                          check=False).returncode
+            assert (rc_seen == 0) == (expected == 0), name
+    finally:
+        cleanup(lab, workdir)
+
+
+def test_check_mode_changes_nothing_on_the_hosts(lab: Any, tmp_path: Path,
+                                                 workdir: str) -> None:
+    play = f"""
+        - hosts: h1
+          tasks:
+            - copy: {{dest: {workdir}-check, content: "x"}}
+        """
+    rc, report, out = pyengine_run(lab, tmp_path, play, "--check", "--diff")
+    assert rc == 0, out
+    assert report["check_mode"] is True
+    assert report["hosts"]["h1"]["changed"] == 1
+    assert lab.host("h1").exec(["test", "-e", f"{workdir}-check"], check=False).returncode != 0
+
+
+def _ssh_pids(host: Any) -> list[str]:
+    out = host.exec(["ps", "-eo", "pid=,comm="]).stdout
+    return [line.split()[0] for line in out.splitlines() if line.split()[1:] == ["sshd"]]
+
+
+def test_host_whose_sshd_stops_mid_run_is_unreachable_while_others_finish(
+        lab: Any, tmp_path: Path, workdir: str) -> None:
+    victim = lab.host("h3")
+    play = f"""
+        - hosts: h1:h2:h3
+          tasks:
+            - file: {{path: {workdir}, state: directory}}
+            - pause: {{seconds: 4}}
+            - copy: {{dest: {workdir}/after, content: "x"}}
+        """
+    book = tmp_path / "unreach.yml"
+    book.write_text(textwrap.dedent(play))
+    report = tmp_path / "unreach.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyengine", "run", str(book), "-i", str(lab.inventory_path),
+         "--report-json", str(report)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while victim.exec(["test", "-d", workdir], check=False).returncode != 0:
+            assert time.monotonic() < deadline, "the first batch never reached h3"
+            time.sleep(0.2)
+        # sshd goes away: the listener and every session (our agent's included).
+        victim.exec(["systemctl", "stop", "ssh.service", "ssh.socket"], check=False)
+        pids = _ssh_pids(victim)
+        if pids:
+            victim.exec(["kill", "-KILL", *pids], check=False)
+        out, _ = proc.communicate(timeout=120)
+        data = json.loads(report.read_text())
+        assert proc.returncode == 4, out
+        assert data["hosts"]["h3"]["unreachable"] is True
+        for name in ("h1", "h2"):
+            assert data["hosts"][name]["unreachable"] is False
+            assert lab.host(name).exec(["test", "-e", f"{workdir}/after"],
+                                       check=False).returncode == 0
+        assert "unreachable" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        victim.exec(["systemctl", "start", "ssh.service"], check=False)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if victim.exec(["sh", "-c", "ss -ltn | grep -q ':22 '"], check=False).returncode == 0:
+                break
+            time.sleep(0.3)
+        cleanup(lab, workdir)
+
+
+def test_unknown_inventory_gives_a_one_line_error(tmp_path: Path) -> None:
+    book = tmp_path / "p.yml"
+    book.write_text("- hosts: all\n  tasks:\n    - ping:\n")
+    proc = subprocess.run([sys.executable, "-m", "pyengine", "run", str(book), "-i",
+                           str(tmp_path / "nope.ini")], capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert "nope.ini" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_invalid_playbook_lists_every_problem_and_exits_3(tmp_path: Path, lab: Any) -> None:
+    book = tmp_path / "bad.yml"
+    book.write_text("- hosts: all\n  tasks:\n    - copy: {dest: /x, contnt: y}\n"
+                    "    - lineinfile: {path: /x, lin: y}\n")
+    proc = subprocess.run([sys.executable, "-m", "pyengine", "run", str(book), "-i",
+                           str(lab.inventory_path)], capture_output=True, text=True,
+                          env={**os.environ})
+    assert proc.returncode == 3, proc.stderr
+    assert "bad.yml:3" in proc.stderr and "bad.yml:4" in proc.stderr
