@@ -192,6 +192,11 @@ class SSHConnection(Connection):
                 raise HostUnreachable(
                     self.host, f"SSH handshake with {where} failed: {reason}"
                 ) from err
+            if not (transport.is_active() and transport.initial_kex_done):
+                # start_client returns quietly when its timeout ends mid-handshake.
+                raise HostUnreachable(
+                    self.host, f"SSH handshake with {where} timed out after {timeout:g}s"
+                )
             known.verify(self.host, self.address, self.port, transport.get_remote_server_key())
             self._authenticate(transport)
             interval = int(self.option("keepalive_interval", 15))
