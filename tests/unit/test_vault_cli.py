@@ -239,3 +239,17 @@ def test_environment_password_for_unattended_runs(home: Path) -> None:
     by_file = pyengine(home, "vault", "view", "v.yml",
                        PYENGINE_VAULT_PASSWORD_FILE=f"{home}/pw-wrong:dev@{home}/pw")
     assert by_file.returncode == 0 and by_file.stdout == PLAIN
+
+
+def test_run_with_a_wrong_vault_password_stops_before_connecting(home: Path) -> None:
+    """`pyengine run` loads every vault first: one line naming the file, exit 3."""
+    (home / "group_vars").mkdir()
+    sealed(home, "group_vars/all.yml", b"db_password: x-secret\n")
+    (home / "hosts.ini").write_text("unreachable-host ansible_host=127.0.0.1 ansible_port=9\n")
+    (home / "play.yml").write_text("- hosts: all\n  tasks:\n    - debug: msg=hi\n")
+    proc = pyengine(home, "run", "play.yml", "-i", "hosts.ini", "--vault-password-file",
+                    "pw-wrong")
+    assert_one_line_error(proc, "group_vars/all.yml: vault decryption failed")
+    ok = pyengine(home, "run", "play.yml", "-i", "hosts.ini", "--vault-password-file", "pw",
+                  "--vault-password-file", "pw-wrong")
+    assert ok.returncode == 4, ok.stderr  # the vault opened; only then the connection failed
