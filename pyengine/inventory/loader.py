@@ -71,7 +71,8 @@ def _check_cycles(inventory: Inventory) -> None:
                 where = inventory.groups[name].origin
                 raise PlaybookError(f"group '{name}' is its own ancestor (a children cycle)",
                                     where.file if where else None,
-                                    where.line if where else None)
+                                    where.line if where else None,
+                                    where.column if where else None)
             if g not in parents:
                 parents.add(g)
                 todo.extend(inventory.groups[g].parents)
