@@ -9,7 +9,7 @@ setup:
 
 demo: setup
 	$(PYENGINE) lab up -n 3
-	$(PYENGINE) run playbooks/demo.yml -i $$($(PYENGINE) lab inventory-path)
+	$(PYENGINE) run playbooks/demo.yml
 
 lint: setup
 	$(VENV)/bin/ruff check pyengine tests bench

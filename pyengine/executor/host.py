@@ -328,9 +328,10 @@ class HostWorker(PlanContext):
             self.state.runtime[task.register] = value
         facts = _facts_of(planned, value)
         if facts:
-            self.state.runtime.update(facts)
-            if planned.task.action not in ("set_fact", "include_vars"):
-                self.state.facts.update(facts)
+            if planned.task.action in ("set_fact", "include_vars"):
+                self.state.runtime.update(facts)
+            else:
+                self.state.set_facts(facts)
         status = status_of(value)
         if value.get("changed") and status != FAILED and task.notify:
             self._notify(planned, task.notify)

@@ -60,6 +60,8 @@ class HostState:
         return session
 
     def set_facts(self, facts: Mapping[str, Any]) -> None:
+        """Facts from the agent or a facts module: `X`, `ansible_facts.X` (and `ansible_X`
+        for the agent's `ansible_*` names), as Ansible injects them."""
         self.facts.update(facts)
         self.runtime.update(facts)
         self.runtime["ansible_facts"] = ansible_facts_namespace(self.facts)

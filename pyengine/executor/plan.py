@@ -135,9 +135,18 @@ def _has_template(value: Any) -> bool:
     return False
 
 
+# Modules that return facts, and the names they set (as `ansible_facts.X`, `X`, `ansible_X`).
+FACT_MODULES = {"package_facts": {"packages"}, "service_facts": {"services"}}
+# Modules whose facts are not known in advance: nothing may be planned after them.
+OPAQUE_FACT_MODULES = {"setup", "gather_facts"}
+
+
 def produced_names(task: Task) -> set[str]:
     """Names this task sets only once it has run on the target (cuts later readers)."""
-    return {task.register} if task.register else set()
+    names = {task.register} if task.register else set()
+    for fact in FACT_MODULES.get(task.action, ()):
+        names |= {"ansible_facts", fact, f"ansible_{fact}"}
+    return names
 
 
 def as_bool(value: Any) -> bool:
@@ -221,6 +230,8 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
             }
         planned.slots.append(_plan_slot(ctx, planned, kind, item_vars, value, loop is not None))
     if any(s.result is not None and s.result.get("failed") for s in planned.slots):
+        planned.ends_batch = True
+    if task.action in OPAQUE_FACT_MODULES:
         planned.ends_batch = True
     if not _constant_false(task.failed_when):
         # The controller decides failure after the result is back, so nothing may run

@@ -23,6 +23,14 @@ from pyengine.vars import VariableManager
 from pyengine.yamlload import Vault
 
 
+SHOWN_NO_LOG_ARGS = {"content"}
+
+
+def _secret_names(spec: modspec.ModuleSpec, args: Mapping[str, Any]) -> list[str]:
+    """Names matching `spec.secret_values(args)` one to one (same filter, same order)."""
+    return [n for n, o in spec.args.items() if o.get("no_log") and args.get(n) not in (None, "")]
+
+
 class InventorySources:
     """Sources backed by a loaded inventory and the VariableManager."""
 
@@ -101,8 +109,11 @@ class InventorySources:
         out = modspec.normalize_args(module, args, self._project_dirs, task.origin)
         spec = modspec.find_module(module, self._project_dirs)
         if spec is not None:
-            for value in spec.secret_values(out):
-                register_secret(value)
+            # File contents (copy/template `content`) are shown in diffs, as Ansible does;
+            # a secret inside them comes from a vault variable, which is masked already.
+            for name, value in zip(_secret_names(spec, out), spec.secret_values(out)):
+                if name not in SHOWN_NO_LOG_ARGS:
+                    register_secret(value)
         return out
 
     # -- loader ----------------------------------------------------------------------
