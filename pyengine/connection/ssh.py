@@ -9,11 +9,14 @@ channel of the jump host's transport, as `ssh -J` does.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import shlex
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -243,14 +246,22 @@ class SSHConnection(Connection):
                 sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
     def _gateway_chain(self, spec: str) -> SSHConnection:
-        """Connections for `a,b,c` (ProxyJump): each reached through the one before."""
+        """Connections for `a,b,c` (ProxyJump): each reached through the one before.
+
+        Jump hosts are shared: every host of the run behind the same bastion (same user,
+        keys and known_hosts) tunnels through one transport to it.
+        """
         gateway: SSHConnection | None = None
+        chain: list[str] = []
         for hop in [h.strip() for h in spec.split(",") if h.strip()]:
             user, address, port = parse_jump(hop)
-            options = {k: v for k, v in self.options.items() if k not in ("proxy_jump", "host",
-                                                                           "port", "user")}
+            options = {k: v for k, v in self.options.items()
+                       if k not in ("proxy_jump", "host", "port", "user")}
             options.update({"host": address, "port": port, "user": user or self.option("user")})
-            gateway = SSHConnection(f"{self.host} via jump {hop}", options, gateway=gateway)
+            chain.append(f"{options['user']}@{address}:{port}")
+            gateway = GATEWAYS.acquire(tuple(chain), options,
+                                       functools.partial(SSHConnection, f"jump {hop}", options,
+                                                         gateway=gateway))
             self._own_gateways.append(gateway)
         assert gateway is not None
         return gateway
@@ -259,7 +270,11 @@ class SSHConnection(Connection):
         self, address: str, port: int, timeout: float, for_host: str = ""
     ) -> paramiko.Channel:
         """A direct-tcpip channel to address:port, opened by this host (as a jump host)."""
-        self.connect()
+        try:
+            self.connect()
+        except HostUnreachable as err:
+            raise type(err)(for_host or self.host,
+                            f"jump host {self.address}:{self.port}: {err.reason}") from err
         assert self.transport is not None
         try:
             channel = self.transport.open_channel(
@@ -417,8 +432,48 @@ class SSHConnection(Connection):
                 pass
         if self.transport is not None:
             self.transport.close()
-        for gateway in reversed(self._own_gateways):
-            gateway.close()
+        gateways, self._own_gateways = self._own_gateways, []
+        for gateway in reversed(gateways):
+            GATEWAYS.release(gateway)
+
+
+class GatewayPool:
+    """Jump-host connections shared by the targets behind them, closed with the last one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, list[Any]] = {}  # key -> [connection, users]
+
+    @staticmethod
+    def _key(chain: tuple[str, ...], options: dict[str, Any]) -> str:
+        return json.dumps([list(chain), sorted((k, str(v)) for k, v in options.items())])
+
+    def acquire(
+        self, chain: tuple[str, ...], options: dict[str, Any],
+        factory: Callable[[], SSHConnection],
+    ) -> SSHConnection:
+        key = self._key(chain, options)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or (entry[0].transport is not None and not entry[0].connected):
+                entry = self._entries[key] = [factory(), 0]
+            entry[1] += 1
+            connection: SSHConnection = entry[0]
+            return connection
+
+    def release(self, connection: SSHConnection) -> None:
+        with self._lock:
+            for key, entry in list(self._entries.items()):
+                if entry[0] is connection:
+                    entry[1] -= 1
+                    if entry[1] > 0:
+                        return
+                    del self._entries[key]
+                    break
+        connection.close()
+
+
+GATEWAYS = GatewayPool()
 
 
 def _feed(channel: paramiko.Channel, data: bytes) -> None:

@@ -235,11 +235,13 @@ def h1_to_h2_link(lab: Any) -> Iterator[int]:
 
 
 def _jump_known_hosts(lab: Any, tmp_path: Path, port: int) -> Path:
-    """The lab's known_hosts plus h2's keys filed under the name it has behind h1."""
+    """The lab's known_hosts plus the names h2 and h1 have as seen from inside h1."""
     path = tmp_path / "known_hosts"
-    h2 = lab.host("h2")
+    h1, h2 = lab.host("h1"), lab.host("h2")
     extra = [line.replace(line.split(" ", 1)[0], f"[127.0.0.1]:{port}", 1)
              for line in lab_key_lines(lab, h2.address)]
+    extra += [line.replace(line.split(" ", 1)[0], "127.0.0.1", 1)
+              for line in lab_key_lines(lab, h1.address)]
     path.write_text(Path(lab.known_hosts_path).read_text() + "\n".join(extra) + "\n")
     return path
 
@@ -287,11 +289,19 @@ def test_proxy_jump_from_inventory_vars(lab: Any, tmp_path: Path, h1_to_h2_link:
         pyengine_known_hosts=str(known),
         ansible_ssh_common_args=f"-o ProxyJump=root@{h1.address}:22",
     ))
-    assert isinstance(conn, SSHConnection)
-    with conn:
+    # A second host behind the same bastion: h1's own sshd as seen from inside h1.
+    other = connection_for_host("h1-inside", hostvars(
+        lab, "h1", ansible_host="127.0.0.1", pyengine_known_hosts=str(known),
+        ansible_ssh_common_args=f"-o ProxyJump=root@{h1.address}:22",
+    ))
+    assert isinstance(conn, SSHConnection) and isinstance(other, SSHConnection)
+    with conn, other:
         assert conn.run(["hostname"]).stdout.strip() == b"h2"
-        assert conn.gateway is not None and conn.gateway.tunnels_opened == 1
-        assert conn.gateway.address == h1.address
+        assert other.run(["hostname"]).stdout.strip() == b"h1"
+        gateway = conn.gateway
+        assert gateway is not None and gateway is other.gateway  # one transport to the jump
+        assert gateway.tunnels_opened == 2 and gateway.address == h1.address
+    assert not gateway.connected  # closed with the last host behind it
 
 
 def test_jump_host_that_cannot_reach_the_target(lab: Any) -> None:
