@@ -308,7 +308,9 @@ def main(m):
     if p["upgrade"] != "no":
         jobs.append(["dist-upgrade"] if p["upgrade"] in ("dist", "full")
                     else ["upgrade", "--with-new-pkgs"])
-    if p["autoremove"]:
+    if p["autoremove"] and words:
+        words.insert(1, "--auto-remove")  # apt-get install/remove --auto-remove, as Ansible
+    elif p["autoremove"]:
         jobs.append(["autoremove"] + (["--purge"] if p["purge"] else []))
 
     changes, out_all, err_all = {}, [], []

@@ -13,6 +13,10 @@ No network and no dpkg-dev needed: index files are written here.
     publish(host, repo, "main")          # /srv/repo/main + sources.list.d/pyengine-main.list
     refresh(host, "main")                # apt-get update of that source only
     unpublish(host, "main")
+
+`publish` also writes /srv/repo/NAME.apt.conf: with `APT_CONFIG` pointing at it (a
+task's `environment:`), `apt-get update` reads only this source, so a test can
+exercise `update_cache` without refreshing the host's Debian mirrors.
 """
 
 from __future__ import annotations
@@ -146,19 +150,28 @@ def publish(host: _Host, directory: Path, name: str) -> str:
               input=_tar(directory))
     line = f"deb [trusted=yes] file:{target} ./\n"
     host.exec(["sh", "-c", 'cat > "$1"', "sh", source_list_path(name)], input=line)
+    conf = (f'Dir::Etc::sourcelist "{source_list_path(name)}";\n'
+            'Dir::Etc::sourceparts "-";\nAPT::Get::List-Cleanup "0";\n')
+    host.exec(["sh", "-c", 'cat > "$1"', "sh", only_source_conf(name)], input=conf)
     return target
+
+
+def only_source_conf(name: str) -> str:
+    """An APT_CONFIG file (inside the host) that limits apt to this repository's source."""
+    return f"{REPO_ROOT}/{name}.apt.conf"
 
 
 def refresh(host: _Host, name: str) -> None:
     """apt-get update for this one source (fast; the host's other sources are left as
     they are)."""
-    host.exec(["apt-get", "update", "-qq", "-o", f"Dir::Etc::sourcelist={source_list_path(name)}",
-               "-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0"], timeout=120)
+    host.exec(["env", f"APT_CONFIG={only_source_conf(name)}", "apt-get", "update", "-qq"],
+              timeout=120)
 
 
 def unpublish(host: _Host, name: str) -> None:
     """Remove the repository and its source from the host (packages stay installed)."""
-    host.exec(["rm", "-rf", f"{REPO_ROOT}/{name}", source_list_path(name)])
+    host.exec(["rm", "-rf", f"{REPO_ROOT}/{name}", source_list_path(name),
+               only_source_conf(name)])
     host.exec(["sh", "-c", "rm -f /var/lib/apt/lists/_srv_repo_%s_*" % name])
 
 
