@@ -1,0 +1,187 @@
+"""Loading a real-world shaped project: plays, roles, blocks, imports and includes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pyengine.playbook import load_include, load_playbook, load_tasks_file, walk
+from pyengine.playbook.model import Block, Playbook, Task
+
+PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "project"
+
+
+@pytest.fixture(scope="module")
+def site() -> Playbook:
+    return load_playbook(PROJECT / "site.yml")
+
+
+def summary(items: list) -> list[tuple[str | None, str]]:  # type: ignore[type-arg]
+    return [(t.name, t.action) for t in walk(items)]
+
+
+def test_import_playbook_expands_in_order_with_tags(site: Playbook) -> None:
+    assert [p.name for p in site.plays] == ["Configure web servers", "Database servers"]
+    web, db = site.plays
+    assert web.basedir == PROJECT and web.hosts == "webservers"
+    assert db.hosts == "dbservers:&prod" and db.tags == {"db"}
+    assert all("db" in t.tags for t in walk(db.tasks))
+    assert db.gather_facts is False and web.gather_facts is True
+
+
+def test_play_keywords(site: Playbook) -> None:
+    web = site.plays[0]
+    assert web.serial == [1, "30%"] and web.max_fail_percentage == 20.0
+    assert web.become.become is True
+    assert web.vars == {"app_root": "/srv/shop", "app_user": "{{ nginx_user }}"}
+    assert web.vars_files == ["vars/common.yml", [
+        "vars/{{ ansible_os_family | default('Debian') }}.yml", "vars/default.yml"]]
+
+
+def test_roles_expand_with_dependencies_once_and_role_set(site: Playbook) -> None:
+    web = site.plays[0]
+    assert summary(web.roles) == [
+        ("Install common packages", "apt"), ("Configure chrony", "template"),
+        ("Admin users", "user"),  # import_tasks inside the role, inlined
+        ("Install nginx", "apt"), ("Write nginx.conf", "template"), ("Enable nginx", "service")]
+    roles = [t.role.name for t in walk(web.roles) if t.role]
+    assert roles == ["common"] * 3 + ["nginx"] * 3  # common (a dependency of nginx) runs once
+    assert [r.name for r in web.role_refs] == ["common", "nginx"]
+    common, nginx = web.role_refs
+    assert common.defaults["common_packages"] == ["vim", "curl", "chrony"]
+    assert common.vars == {"chrony_conf": "/etc/chrony/chrony.conf"}
+    assert common.path == PROJECT / "roles" / "common"
+    assert nginx.params == {"nginx_listen_port": "{{ http_port }}"}
+    nginx_tasks = walk(web.roles)[3:]
+    assert all(t.tags == {"nginx"} and t.become.become is True for t in nginx_tasks)
+    admin_users = walk(web.roles)[2]
+    assert admin_users.loop == "{{ users_admins | default([]) }}"
+    assert admin_users.origin.file == str(PROJECT / "roles" / "common" / "tasks" / "users.yml")
+
+
+def test_task_forms_and_keywords(site: Playbook) -> None:
+    web = site.plays[0]
+    pre = web.pre_tasks[0]
+    assert isinstance(pre, Task)
+    assert (pre.action, pre.args) == ("apt", {"update_cache": True, "cache_valid_time": 3600})
+    assert pre.when == ['ansible_os_family == "Debian"']
+    assert pre.origin.line == 16 and pre.origin.column == 7
+    tasks = walk(web.tasks)
+    by_name = {t.name: t for t in tasks}
+    deploy = by_name["Deploy application config"]
+    assert deploy.action == "template" and deploy.notify == ["reload nginx"]
+    assert deploy.args["mode"] == "0640"
+    folders = by_name["Make sure app folders exist"]
+    assert folders.args == {"path": "{{ app_root }}/{{ item }}", "state": "directory",
+                            "mode": "0755"}
+    assert folders.loop == ["releases", "shared", "shared/log"]
+    health = by_name["Check the app answers"]
+    assert health.args == {"_raw_params": "curl -fsS http://localhost:{{ http_port }}/health"}
+    assert health.register == "health" and health.changed_when == ["False"]
+    assert health.failed_when == ["health.rc != 0 and 'maintenance' not in health.stdout"]
+    assert (health.retries, health.delay, health.until) == (5, 2, ["health is succeeded"])
+    project_module = by_name["Application settings"]
+    assert project_module.action == "app_config"
+    firewall = [t for t in tasks if t.name and t.name.startswith("Allow")]
+    assert [t.tags for t in firewall] == [{"firewall"}, {"firewall"}]
+    assert firewall[0].args == {"_raw_params": "ufw allow {{ http_port }}/tcp",
+                                "creates": "/etc/ufw/.configured"}
+
+
+def test_blocks_keep_rescue_and_always_and_pass_down_keywords(site: Playbook) -> None:
+    block = next(b for b in site.plays[0].tasks if isinstance(b, Block))
+    assert block.name == "Configure and report" and block.origin.line == 51
+    assert summary(block.block) == [("Set the motd", "copy"), (None, "include_tasks")]
+    assert summary(block.rescue) == [("Say it failed", "debug")]
+    assert summary(block.always) == [(None, "debug")]
+    for task in walk([block]):
+        assert task.when == ["health is defined"] and task.tags == {"motd"}
+        assert task.become.become is True
+    include = block.block[1]
+    assert isinstance(include, Task)
+    assert include.args == {"file": "tasks/hardening.yml"}
+    assert include.vars == {"hardening_level": 2}
+
+
+def test_handlers_from_roles_and_play(site: Playbook) -> None:
+    handlers = site.plays[0].handlers
+    assert [(h.name, h.role.name if h.role else None) for h in handlers] == [
+        ("restart chrony", "common"), ("restart sshd", "common"),
+        ("restart nginx", "nginx"), ("reload nginx", None)]
+    assert handlers[-1].listen == ["web config changed"] and handlers[-1].is_handler
+
+
+def test_with_items_becomes_loop(site: Playbook) -> None:
+    tune = walk(site.plays[1].tasks)[1]
+    assert tune.loop == "{{ (extra_conf_files | default([])) | flatten(levels=1) }}"
+
+
+def test_include_tasks_loads_at_run_time_with_inherited_keywords(site: Playbook) -> None:
+    web = site.plays[0]
+    block = next(b for b in web.tasks if isinstance(b, Block))
+    include = block.block[1]
+    assert isinstance(include, Task)
+    tasks = load_include(include, "tasks/hardening.yml", web)
+    assert summary(tasks) == [("Harden sshd", "lineinfile")]
+    harden = tasks[0]
+    assert isinstance(harden, Task)
+    assert harden.vars == {"hardening_level": 2} and harden.become.become is True
+    assert harden.when == []  # the include's own condition is evaluated once, on the include
+
+
+def test_load_tasks_file_public_api() -> None:
+    tasks = load_tasks_file(PROJECT / "tasks" / "firewall.yml", basedir=PROJECT)
+    assert summary(tasks) == [("Allow HTTP", "command"), ("Allow HTTPS", "command")]
+
+
+def test_inline_forms_action_and_local_action(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text(
+        "- hosts: all\n"
+        "  tasks:\n"
+        "    - action: copy src=a.txt dest=/tmp/a.txt\n"
+        "    - local_action:\n"
+        "        module: command\n"
+        "        cmd: date\n"
+        "    - shell: echo 'hello world' | tr a-z A-Z\n"
+        "      args:\n"
+        "        chdir: /tmp\n"
+        "    - meta: flush_handlers\n"
+        "    - name: dict loop\n"
+        "      debug: msg={{ item.key }}\n"
+        "      with_dict: '{{ users }}'\n"
+        "    - set_fact:\n"
+        "        anything: 1\n"
+        "        goes: 2\n")
+    play = load_playbook(tmp_path / "p.yml").plays[0]
+    tasks = walk(play.tasks)
+    assert (tasks[0].action, tasks[0].args) == ("copy", {"src": "a.txt", "dest": "/tmp/a.txt"})
+    assert (tasks[1].action, tasks[1].args, tasks[1].delegate_to) == (
+        "command", {"cmd": "date"}, "localhost")
+    assert tasks[2].args == {"_raw_params": "echo 'hello world' | tr a-z A-Z", "chdir": "/tmp"}
+    assert (tasks[3].action, tasks[3].args) == ("meta", {"_raw_params": "flush_handlers"})
+    assert tasks[4].loop == "{{ (users) | dict2items }}"
+    assert tasks[5].args == {"anything": 1, "goes": 2}
+
+
+def test_environment_and_become_inherit_innermost_wins(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text(
+        "- hosts: all\n"
+        "  become: yes\n"
+        "  become_user: root\n"
+        "  environment: {LANG: C, http_proxy: 'http://proxy:3128'}\n"
+        "  tasks:\n"
+        "    - block:\n"
+        "        - command: id\n"
+        "          become_user: postgres\n"
+        "          environment: {LANG: de_DE.UTF-8}\n"
+        "        - command: id\n"
+        "          environment: '{{ proxy_env }}'\n"
+        "      become: false\n"
+        "      vars: {a: 1}\n"
+        "      ignore_errors: true\n")
+    first, second = walk(load_playbook(tmp_path / "p.yml").plays[0].tasks)
+    assert (first.become.become, first.become.user) == (False, "postgres")
+    assert first.environment == {"LANG": "de_DE.UTF-8", "http_proxy": "http://proxy:3128"}
+    assert second.environment == "{{ proxy_env }}"
+    assert first.vars == {"a": 1} and first.ignore_errors is True
