@@ -1,0 +1,103 @@
+"""Per-host posture data derived from a run's task results, for history, reports and alerts.
+
+Kept out of the executor: it reads only the JSON report's host entry, so the same
+function serves the history database, the HTML page and the alerts.
+
+- compliance: tasks tagged with a control id (`cis_5.2.4`, `win_1.1.4`, ...). In check
+  mode (audit) a control that would change fails; in an enforcing run a control that
+  failed fails and one that applied passes. Skipped controls (switched off, not
+  applicable) do not count. Score = passed / (passed + failed) * 100.
+- patches: the last `patch` (or `win_updates`) result: pending and security counts,
+  applied packages with from→to versions, reboot required.
+- drift: paths the `backup` action found changed since the last backup of the host.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+CONTROL_TAG = re.compile(r"^(cis|win|ctl)_[0-9A-Za-z][0-9A-Za-z._-]*$")
+PATCH_MODULES = {"patch", "win_updates"}
+
+
+def control_ids(tags: list[str]) -> list[str]:
+    return [t for t in tags if CONTROL_TAG.match(t)]
+
+
+def compliance(tasks: list[dict[str, Any]], check_mode: bool) -> dict[str, Any] | None:
+    """Pass/fail per control id and the score; None when the run had no control tasks."""
+    controls: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        ids = control_ids(list(task.get("tags") or []))
+        status = task.get("status")
+        if not ids or status in ("skipped", None) or task.get("handler"):
+            continue
+        failed = status in ("failed", "unreachable") or (check_mode and bool(task.get("changed")))
+        for cid in ids:
+            entry = controls.setdefault(cid, {"id": cid, "title": task.get("name", ""),
+                                              "passed": True, "would_change": []})
+            if failed:
+                entry["passed"] = False
+                entry["would_change"].append(str(task.get("msg", ""))[:200])
+    if not controls:
+        return None
+    passed = sum(1 for c in controls.values() if c["passed"])
+    failing = [
+        {"id": c["id"], "title": c["title"], "detail": "; ".join(filter(None, c["would_change"]))}
+        for c in sorted(controls.values(), key=lambda c: _natural(c["id"]))
+        if not c["passed"]
+    ]
+    return {"score": round(100.0 * passed / len(controls), 1), "passed": passed,
+            "failed": len(controls) - passed, "failing": failing}
+
+
+def _natural(control: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", control)]
+
+
+def patches(tasks: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The patch picture from the last patch task that ran on the host."""
+    for task in reversed(tasks):
+        if task.get("module") not in PATCH_MODULES or task.get("status") == "skipped":
+            continue
+        result = task.get("result") or {}
+        if task.get("module") == "win_updates":
+            return {"pending": int(result.get("found_update_count", 0)),
+                    "security": None,
+                    "applied": [{"name": u.get("title", ""), "from": "", "to": "installed"}
+                                for u in (result.get("updates") or {}).values()
+                                if u.get("installed")],
+                    "reboot_required": bool(result.get("reboot_required"))}
+        return {"pending": int(result.get("pending_count", 0)),
+                "security": int(result.get("security_count", 0)),
+                "applied": list(result.get("changes") or []),
+                "reboot_required": bool(result.get("reboot_required"))}
+    return None
+
+
+def drift(tasks: list[dict[str, Any]]) -> list[str]:
+    """Paths the backup action reported as changed on this host."""
+    found: list[str] = []
+    for task in tasks:
+        if task.get("module") == "backup":
+            found += list((task.get("result") or {}).get("drift") or [])
+    return found
+
+
+def host_extra(host: dict[str, Any], check_mode: bool, client: str = "") -> dict[str, Any]:
+    """The `extra` dict stored with a host's run (docs/ARCHITECTURE.md)."""
+    tasks = list(host.get("tasks") or [])
+    extra: dict[str, Any] = {}
+    if client:
+        extra["client"] = client
+    comp = compliance(tasks, check_mode)
+    if comp is not None:
+        extra["compliance"] = comp
+    patch = patches(tasks)
+    if patch is not None:
+        extra["patches"] = patch
+    changed_paths = drift(tasks)
+    if changed_paths:
+        extra["drift"] = changed_paths
+    return extra
