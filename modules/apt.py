@@ -270,7 +270,7 @@ def plan(m, apt, installed, leftovers):
     names = [n + (":" + a if a else "") for n, a, _v in specs]
     policy = apt.policy(names) if names else {}
     targets = []
-    for (name, arch, version), full in zip(specs, names):
+    for (name, _arch, version), full in zip(specs, names):
         have = installed.get(full) or installed.get(name)
         candidate = (policy.get(full) or policy.get(name) or (None, None))[1]
         if version:

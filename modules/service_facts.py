@@ -1,8 +1,8 @@
 """Return the host's services as the `services` fact (Ansible's shape).
 
 `ansible_facts.services` maps 'NAME.service' (systemd) or 'NAME' (sysvinit
-scripts) to {name, state: running/stopped/unknown, status: enabled/disabled/
-static/..., source: systemd/sysv}.
+scripts) to {name, state: running/stopped/unknown, status: enabled/disabled/static/...,
+source: systemd/sysv}.
 """
 
 import glob
@@ -12,7 +12,8 @@ ARGS = {}
 
 
 def parse_list_units(text):
-    """{unit: (state, load state)} from `systemctl list-units --type=service --all --no-legend --plain`."""
+    """{unit: (state, load state)} from
+    `systemctl list-units --type=service --all --no-legend --plain`."""
     out = {}
     for line in text.splitlines():
         parts = line.strip().lstrip("●* ").split(None, 4)

@@ -7,7 +7,6 @@ command line. The diff shows the account's fields before and after.
 """
 
 import grp
-import os
 import pwd
 import time
 

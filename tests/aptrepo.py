@@ -172,7 +172,7 @@ def unpublish(host: _Host, name: str) -> None:
     """Remove the repository and its source from the host (packages stay installed)."""
     host.exec(["rm", "-rf", f"{REPO_ROOT}/{name}", source_list_path(name),
                only_source_conf(name)])
-    host.exec(["sh", "-c", "rm -f /var/lib/apt/lists/_srv_repo_%s_*" % name])
+    host.exec(["sh", "-c", f"rm -f /var/lib/apt/lists/_srv_repo_{name}_*"])
 
 
 def copy_into(host: _Host, path: Path, target: str) -> None:

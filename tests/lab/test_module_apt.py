@@ -19,8 +19,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aptrepo import PkgSpec, build_deb, build_repo, copy_into, only_source_conf  # noqa: E402
-from aptrepo import publish, refresh, unpublish  # noqa: E402
+from aptrepo import (  # noqa: E402
+    PkgSpec,
+    build_deb,
+    build_repo,
+    copy_into,
+    only_source_conf,
+    publish,
+    refresh,
+    unpublish,
+)
 from modtarget import Target  # noqa: E402
 
 pytestmark = pytest.mark.lab
