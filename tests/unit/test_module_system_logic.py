@@ -31,7 +31,7 @@ cron, authorized_key, user = (load(n) for n in ("cron", "authorized_key", "user"
 LIST_UNITS = """\
 auditd.service                       not-found inactive dead    auditd.service
 console-getty.service                masked    inactive dead    console-getty.service
-cron.service                         loaded    active   running Regular background program processing daemon
+cron.service                         loaded    active   running Regular background programs
 dbus.service                         loaded    active   running D-Bus System Message Bus
 dpkg-db-backup.service               loaded    inactive dead    Daily dpkg database backup service
 getty@tty1.service                   masked    inactive dead    getty@tty1.service
