@@ -271,7 +271,22 @@ def network_facts():
                 default["macaddress"] = mac
             break
     interfaces = sorted(os.listdir("/sys/class/net")) if os.path.isdir("/sys/class/net") else []
-    return {"ansible_default_ipv4": default, "ansible_interfaces": interfaces}
+    return {"ansible_default_ipv4": default, "ansible_interfaces": interfaces,
+            "ansible_all_ipv4_addresses": _local_ipv4_addresses()}
+
+
+def _local_ipv4_addresses():
+    """The host's own IPv4 addresses (loopback left out, as Ansible does), from fib_trie."""
+    found = []
+    previous = ""
+    for line in _read("/proc/net/fib_trie").splitlines():
+        text = line.strip()
+        if text.startswith("/32 host LOCAL") and previous:
+            if not previous.startswith("127.") and previous not in found:
+                found.append(previous)
+        match = re.match(r"^[|+`]-- (\d+\.\d+\.\d+\.\d+)$", text)
+        previous = match.group(1) if match else ""
+    return found
 
 
 def virtualization_facts():

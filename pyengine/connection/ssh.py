@@ -160,11 +160,13 @@ class SSHConnection(Connection):
         return self.transport is not None and self.transport.is_active()
 
     def connect(self) -> None:
+        """Open the transport; after a loss (a reboot) this opens a new one."""
         with self._lock:
             if self.connected:
                 return
             if self.transport is not None:
-                raise HostUnreachable(self.host, "the SSH connection was lost")
+                self.transport.close()
+                self.transport = None
             self.transport = self._open()
 
     def _open(self) -> paramiko.Transport:

@@ -342,6 +342,14 @@ def test_sshd_stopped_mid_run_makes_only_that_host_unreachable(
         # The other host carries on, on its same session.
         results = list(sessions["h1"].run_batch([{"id": 3, "module": "noop", "args": {}}]))
         assert results[0]["result"]["msg"] == "ok"
+        # Once sshd is back (think: after a reboot) the same connection opens a new transport.
+        h3.exec(["touch", flag])
+        h3.exec(["systemctl", "reset-failed", "ssh"], check=False)
+        h3.exec(["systemctl", "start", "ssh"])
+        old_transport = conns["h3"].transport
+        sessions["h3"] = PythonAgentSession(conns["h3"], module_source=sources.__getitem__)
+        assert sessions["h3"].start()["ansible_hostname"] == "h3"
+        assert conns["h3"].transport is not old_transport
     finally:
         h3.exec(["systemctl", "reset-failed", "ssh"], check=False)
         h3.exec(["systemctl", "start", "ssh"])

@@ -163,6 +163,27 @@ def test_start_returns_facts_that_match_this_machine(session: PythonAgentSession
     assert ansible_facts_namespace(facts)["kernel"] == facts["ansible_kernel"]
 
 
+def test_network_facts_match_iproute2(session: PythonAgentSession) -> None:
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2 not installed")
+    facts = session.start()
+    addrs = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+    expected = [a for a in re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", addrs)
+                if not a.startswith("127.")]
+    assert sorted(facts["ansible_all_ipv4_addresses"]) == sorted(set(expected))
+    route = subprocess.run(["ip", "-4", "route", "show", "default"], capture_output=True,
+                           text=True).stdout.split()
+    if "dev" in route:
+        default = facts["ansible_default_ipv4"]
+        assert default["interface"] == route[route.index("dev") + 1]
+        assert default["gateway"] == route[route.index("via") + 1]
+        assert default["address"] in expected
+
+
 def test_batch_runs_in_order_and_streams_one_result_per_task(
     session: PythonAgentSession, tmp_path: Path
 ) -> None:
