@@ -497,3 +497,13 @@ def test_become_without_password_when_sudo_wants_one(fake_sudo: str) -> None:
                               python=sys.executable)
     with pytest.raises(BecomeError, match="sudo needs a password"):
         sess.start()
+
+
+@pytest.mark.parametrize("name", ["agent", "facts", "runtime"])
+def test_target_code_parses_as_python_37(name: str) -> None:
+    """The guard for hosts we have no interpreter for here: no 3.8+ syntax."""
+    import ast
+
+    path = Path(__file__).resolve().parents[2] / "pyengine" / "agent" / f"{name}.py"
+    ast.parse(path.read_text(), feature_version=(3, 7))
+
