@@ -153,7 +153,8 @@ def main(m):
     elif p["manage_dir"] and p.get("path") is None:
         m.set_attributes(folder, owner=p["user"], mode="0700")
     group = _group_name(account.pw_gid)
-    m.atomic_write(path, after.encode("utf-8"), mode=0o600, owner=p["user"], group=group)
+    m.atomic_write(path, after.encode("utf-8"), mode=0o600, owner=p["user"], group=group,
+                   follow=p["follow"])
     return result
 
 
