@@ -184,14 +184,9 @@ def connection_for_host(
 
         return LocalConnection(name)
     if kind in ("winrm", "psrp"):
-        import importlib
+        from pyengine.connection.winrm import WinRMConnection, winrm_options_from_vars
 
-        module = importlib.import_module("pyengine.connection.winrm")
-        factory = getattr(module, "connection_from_vars", None)
-        if factory is None:
-            raise PyengineError(f"{name}: the winrm connection is not available")
-        connection: Connection = factory(name, hostvars)
-        return connection
+        return WinRMConnection(name, winrm_options_from_vars(name, dict(hostvars)))
     raise PyengineError(
         f"{name}: unknown ansible_connection {kind!r} (supported: ssh, local, winrm)"
     )

@@ -83,7 +83,9 @@ class SSHAgentChannel(AgentChannel):
             self.channel.shutdown_write()  # EOF on the agent's stdin: it cleans up and exits
         except (OSError, paramiko.SSHException, EOFError):
             pass
-        self._stderr.wait_ended(5.0)
+        # An agent told to exit is gone within milliseconds; one stuck in a task is not
+        # waited for (it finishes the task, then finds the channel closed).
+        self._stderr.wait_ended(1.0)
         self.channel.close()
 
 

@@ -100,6 +100,9 @@ def test_connection_for_host_picks_the_class() -> None:
     assert ssh.options["host_key_checking"] == "tofu" and ssh.address == "127.0.0.1"
     assert isinstance(connection_for_host("me", {"ansible_connection": "local"}),
                       LocalConnection)
+    win = connection_for_host("dc1", {"ansible_connection": "winrm", "ansible_host": "10.1.1.1",
+                                      "ansible_winrm_transport": "ntlm"})
+    assert win.name == "winrm" and win.options["host"] == "10.1.1.1"
     with pytest.raises(PyengineError, match="unknown ansible_connection 'telnet'"):
         connection_for_host("x", {"ansible_connection": "telnet"})
 
