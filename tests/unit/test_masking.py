@@ -132,3 +132,14 @@ def test_cli_masks_error_lines_and_internal_tracebacks(capsys) -> None:
     err = capsys.readouterr().err
     assert err == f"error: cannot read vault password file /nonexistent/{MASK}: " \
         "No such file or directory\n"
+
+
+def test_base64_of_a_file_that_contains_the_secret_is_masked() -> None:
+    """A rendered template travels as base64 (`_content_b64`): any offset must be caught."""
+    secret = "Sup3r-Secret!"
+    register_secret(secret)
+    for prefix in ("", "a", "ab", "[db]\npassword = "):
+        for suffix in ("", "\n", "\nport = 5432\n"):
+            encoded = base64.b64encode(f"{prefix}{secret}{suffix}".encode()).decode()
+            masked = mask_text(f"_content_b64: {encoded}")
+            assert MASK in masked and len(masked) < len(encoded) + 10, (prefix, suffix)
