@@ -20,7 +20,8 @@ How things are decided (apt):
   `apt-get upgrade --with-new-pkgs` (or `dist-upgrade` with `allow_removals`) then runs
   simulated for the plan and for real for the change, so check mode cannot disagree.
 - freshness: `apt-get update` runs only when the last successful one (our stamp, or
-  Ubuntu's update-success-stamp) is older than `cache_valid_time`; never in check mode.
+  Ubuntu's update-success-stamp) is older than `cache_valid_time`. In check mode stale
+  lists are fetched into the run's private temp folder, never into the system's.
 - reboot_required: /var/run/reboot-required, needrestart's kernel status, or a newer
   kernel in /boot than the running one (only when the running kernel is in /boot, so a
   container is not flagged forever). RHEL: `needs-restarting -r`.
@@ -55,6 +56,9 @@ ARGS = {
     "allow_removals": {"type": "bool", "default": False,
                        "help": "Allow an upgrade to remove packages (apt dist-upgrade, dnf "
                                "--allowerasing). Off: such upgrades are kept back."},
+    "min_free_mb": {"type": "int", "default": 0,
+                    "help": "Fail before changing anything when the package cache folder or / "
+                            "has less free space (MiB). 0: no check."},
     "window": {"type": "str",
                "help": "Maintenance window(s) on the host's clock, e.g. 'Sat 02:00-05:00', "
                        "'Mon-Fri 22:00-04:00; Sun 01:00-06:00', 'daily 02:00-04:00'."},
@@ -491,6 +495,26 @@ def kernel_reboot_reason(release, boot="/boot"):
     return None
 
 
+def check_disk(m, folders, min_free_mb, result):
+    """Free MiB of each folder (the nearest existing parent); fail below `min_free_mb`."""
+    free = {}
+    for folder in folders:
+        path = folder
+        while path and not os.path.isdir(path):
+            path = os.path.dirname(path)
+        try:
+            st = os.statvfs(path or "/")
+        except OSError:
+            continue
+        free[folder] = int(st.f_bavail * st.f_frsize // (1024 * 1024))
+    result["disk_free_mb"] = free
+    short = sorted(f for f, mb in free.items() if min_free_mb and mb < min_free_mb)
+    if short:
+        m.fail("not enough free disk space: %s (need %d MiB)" % (
+            ", ".join("%s has %d MiB" % (f, free[f]) for f in short), min_free_mb),
+            disk_free_mb=free)
+
+
 def running_services(m):
     if not m.which("systemctl"):
         return None
@@ -547,9 +571,16 @@ def _finish(m, result, planned, changes, reboot, services):
     result["reboot_reasons"] = reboot["reasons"]
     result["services_need_restart"] = services["services"]
     result["services_method"] = services["method"]
-    pending = result.get("pending", [])
-    result["pending_count"] = len(pending)
-    result["security_count"] = len([u for u in pending if u.get("security")])
+    # `pending` is what this run found; the counts are what is still pending when it ends
+    # (reports read them): an applied update no longer counts.
+    done = set(c["name"] for c in changes if c.get("to"))
+
+    def key(u):  # apt: 'name' or 'name:arch'; rpm: 'name.arch', as in the changes
+        return "%s.%s" % (u["name"], u["arch"]) if u.get("arch") else u["name"]
+
+    left = [u for u in result.get("pending", []) if key(u) not in done]
+    result["pending_count"] = len(left)
+    result["security_count"] = len([u for u in left if u.get("security")])
     state = m.params["state"]
     if state == "list":
         result["msg"] = "%d pending update(s), %d security%s" % (
@@ -658,9 +689,22 @@ class AptPatcher(object):
         age = self.cache_age()
         result["cache_age_s"] = age
         result["cache_updated"] = False
-        if not self.p["update_cache"] or self.m.check_mode:
+        if not self.p["update_cache"]:
             return
         if age is not None and age < self.p["cache_valid_time"]:
+            return
+        if self.m.check_mode:
+            # Stale metadata would make check mode report nothing to do. Fetch fresh lists
+            # into the run's private temp folder instead of the system's, so check mode
+            # is accurate and still changes nothing on the host.
+            private = os.path.join(self.m.tmpdir, "patch-apt")
+            for sub in ("lists/partial", "cache/archives/partial"):
+                if not os.path.isdir(os.path.join(private, sub)):
+                    os.makedirs(os.path.join(private, sub))
+            self.opts += ["-o", "Dir::State::Lists=%s/lists" % private,
+                          "-o", "Dir::Cache=%s/cache" % private]
+            self.apt("apt-get", ["-q", "-o", "APT::Sandbox::User=root", "update"])
+            result["cache_refreshed_privately"] = True
             return
         wait_for_locks(self.m, [self.lists_lock], self.p["lock_timeout"])
         self.apt("apt-get", ["-q", "-o", "DPkg::Lock::Timeout=%d" % self.p["lock_timeout"],
@@ -752,6 +796,7 @@ class AptPatcher(object):
         m = self.m
         result = {}
         self.config_dirs()
+        check_disk(m, [self.cache_dir, "/"], self.p["min_free_mb"], result)
         self.check_health()
         self.refresh(result)
         installed = self.installed()
@@ -1017,6 +1062,7 @@ class RpmPatcher(object):
     def run(self):
         m = self.m
         result = {"cache_updated": None}
+        check_disk(m, ["/var/cache/%s" % self.tool, "/"], self.p["min_free_mb"], result)
         wait_for_locks(m, ["/var/lib/rpm/.rpm.lock"], self.p["lock_timeout"])
         installed = self.installed()
         locked, conf_excludes = self.holds()

@@ -81,6 +81,8 @@ def test_3_security_only_applies_the_security_update(env):
     assert r["changes"] == [{"name": PKG["sec"], "from": "1.0", "to": "2.0"}]
     assert r["changed"] is True
     assert lab_versions(host) == {"sec": "2.0", "normal": "1.0", "held": "1.0"}
+    # counts are what is still pending afterwards: normal and held, none of them security
+    assert (r["pending_count"], r["security_count"]) == (2, 0)
 
 
 def test_4_full_run_applies_the_rest_keeps_held_and_local_config(env):
@@ -88,6 +90,7 @@ def test_4_full_run_applies_the_rest_keeps_held_and_local_config(env):
     r = patch(session, state="latest")
     assert r["changes"] == [{"name": PKG["normal"], "from": "1.0", "to": "2.0"}]
     assert lab_versions(host) == {"sec": "2.0", "normal": "2.0", "held": "1.0"}
+    assert r["pending_count"] == 1  # the held package
     # the local change survives; the maintainer's version is left beside it and reported
     assert host.exec(["cat", CONF_FILE]).stdout == "setting = local-change\n"
     assert host.exec(["cat", CONF_FILE + ".dpkg-dist"]).stdout == "setting = v2-default\n"
@@ -138,3 +141,4 @@ def test_8_held_dpkg_lock_is_a_clear_failure(env):
         assert "/var/lib/dpkg/lock-frontend" in r["msg"] and f"pid {pid}" in r["msg"]
     finally:
         host.exec(["kill", pid], check=False)
+

@@ -153,16 +153,32 @@ def test_cache_refresh_respects_cache_valid_time(tmp_path, sandbox):
     assert third["cache_updated"] is True
 
 
-def test_check_mode_never_refreshes(tmp_path, sandbox):
+def test_check_mode_refreshes_privately_and_leaves_system_lists_alone(tmp_path, sandbox):
     cold = AptSandbox(tmp_path / "cold")
     cold.set_sources((sandbox.root / "etc" / "sources.list").read_text())
     cold.set_status([status_entry(SEC, "1.0")])
+    lists = tmp_path / "cold" / "state" / "lists"
+    before = sorted(p.name for p in lists.rglob("*"))
     r = run(cold, check_mode=True, state="latest", update_cache=True)
-    assert r["cache_updated"] is False and r["pending"] == []
-    assert not list((tmp_path / "cold" / "state" / "lists").glob("*Packages"))
+    assert not r["failed"], r["msg"]
+    assert r["cache_updated"] is False and r["cache_refreshed_privately"] is True
+    assert planned(r) == {SEC: "2.0"}  # accurate although the system lists were empty
+    assert sorted(p.name for p in lists.rglob("*")) == before
+    assert not list((tmp_path / "cold" / "state").glob("pyengine-update-stamp.*"))
+    r = run(cold, check_mode=True, state="latest", update_cache=False)
+    assert r["pending"] == [] and "cache_refreshed_privately" not in r
 
 
 def test_unknown_package_manager_fails():
     r = run_module(MODULE, {"state": "list"}, facts={"ansible_pkg_mgr": "zypper"},
                    name="patch")
     assert r["failed"] and "zypper" in r["msg"]
+
+
+def test_min_free_mb_reports_and_refuses(sandbox):
+    r = run(sandbox, state="list")
+    assert set(r["disk_free_mb"]) == {str(sandbox.root / "cache"), "/"}
+    assert all(isinstance(v, int) and v > 0 for v in r["disk_free_mb"].values())
+    r = run(sandbox, state="latest", min_free_mb=10 ** 9)
+    assert r["failed"] and r["msg"].startswith("not enough free disk space")
+    assert "pending" not in r
