@@ -136,21 +136,36 @@ class PythonAgentSession:
             return self.facts
         self.connection.connect()
         channel = self.connection.open_agent(self.argv())
-        self._channel = channel
         try:
-            self._wait_for_bootstrap(channel)
+            if self.become and self.become_password:
+                # sudo reads the password from the same stdin: wait for its prompt first.
+                self._wait_for_bootstrap(channel)
+            # Otherwise everything is sent at once and sits in the channel until the
+            # bootstrap reads it: starting the agent costs one round trip, not two.
             source = _read_lib("agent").encode("utf-8")
-            channel.write(f"{len(source)}\n".encode() + source)
-            libs = {"runtime": _read_lib("runtime"), "facts": _read_lib("facts")}
+            hello = json.dumps({"op": "hello", "libs": {
+                "runtime": _read_lib("runtime"), "facts": _read_lib("facts")}}).encode()
             self.round_trips += 1
-            self._send({"op": "hello", "libs": libs})
-            reply = self._recv(self.start_timeout)
+            try:
+                channel.write(f"{len(source)}\n".encode() + source
+                              + _HEADER.pack(len(hello)) + hello)
+                header = channel.read_exactly(_HEADER.size, self.start_timeout)
+            except TimeoutError as err:
+                raise AgentError(f"{self.host}: the agent did not start within "
+                                 f"{self.start_timeout:g}s{self._stderr_tail(channel)}") from err
+            except (EOFError, OSError):
+                header = b""
+            if len(header) < _HEADER.size:  # the command ended before the agent answered
+                self._start_failed(channel, channel.stderr_so_far().decode("utf-8", "replace"))
+            body = channel.read_exactly(_HEADER.unpack(header)[0], self.start_timeout)
+            reply = json.loads(body.decode("utf-8"))
         except BaseException:
-            self._channel = None
             channel.close()
             raise
         if reply.get("op") != "facts":
+            channel.close()
             raise AgentError(f"{self.host}: the agent failed to start: {reply.get('msg', reply)}")
+        self._channel = channel
         self.facts = reply.get("facts") or {}
         self.agent_pid = reply.get("pid")
         return self.facts
@@ -191,7 +206,7 @@ class PythonAgentSession:
 
     def _start_failed(self, channel: AgentChannel, seen: str) -> NoReturn:
         status = channel.exit_status(2.0)
-        text = seen.strip()
+        text = seen.replace(HELLO_MARK, "").strip()
         if not self.connection.connected:
             raise HostUnreachable(self.host, f"connection lost starting the agent{_tail(text)}")
         if self.become and "a password is required" in text:
@@ -334,7 +349,9 @@ class PythonAgentSession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _stderr_tail(self, seen: str) -> str:
+    def _stderr_tail(self, seen: str | AgentChannel) -> str:
+        if not isinstance(seen, str):
+            seen = seen.stderr_so_far().decode("utf-8", "replace")
         return _tail(seen.replace(HELLO_MARK, ""))
 
 
