@@ -1,24 +1,26 @@
-"""Test helpers for the patch module: .deb packages built with dpkg-deb, a signed-less local
-apt repository with a normal and a security suite, and an apt sandbox on the controller.
+"""Test helpers for the patch module: the suites of a local apt repository (a normal one and
+a `-security` one labelled Debian-Security), v1 packages to install, an apt sandbox on the
+controller, and the setup/cleanup of lab hosts.
 
-The repository layout is a real one (dists/SUITE/Release with Origin/Label/Suite and
-SHA256 sums, main/binary-ARCH/Packages, pool/), so apt reads origins and labels exactly
-as it does from Debian's mirrors: `Label: Debian-Security` / `Suite: bookworm-security`
-is what marks a security update.
+Packages and repositories are built with tests/aptrepo.py (dpkg-deb, flat repositories with
+a Release file whose Origin/Label/Suite the caller chooses), so apt reads origins and labels
+exactly as it does from Debian's mirrors. Unlike aptrepo.publish, the source list written
+here is private (not in /etc/apt/sources.list.d): the patch module is pointed at it with
+apt options, so the hosts' own apt configuration never sees the test repository.
 """
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
 import io
 import os
-import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from aptrepo import PkgSpec, build_repo
+from aptrepo import build_deb as _aptrepo_build_deb
 
 PREFIX = "pyengine-test-patch-"
 
@@ -30,45 +32,27 @@ def native_arch() -> str:
 
 @dataclass
 class Deb:
-    name: str
-    version: str
+    spec: PkgSpec
     path: Path
-    control: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def pkg_spec(name: str, version: str, postinst: str | None = None,
+             conffiles: dict[str, str] | None = None) -> PkgSpec:
+    """A package spec; `conffiles` maps path -> content of files dpkg treats as config."""
+    return PkgSpec(name, version, postinst=postinst, files=dict(conffiles or {}),
+                   conffiles=list(conffiles or {}),
+                   description=f"pyengine patch test package {name}")
 
 
 def build_deb(workdir: Path, name: str, version: str, postinst: str | None = None,
-              conffiles: dict[str, str] | None = None, depends: str | None = None,
-              files: dict[str, str] | None = None) -> Deb:
-    """Build an Architecture: all package with dpkg-deb (no fakeroot needed: --root-owner-group)."""
-    stage = workdir / f"stage-{name}-{version}"
-    if stage.exists():
-        shutil.rmtree(stage)
-    (stage / "DEBIAN").mkdir(parents=True)
-    all_files = dict(files or {})
-    all_files.update(conffiles or {})
-    for rel, content in all_files.items():
-        target = stage / rel.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-    control = (f"Package: {name}\nVersion: {version}\nArchitecture: all\n"
-               f"Maintainer: pyengine tests <tests@example.invalid>\nSection: misc\n"
-               f"Priority: optional\n")
-    if depends:
-        control += f"Depends: {depends}\n"
-    control += f"Description: pyengine patch test package {name}\n"
-    (stage / "DEBIAN" / "control").write_text(control)
-    if conffiles:
-        (stage / "DEBIAN" / "conffiles").write_text(
-            "".join("/" + p.lstrip("/") + "\n" for p in conffiles))
-    if postinst:
-        script = stage / "DEBIAN" / "postinst"
-        script.write_text(postinst)
-        script.chmod(0o755)
-    out = workdir / f"{name}_{version}_all.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(stage),
-                    str(out)], check=True, capture_output=True)
-    shutil.rmtree(stage)
-    return Deb(name, version, out, control)
+              conffiles: dict[str, str] | None = None) -> Deb:
+    """Build one .deb (for dpkg -i of the v1 packages)."""
+    spec = pkg_spec(name, version, postinst, conffiles)
+    return Deb(spec, _aptrepo_build_deb(spec, workdir))
 
 
 @dataclass
@@ -76,58 +60,33 @@ class Suite:
     name: str
     label: str
     origin: str = "pyengine-test"
-    debs: list[Deb] = field(default_factory=list)
+    specs: list[PkgSpec] = field(default_factory=list)
 
 
 class Repo:
-    """A local apt repository: add suites and packages, then `write()` the indexes."""
+    """Suites of a local repository, each a flat aptrepo repository in root/SUITE."""
 
-    def __init__(self, root: Path, arch: str | None = None) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.arch = arch or native_arch()
         self.suites: dict[str, Suite] = {}
 
     def suite(self, name: str, label: str, origin: str = "pyengine-test") -> Suite:
         return self.suites.setdefault(name, Suite(name, label, origin))
 
     def add(self, suite: str, deb: Deb) -> None:
-        self.suites[suite].debs.append(deb)
+        self.suites[suite].specs.append(deb.spec)
 
     def write(self) -> None:
-        pool = self.root / "pool" / "main"
-        pool.mkdir(parents=True, exist_ok=True)
         for suite in self.suites.values():
-            comp = self.root / "dists" / suite.name / "main" / f"binary-{self.arch}"
-            comp.mkdir(parents=True, exist_ok=True)
-            entries = []
-            for deb in suite.debs:
-                target = pool / deb.path.name
-                shutil.copy2(deb.path, target)
-                data = target.read_bytes()
-                entries.append(
-                    deb.control.rstrip("\n") + "\n"
-                    + f"Filename: pool/main/{deb.path.name}\nSize: {len(data)}\n"
-                    + f"MD5sum: {hashlib.md5(data).hexdigest()}\n"
-                    + f"SHA256: {hashlib.sha256(data).hexdigest()}\n")
-            packages = "\n".join(entries).encode()
-            (comp / "Packages").write_bytes(packages)
-            rel_path = f"main/binary-{self.arch}/Packages"
-            release = (
-                f"Origin: {suite.origin}\nLabel: {suite.label}\nSuite: {suite.name}\n"
-                f"Codename: {suite.name}\n"
-                f"Date: {email.utils.formatdate(usegmt=True)}\n"
-                f"Architectures: {self.arch}\nComponents: main\n"
-                f"Description: pyengine patch test suite {suite.name}\n"
-                f"MD5Sum:\n {hashlib.md5(packages).hexdigest()} {len(packages)} {rel_path}\n"
-                f"SHA256:\n {hashlib.sha256(packages).hexdigest()} {len(packages)} {rel_path}\n")
-            (self.root / "dists" / suite.name / "Release").write_text(release)
+            build_repo(self.root / suite.name, suite.specs, suite=suite.name,
+                       origin=suite.origin, label=suite.label)
 
-    def sources_list(self, uri: str | None = None) -> str:
-        uri = uri or f"file:{self.root}"
-        return "".join(f"deb [trusted=yes] {uri} {s} main\n" for s in self.suites)
+    def sources_list(self, base: str | None = None) -> str:
+        base = base or str(self.root)
+        return "".join(f"deb [trusted=yes] file:{base}/{s} ./\n" for s in self.suites)
 
     def tar_bytes(self) -> bytes:
-        """The repository as a tar (to ship it to a lab host in one put)."""
+        """The repository as a tar (to ship it to a lab host in one exec)."""
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
             tar.add(str(self.root), arcname=".")
@@ -243,11 +202,11 @@ def lab_prepare(host: Any, repo: Repo, v1: dict[str, Deb], install: list[str],
     host.exec(["mkdir", "-p", LAB_REPO, f"{LAB_CONF}/sources.list.d", f"{LAB_STATE}/lists/partial",
                f"{LAB_CACHE}/archives/partial", "/tmp/pyengine-test-patch-v1"])
     host.exec(["tar", "-xzf", "-", "-C", LAB_REPO], input=repo.tar_bytes())
-    host.exec(["tee", f"{LAB_CONF}/sources.list"], input=repo.sources_list(f"file:{LAB_REPO}"))
+    host.exec(["tee", f"{LAB_CONF}/sources.list"], input=repo.sources_list(LAB_REPO))
     debs = []
     for key in install:
         target = f"/tmp/pyengine-test-patch-v1/{v1[key].path.name}"
-        host.exec(["tee", target], input=v1[key].path.read_bytes())
+        host.exec(["sh", "-c", 'cat > "$1"', "sh", target], input=v1[key].path.read_bytes())
         debs.append(target)
     if debs:
         host.exec(["env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "-i", *debs])
