@@ -58,7 +58,7 @@ ARGS = {
     "lock_timeout": {"type": "int", "default": 60,
                      "help": "Seconds to wait for the dpkg lock."},
 }
-MUTUALLY_EXCLUSIVE = [["deb", "upgrade"]]
+MUTUALLY_EXCLUSIVE = [["deb", "upgrade"], ["deb", "name"]]
 
 ENV = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none",
        "NEEDRESTART_MODE": "l", "LC_ALL": "C", "LANG": "C"}

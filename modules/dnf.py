@@ -239,7 +239,7 @@ def plan(m, rpm, installed):
             jobs.append(["upgrade"])
             reasons += ["upgrade %s to %s" % kv for kv in sorted(updates.items())]
         return jobs, reasons
-    missing = [n for n in names if not _installed(n, installed)]
+    missing = [n for n in names if not _installed(_rpm_file_spec(m, n), installed)]
     if p["update_only"]:
         missing = []
     if missing:
@@ -252,6 +252,15 @@ def plan(m, rpm, installed):
             jobs.append(["upgrade"] + sorted(updates))
             reasons += ["upgrade %s to %s" % kv for kv in sorted(updates.items())]
     return jobs, reasons
+
+
+def _rpm_file_spec(m, spec):
+    """'name-version-release' of a local .rpm file (so installing it is idempotent)."""
+    if not spec.endswith(".rpm") or "://" in spec:
+        return spec
+    rc, out, _err = m.run([m.which("rpm", required=True), "-qp", "--qf",
+                           "%{NAME}-%{VERSION}-%{RELEASE}", spec], env=ENV)
+    return out.strip() if rc == 0 and out.strip() else spec
 
 
 def _installed(spec, installed):

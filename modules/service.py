@@ -55,8 +55,12 @@ class Systemd(object):
         return out.strip() in ("active", "activating", "reloading")
 
     def enabled(self):
+        """True/False, or None for a static unit (nothing to enable: no [Install])."""
         rc, out, _ = self.m.run([self.ctl, "is-enabled", self.name])
-        return rc == 0 and out.strip() not in ("static", "masked", "indirect", "generated")
+        if out.strip() == "static":
+            self.m.warn("unit %s is static: it has no [Install] section to enable" % self.name)
+            return None
+        return rc == 0 and out.strip() not in ("masked", "indirect", "generated")
 
     def act(self, verb):
         self.m.run([self.ctl, verb, self.name], check=True)
@@ -133,7 +137,7 @@ def main(m):
     enabled_before = None
     if p.get("enabled") is not None:
         enabled_before = backend.enabled()
-        if enabled_before != p["enabled"]:
+        if enabled_before is not None and enabled_before != p["enabled"]:
             steps.append("enable" if p["enabled"] else "disable")
     verb = plan_state(p.get("state"), running) if p.get("state") else None
     if verb:

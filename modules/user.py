@@ -38,6 +38,12 @@ ARGS = {
                                 "creating."},
     "password_lock": {"type": "bool",
                       "help": "Lock (true) or unlock (false) the password; none leaves it."},
+    "password_expire_max": {"type": "int",
+                            "help": "Maximum days a password stays valid (chage -M)."},
+    "password_expire_min": {"type": "int",
+                            "help": "Minimum days between password changes (chage -m)."},
+    "password_expire_warn": {"type": "int",
+                             "help": "Days of warning before a password expires (chage -W)."},
     "expires": {"type": "float",
                 "help": "Account expiry as epoch seconds; a negative value removes it."},
     "remove": {"type": "bool", "default": False,
@@ -86,7 +92,28 @@ def current_state(name):
         state["password_hash"] = shadow[1]
         state["locked"] = shadow[1].startswith("!")
         state["expires"] = shadow[7] if len(shadow) > 7 else ""
+        for key, index in _AGING:
+            state[key] = shadow[index] if len(shadow) > index else ""
     return state
+
+
+# (argument, field index in /etc/shadow, chage flag)
+_AGING = (("password_expire_min", 3), ("password_expire_max", 4), ("password_expire_warn", 5))
+_CHAGE = {"password_expire_min": "-m", "password_expire_max": "-M", "password_expire_warn": "-W"}
+
+
+def plan_aging(p, cur):
+    """chage options for the password aging fields that differ (all given ones on create)."""
+    opts, fields = [], {}
+    for key, _index in _AGING:
+        if p.get(key) is None:
+            continue
+        have = (cur or {}).get(key)
+        if cur is not None and have == str(p[key]):
+            continue
+        opts += [_CHAGE[key], str(p[key])]
+        fields[key] = (have if have is not None else "", str(p[key]))
+    return opts, fields
 
 
 def _expiry_days(expires):
@@ -152,7 +179,8 @@ def _password_plan(p, cur, creating):
 def _describe(state):
     if state is None:
         return ""
-    keys = ("uid", "group", "groups", "comment", "home", "shell", "expires")
+    keys = ("uid", "group", "groups", "comment", "home", "shell", "expires") + tuple(
+        k for k, _i in _AGING)
     lines = []
     for key in keys:
         if key in state:
@@ -212,11 +240,17 @@ def main(m):
         result.update(changed=True, msg="%s user %s" % (
             "would create" if m.check_mode else "created", name))
         commands = [argv]
-        fields = {}
+        aging, fields = plan_aging(p, None)
+        if aging:
+            commands.append([m.which("chage", required=True)] + aging + [name])
     else:
         opts, fields = plan_modify(p, cur)
         commands = [[m.which("usermod", required=True)] + opts + [name]] if opts else []
-        changed = bool(opts) or new_hash is not None or lock is not None
+        aging, aging_fields = plan_aging(p, cur)
+        fields.update(aging_fields)
+        if aging:
+            commands.append([m.which("chage", required=True)] + aging + [name])
+        changed = bool(commands) or new_hash is not None or lock is not None
         what = sorted(fields) + (["password"] if new_hash is not None else []) + (
             ["password_lock"] if lock else [])
         result.update(changed=changed, msg=("%s %s of user %s" % (
@@ -234,9 +268,11 @@ def main(m):
     if result["changed"]:
         result["diff"] = m.text_diff(_describe(cur), _describe(after), "user %s" % name)
     if after is not None:
-        result.update(uid=after.get("uid"), group=after.get("group"),
-                      groups=",".join(after.get("groups", [])), home=after.get("home"),
-                      shell=after.get("shell"), comment=after.get("comment"))
+        facts = dict(uid=after.get("uid"), group=after.get("group"),
+                     groups=",".join(after.get("groups", [])), home=after.get("home"),
+                     shell=after.get("shell"), comment=after.get("comment"))
+        # A check-mode creation cannot know what useradd would pick: leave those out.
+        result.update((k, v) for k, v in facts.items() if v not in ("(new)", "(default)"))
     result.update(system=p["system"], create_home=p["create_home"])
     if p.get("password") is not None:
         result["password"] = "NOT_LOGGING_PASSWORD"
@@ -246,10 +282,12 @@ def main(m):
 def _predict(cur, fields, p, lock):
     """The account after the planned change, for the check-mode diff."""
     if cur is None:
-        return {"uid": p.get("uid") if p.get("uid") is not None else "(new)",
-                "group": p.get("group") or p["name"], "groups": p.get("groups") or [],
-                "comment": p.get("comment") or "", "home": p.get("home") or "(default)",
-                "shell": p.get("shell") or "(default)"}
+        new = {"uid": p.get("uid") if p.get("uid") is not None else "(new)",
+               "group": p.get("group") or p["name"], "groups": p.get("groups") or [],
+               "comment": p.get("comment") or "", "home": p.get("home") or "(default)",
+               "shell": p.get("shell") or "(default)"}
+        new.update((k, v[1]) for k, v in fields.items())
+        return new
     new = dict(cur)
     for key, (_old, value) in fields.items():
         new[key] = value.split(",") if key == "groups" and value else (

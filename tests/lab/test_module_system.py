@@ -87,6 +87,14 @@ def test_group_and_user_converge_then_stay_put(h1: Target) -> None:
         assert h1.sh(f"getent shadow {user}").split(":")[1] == "!" + HASH
         assert not h1.ok("user", change)["changed"]
 
+        # Password aging (CIS 5.4.1.x) goes through chage; the shadow fields show it.
+        aging = {"name": user, "password_expire_max": 365, "password_expire_min": 1,
+                 "password_expire_warn": 7}
+        aged = h1.ok("user", aging)
+        assert aged["changed"] and "password_expire_max: 365" in _diff(aged)["after"]
+        assert h1.sh(f"getent shadow {user}").split(":")[3:6] == ["1", "365", "7"]
+        assert not h1.ok("user", aging)["changed"]
+
         # groups: [] (append false) takes the account out of every supplementary group.
         h1.ok("user", {"name": user, "groups": []})
         assert group not in h1.sh(f"id -nG {user}").split()
