@@ -8,6 +8,8 @@ folders (patch_helpers.LAB_APT_OPTIONS) so Debian's mirror is never involved.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -64,6 +66,25 @@ def test_1_list_shows_security_and_normal_updates(env):
     assert (r["pending_count"], r["security_count"]) == (3, 1)
     assert r["cache_updated"] is True
     assert r["changed"] is False
+
+
+def test_1b_patch_status_cli_table_and_json(env, lab, tmp_path):
+    argv = [sys.executable, "-m", "pyengine", "patch", "status", "-i", str(lab.inventory_path),
+            "-l", HOST] + [x for opt in LAB_APT_OPTIONS for x in ("--apt-option", opt)]
+    proc = subprocess.run(argv + ["--json", "--json-file", str(tmp_path / "s.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data == json.loads((tmp_path / "s.json").read_text())
+    row = data["hosts"][HOST]
+    assert (row["status"], row["pending"], row["security"], row["held"]) == ("ok", 3, 1, 1)
+    assert {u["name"]: u["security"] for u in row["updates"]} == {
+        PKG["sec"]: True, PKG["normal"]: False, PKG["held"]: False}
+    assert data["totals"]["security"] == 1 and data["totals"]["reboot_required"] == 0
+    table = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0, table.stderr
+    line = [ln for ln in table.stdout.splitlines() if f" {HOST} " in ln][0]
+    assert [cell.strip() for cell in line.split("│")[2:6]] == ["ok", "3", "1", "1"]
 
 
 def test_2_check_mode_lists_and_changes_nothing(env):
