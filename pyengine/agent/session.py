@@ -288,7 +288,7 @@ class PythonAgentSession:
     # -- framing ---------------------------------------------------------------------
     def _send(self, message: dict[str, Any]) -> None:
         assert self._channel is not None
-        body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        body = json.dumps(message, separators=(",", ":"), default=_json_default).encode("utf-8")
         try:
             self._channel.write(_HEADER.pack(len(body)) + body)
         except (EOFError, OSError) as err:
@@ -353,6 +353,17 @@ class PythonAgentSession:
         if not isinstance(seen, str):
             seen = seen.stderr_so_far().decode("utf-8", "replace")
         return _tail(seen.replace(HELLO_MARK, ""))
+
+
+def _json_default(value: Any) -> Any:
+    """Task arguments may hold YAML dates, sets or bytes: send them as JSON can carry them."""
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def _tail(text: str, limit: int = 300) -> str:

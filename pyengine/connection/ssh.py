@@ -517,15 +517,24 @@ def _load_key(
             raise HostUnreachable(host, f"private key file {path} does not exist")
         return None
     try:
-        return paramiko.PKey.from_path(path, password=passphrase)
-    except paramiko.PasswordRequiredException as err:
+        secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+        # The stubs say str, paramiko 4+ wants bytes (cryptography does the decrypting).
+        return paramiko.PKey.from_path(path, password=secret)  # type: ignore[arg-type]
+    except (paramiko.PasswordRequiredException, TypeError) as err:
+        # paramiko raises PasswordRequiredException for PEM keys; for OpenSSH-format keys
+        # the TypeError of cryptography's loader comes through.
+        if required and passphrase:
+            raise HostUnreachable(
+                host, f"cannot load private key {path}: wrong passphrase?"
+            ) from err
         if required:
             raise HostUnreachable(
                 host, f"private key {path} is encrypted: set private_key_passphrase"
             ) from err
     except (paramiko.SSHException, OSError, ValueError) as err:
         if required:
-            raise HostUnreachable(host, f"cannot load private key {path}: {err}") from err
+            hint = " (wrong passphrase?)" if passphrase else ""
+            raise HostUnreachable(host, f"cannot load private key {path}: {err}{hint}") from err
     return None
 
 

@@ -184,6 +184,21 @@ def test_password_auth(lab: Any) -> None:
         wrong.connect()
 
 
+def test_encrypted_key_file_needs_its_passphrase(lab: Any, tmp_path: Path) -> None:
+    key = tmp_path / "id_encrypted"
+    key.write_bytes(Path(lab.private_key_path).read_bytes())
+    key.chmod(0o600)
+    subprocess.run(["ssh-keygen", "-q", "-p", "-f", str(key), "-P", "", "-N", "key-pass"],
+                   check=True, capture_output=True)
+    vars_ = hostvars(lab, "h1", ansible_ssh_private_key_file=str(key))
+    with pytest.raises(HostUnreachable, match="is encrypted: set private_key_passphrase"):
+        connection_for_host("h1", vars_).connect()
+    with pytest.raises(HostUnreachable, match=r"cannot load private key .*wrong passphrase"):
+        connection_for_host("h1", dict(vars_, pyengine_private_key_passphrase="nope")).connect()
+    with connection_for_host("h1", dict(vars_, pyengine_private_key_passphrase="key-pass")) as c:
+        assert c.run(["id", "-un"]).stdout.strip() == b"root"
+
+
 def test_ssh_agent_auth(lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sock = tmp_path / "agent.sock"
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)

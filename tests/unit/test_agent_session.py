@@ -298,6 +298,17 @@ def test_check_and_diff_flags_and_facts_reach_the_module(session: PythonAgentSes
     assert res["result"]["os_family"] == session.facts["ansible_os_family"]
 
 
+def test_yaml_dates_and_sets_in_arguments_travel_as_json(
+    session: PythonAgentSession, tmp_path: Path
+) -> None:
+    import datetime
+
+    (res,) = list(session.run_batch([item(1, "write", args={
+        "path": str(tmp_path / "d"), "text": datetime.date(2024, 1, 31)})]))
+    assert res["result"]["changed"] is True
+    assert (tmp_path / "d").read_text() == "2024-01-31"
+
+
 def test_check_mode_changes_nothing(session: PythonAgentSession, tmp_path: Path) -> None:
     (res,) = list(session.run_batch([item(1, "write", check_mode=True,
                                           args={"path": str(tmp_path / "a")})]))
