@@ -373,7 +373,10 @@ class SSHConnection(Connection):
         deadline = None if timeout is None else time.monotonic() + float(timeout)
         channel = self._session()
         try:
-            channel.exec_command(shlex.join(argv))
+            try:
+                channel.exec_command(shlex.join(argv))
+            except (paramiko.SSHException, OSError, EOFError) as err:
+                raise HostUnreachable(self.host, f"cannot run {argv[0]!r}: {err}") from err
             writer = threading.Thread(target=_feed, args=(channel, data or b""), daemon=True)
             writer.start()
             stderr = StderrDrain(lambda: _recv_quiet(channel.recv_stderr), "ssh-run-stderr")
@@ -437,6 +440,8 @@ class SSHConnection(Connection):
         if self.transport is not None:
             self.transport.close()
         gateways, self._own_gateways = self._own_gateways, []
+        if gateways:
+            self.gateway = None  # pooled: a later connect() acquires the chain again
         for gateway in reversed(gateways):
             GATEWAYS.release(gateway)
 
