@@ -55,6 +55,9 @@ ARGS = {
                                    "help": "Allow changing packages that are on hold."},
     "fail_on_autoremove": {"type": "bool", "default": False,
                            "help": "Fail instead of removing packages as a side effect."},
+    "policy_rc_d": {"type": "int",
+                    "help": "Write /usr/sbin/policy-rc.d exiting with this code while apt "
+                            "runs (101: keep services from starting); restored afterwards."},
     "lock_timeout": {"type": "int", "default": 60,
                      "help": "Seconds to wait for the dpkg lock."},
 }
@@ -314,19 +317,12 @@ def main(m):
         jobs.append(["autoremove"] + (["--purge"] if p["purge"] else []))
 
     changes, out_all, err_all = {}, [], []
-    for job in jobs:
-        if m.check_mode or job is not words:
-            # Check mode reports apt's own simulation; upgrade and autoremove only run
-            # when the simulation shows they would do something.
-            predicted = parse_simulation(apt.apt(job, simulate=True)[0])
-            if m.check_mode:
-                changes.update(predicted)
-                continue
-            if not predicted:
-                continue
-        out, err = apt.apt(job, simulate=False)
-        out_all.append(out)
-        err_all.append(err)
+    restore = _policy_rc_d(m, p.get("policy_rc_d")) if jobs and not m.check_mode else None
+    try:
+        _run_jobs(m, apt, jobs, words, changes, out_all, err_all)
+    finally:
+        if restore is not None:
+            restore()
     if not m.check_mode and out_all:
         now, now_left = apt.snapshot()
         changes = diff_snapshots(installed, now)
@@ -354,6 +350,40 @@ def main(m):
     else:
         result["msg"] = _nothing(p)
     return result
+
+
+def _run_jobs(m, apt, jobs, words, changes, out_all, err_all):
+    for job in jobs:
+        if m.check_mode or job is not words:
+            # Check mode reports apt's own simulation; upgrade and autoremove only run
+            # when the simulation shows they would do something.
+            predicted = parse_simulation(apt.apt(job, simulate=True)[0])
+            if m.check_mode:
+                changes.update(predicted)
+                continue
+            if not predicted:
+                continue
+        out, err = apt.apt(job, simulate=False)
+        out_all.append(out)
+        err_all.append(err)
+
+
+_POLICY = "/usr/sbin/policy-rc.d"
+
+
+def _policy_rc_d(m, code):
+    """Install a policy-rc.d answering `code`; returns the function that puts back the old."""
+    if code is None:
+        return None
+    old = m.read_bytes(_POLICY)
+    m.atomic_write(_POLICY, "#!/bin/sh\nexit %d\n" % code, mode=0o755)
+
+    def restore():
+        if old is None:
+            os.unlink(_POLICY)
+        else:
+            m.atomic_write(_POLICY, old)
+    return restore
 
 
 def _nothing(p):

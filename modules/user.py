@@ -46,6 +46,16 @@ ARGS = {
                              "help": "Days of warning before a password expires (chage -W)."},
     "expires": {"type": "float",
                 "help": "Account expiry as epoch seconds; a negative value removes it."},
+    "generate_ssh_key": {"type": "bool", "default": False,
+                         "help": "Create an SSH key pair for the user if none exists."},
+    "ssh_key_type": {"type": "str", "default": "rsa", "help": "ssh-keygen -t."},
+    "ssh_key_bits": {"type": "int", "help": "ssh-keygen -b (default: ssh-keygen's)."},
+    "ssh_key_file": {"type": "path",
+                     "help": "Private key path, relative to the home folder; "
+                             "default .ssh/id_TYPE."},
+    "ssh_key_comment": {"type": "str", "help": "The key's comment (default: user@host)."},
+    "ssh_key_passphrase": {"type": "str", "no_log": True,
+                           "help": "Passphrase of the new private key."},
     "remove": {"type": "bool", "default": False,
                "help": "With state=absent: also remove the home folder and mail spool."},
     "force": {"type": "bool", "default": False,
@@ -273,6 +283,8 @@ def main(m):
                      shell=after.get("shell"), comment=after.get("comment"))
         # A check-mode creation cannot know what useradd would pick: leave those out.
         result.update((k, v) for k, v in facts.items() if v not in ("(new)", "(default)"))
+    if p["generate_ssh_key"]:
+        _ssh_key(m, p, name, result)
     result.update(system=p["system"], create_home=p["create_home"])
     if p.get("password") is not None:
         result["password"] = "NOT_LOGGING_PASSWORD"
@@ -295,3 +307,45 @@ def _predict(cur, fields, p, lock):
     if lock is not None:
         new["locked"] = lock == "-L"
     return new
+
+
+def _ssh_key(m, p, name, result):
+    """Generate the user's key pair unless the private key file exists (never overwritten)."""
+    import os
+    import socket
+    try:
+        entry = pwd.getpwnam(name)
+        home, uid, gid = entry.pw_dir, entry.pw_uid, entry.pw_gid
+    except KeyError:  # check mode on an account that does not exist yet
+        home, uid, gid = p.get("home") or "/home/" + name, None, None
+    rel = p.get("ssh_key_file") or ".ssh/id_%s" % p["ssh_key_type"]
+    path = rel if os.path.isabs(rel) else os.path.join(home, rel)
+    result["ssh_key_file"] = path
+    if os.path.exists(path):
+        if os.path.exists(path + ".pub"):
+            with open(path + ".pub") as handle:
+                result["ssh_public_key"] = handle.read().strip()
+        return
+    result["changed"] = True
+    result["msg"] = (result.get("msg", "") + "; " if result.get("msg") else "") + (
+        "%s SSH key %s" % ("would generate" if m.check_mode else "generated", path))
+    if m.check_mode:
+        return
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        os.makedirs(folder, 0o700)
+        if uid is not None:
+            os.chown(folder, uid, gid)
+    comment = p.get("ssh_key_comment") or "%s@%s" % (name, socket.gethostname())
+    argv = [m.which("ssh-keygen", required=True), "-q", "-t", p["ssh_key_type"], "-f", path,
+            "-C", comment, "-N", p.get("ssh_key_passphrase") or ""]
+    if p.get("ssh_key_bits"):
+        argv[4:4] = ["-b", str(p["ssh_key_bits"])]
+    m.run(argv, check=True)
+    for f in (path, path + ".pub"):
+        if uid is not None:
+            os.chown(f, uid, gid)
+    with open(path + ".pub") as handle:
+        result["ssh_public_key"] = handle.read().strip()
+    _rc, out, _err = m.run([m.which("ssh-keygen", required=True), "-l", "-f", path + ".pub"])
+    result["ssh_fingerprint"] = out.strip()

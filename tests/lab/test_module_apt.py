@@ -166,3 +166,18 @@ def test_package_picks_apt_from_facts(h2: Target) -> None:
     assert dry["changed"] and version_of(h2, A)
     assert h2.ok("package", {"name": [A], "state": "absent"})["changed"]
     assert version_of(h2, A) == ""
+
+
+def test_policy_rc_d_only_while_apt_runs(h2: Target, tmp_path: Path) -> None:
+    name = f"pyetest-{SUF}-d"
+    seen = f"/var/lib/{name}.policy"
+    deb = build_deb(PkgSpec(name, "1.0", postinst=f"cat /usr/sbin/policy-rc.d > {seen}"),
+                    tmp_path)
+    copy_into(h2.host, deb, f"/tmp/{name}.deb")
+    had_policy = h2.sh("test -e /usr/sbin/policy-rc.d && echo yes || echo no").strip()
+    try:
+        h2.ok("apt", {"deb": f"/tmp/{name}.deb", "policy_rc_d": 101})
+        assert h2.sh(f"cat {seen}") == "#!/bin/sh\nexit 101\n"
+        assert h2.sh("test -e /usr/sbin/policy-rc.d && echo yes || echo no").strip() == had_policy
+    finally:
+        h2.sh(f"dpkg --purge {name} >/dev/null 2>&1; rm -f {seen} /tmp/{name}.deb; true")

@@ -95,6 +95,13 @@ def test_group_and_user_converge_then_stay_put(h1: Target) -> None:
         assert h1.sh(f"getent shadow {user}").split(":")[3:6] == ["1", "365", "7"]
         assert not h1.ok("user", aging)["changed"]
 
+        key = h1.ok("user", {"name": user, "generate_ssh_key": True, "ssh_key_type": "ed25519"})
+        assert key["changed"] and key["ssh_public_key"].startswith("ssh-ed25519 ")
+        assert h1.sh(f"stat -c '%U %a' /home/{user}/.ssh/id_ed25519").strip() == f"{user} 600"
+        assert h1.sh(f"cat /home/{user}/.ssh/id_ed25519.pub").strip() == key["ssh_public_key"]
+        again = h1.ok("user", {"name": user, "generate_ssh_key": True, "ssh_key_type": "ed25519"})
+        assert not again["changed"] and again["ssh_public_key"] == key["ssh_public_key"]
+
         # groups: [] (append false) takes the account out of every supplementary group.
         h1.ok("user", {"name": user, "groups": []})
         assert group not in h1.sh(f"id -nG {user}").split()
