@@ -380,7 +380,7 @@ class Lab:
                     console = self.paths.host_console(bad[0])
                     raise LabError(
                         f"lab {self.name}: {', '.join(bad)} did not come up; see {console} "
-                        f"and {self.paths.daemon_log}"
+                        f"and {self.paths.daemon_log}{_inotify_hint()}"
                     )
                 time.sleep(0.2)
             # sshd answers before systemd has finished booting; wait for that too, so a test
@@ -437,6 +437,30 @@ class Lab:
         if paths.dir.exists():
             shutil.rmtree(paths.dir)
             say(f"lab {self.name}: down")
+
+
+def _inotify_hint() -> str:
+    """systemd stalls at boot when root has no inotify instance left (a machine-wide limit
+    that every lab's hosts share and the lab must not raise): say so when that is the case."""
+    try:
+        limit = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text())
+    except (OSError, ValueError):
+        return ""
+    used = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid != 0:
+                continue
+            used += sum(1 for fd in (proc / "fd").iterdir()
+                        if os.readlink(fd) == "anon_inode:inotify")
+        except OSError:
+            continue
+    if used < limit - 8:
+        return ""
+    return (f" (root uses {used} of the machine's {limit} inotify instances "
+            "(fs.inotify.max_user_instances): take down labs that are not needed)")
 
 
 def _valid_name(name: str) -> bool:
