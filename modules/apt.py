@@ -225,6 +225,9 @@ def update_cache(m, p):
         rc, out, err = m.run([apt_get, "update", "-q"], env=ENV)
         # apt-get update returns 0 even when a source failed; "E:" lines say it did not.
         if rc == 0 and not re.search(r"^E:", err, re.M):
+            for line in err.splitlines():
+                if line.startswith("W:"):
+                    m.warn("apt-get update: " + line[2:].strip())
             now = time.time()
             try:
                 os.utime(lists, (now, now))
@@ -253,7 +256,10 @@ def plan(m, apt, installed, leftovers):
     """apt-get words to run, and a human reason per package (empty words: nothing to do)."""
     p = m.params
     state, words, reasons = p["state"], [], []
-    specs = [parse_spec(s) for s in (p.get("name") or []) if s.strip()]
+    try:
+        specs = [parse_spec(s) for s in (p.get("name") or []) if s.strip()]
+    except ValueError as exc:
+        m.fail(str(exc))
     if p.get("deb"):
         name, version = _deb_fields(m, os.path.abspath(p["deb"]))
         if installed.get(name) != version:

@@ -286,11 +286,13 @@ def main(m):
     if p["autoremove"]:
         jobs.append(["autoremove"])
     result = {"changed": False, "backend": rpm.tool.rsplit("/", 1)[-1]}
-    outs, errs, predicted = [], [], {}
+    outs, errs, predicted, unsure = [], [], {}, False
     for job in jobs:
         if m.check_mode or job == ["autoremove"]:
-            table, _out, _err = rpm.transaction(job, simulate=True)
+            table, out, err = rpm.transaction(job, simulate=True)
             predicted.update(table)
+            # An empty table is believed only when the tool said so in words.
+            unsure = unsure or (not table and "Nothing to do" not in out + err)
             if m.check_mode or not table:
                 continue
         _none, out, err = rpm.transaction(job, simulate=False)
@@ -302,7 +304,7 @@ def main(m):
     result.update(stdout="".join(outs), stderr="".join(errs), packages=changes)
     if m.check_mode:
         result["packages"] = predicted
-        result["changed"] = bool(predicted) or bool(reasons)
+        result["changed"] = bool(predicted) or (unsure and bool(reasons))
         result["msg"] = ("would: " + "; ".join(reasons or sorted(predicted))) if \
             result["changed"] else "nothing to do"
         return result
