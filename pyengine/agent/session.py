@@ -219,7 +219,12 @@ class PythonAgentSession:
         if "needs Python 3.7+" in text:
             last = text.splitlines()[-1]
             raise AgentError(f"{self.host}: {last} (set ansible_python_interpreter)")
-        if status == 127 or "not found" in text:
+        python_missing = f"{self.python}: command not found" in text or (
+            f"{self.python}: not found" in text)
+        if self.become and not python_missing and f"{self.become_exe}:" in text and (
+                "not found" in text):
+            raise BecomeError(f"{self.host}: become: {self.become_exe!r} not found on the host")
+        if status == 127 or python_missing:
             raise AgentError(
                 f"{self.host}: cannot start the agent: {self.python!r} not found on the host"
                 " (set ansible_python_interpreter)"

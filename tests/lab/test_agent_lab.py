@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pyengine.agent.session import BecomeError, PythonAgentSession
+from pyengine.agent.session import AgentError, BecomeError, PythonAgentSession
 from pyengine.connection import connection_for_host
 from pyengine.masking import clear_secrets
 
@@ -245,3 +245,16 @@ def _start(stream: Any) -> Any:
     thread = threading.Thread(target=consume, daemon=True)
     thread.start()
     return thread
+
+
+def test_missing_interpreter_or_sudo_is_named(lab: Any) -> None:
+    conn = connection_for_host("h1", hostvars(lab, "h1"))
+    try:
+        with pytest.raises(AgentError, match="'/usr/bin/python9' not found on the host"):
+            PythonAgentSession(conn, python="/usr/bin/python9").start()
+        with pytest.raises(BecomeError, match="'doas-pyengine' not found on the host"):
+            PythonAgentSession(conn, become=True, become_exe="doas-pyengine").start()
+        # The connection is still good for a proper start afterwards.
+        assert PythonAgentSession(conn).start()["ansible_hostname"] == "h1"
+    finally:
+        conn.close()

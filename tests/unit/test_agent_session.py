@@ -25,6 +25,7 @@ from pyengine.agent.session import (
 )
 from pyengine.connection.base import AgentChannel
 from pyengine.connection.local import LocalConnection
+from pyengine.errors import PyengineError
 from pyengine.masking import clear_secrets, mask_text
 
 WRITE = '''
@@ -517,4 +518,11 @@ def test_target_code_parses_as_python_37(name: str) -> None:
 
     path = Path(__file__).resolve().parents[2] / "pyengine" / "agent" / f"{name}.py"
     ast.parse(path.read_text(), feature_version=(3, 7))
+
+
+def test_missing_sudo_is_named() -> None:
+    sess = PythonAgentSession(LocalConnection("b"), become=True,
+                              become_exe="/nonexistent/sudo-pyengine", python=sys.executable)
+    with pytest.raises(PyengineError, match="sudo-pyengine"):
+        sess.start()
 
