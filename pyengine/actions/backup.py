@@ -1,0 +1,79 @@
+"""Back up a host's configuration into the git store (files land in the working tree).
+
+Runs `backup_collect` on the host, then writes `backups/<group>/<host>/` in the
+repository and reports what drifted since the previous backup. Committing is the
+`backup_commit` action's job, once per run, so a run is one commit. A host that
+cannot be reached never gets here, so its last backup stays as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ARGS = {
+    "repo": {"type": "str", "default": "config-backup",
+             "help": "Git repository of the backups (created when missing; relative to the "
+                     "current folder)."},
+    "group": {"type": "str", "help": "Folder under backups/ (default: the host's first group)."},
+    "default_set": {"type": "bool", "default": True,
+                    "help": "Collect the OS family's default configuration set."},
+    "paths": {"type": "list", "elements": "str", "default": [],
+              "help": "Extra files or globs on the host."},
+    "commands": {"type": "dict", "default": {},
+                 "help": "Extra command outputs: name -> argv list."},
+    "max_file_size": {"type": "int", "default": 1048576, "help": "Skip larger files (bytes)."},
+    "max_files": {"type": "int", "default": 2000, "help": "Collect at most this many files."},
+    "extra_deny": {"type": "list", "elements": "str", "default": [],
+                   "help": "More globs never to collect (adds to the secrets denylist)."},
+}
+KIND = "sequenced"
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    from pyengine.actions.base import ActionFailed
+    from pyengine.backup.snapshot import (
+        changed_paths,
+        current_snapshot,
+        repo_lock,
+        snapshot_from_result,
+        validate_paths,
+    )
+    from pyengine.backup.store import BackupError, BackupStore
+
+    args = ctx.args
+    collected = ctx.host_ops.run_module("backup_collect", {
+        key: args[key] for key in ("default_set", "paths", "commands", "max_file_size",
+                                   "max_files", "extra_deny")})
+    if collected.get("failed"):
+        raise ActionFailed(collected.get("msg") or "collecting the configuration failed")
+    files = snapshot_from_result(collected)
+    groups = [g for g in ctx.variables.get("group_names") or [] if g not in ("all", "ungrouped")]
+    group = args.get("group") or (groups[0] if groups else "ungrouped")
+    repo = Path(str(args["repo"])).expanduser()
+    try:
+        validate_paths(files)
+        with repo_lock(repo):
+            store = BackupStore(repo)
+            previous = current_snapshot(store, ctx.host)
+            drift = changed_paths(previous, files)
+            if not ctx.check_mode:
+                store.write_host(group, ctx.host, files)
+    except BackupError as err:
+        raise ActionFailed(str(err)) from None
+    refused = collected.get("refused") or []
+    first = previous is None
+    changed = first or bool(drift)
+    if first:
+        msg = f"first backup: {len(files)} files"
+    elif drift:
+        msg = f"{len(drift)} change(s): " + ", ".join(drift[:5]) + (" …" if len(drift) > 5 else "")
+    else:
+        msg = f"no drift ({len(files)} files)"
+    result: dict[str, Any] = {
+        "changed": changed, "msg": msg, "drift": drift, "group": group, "files": len(files),
+        "repo": str(repo), "refused": refused, "skipped_files": collected.get("skipped") or [],
+    }
+    if refused:
+        result["warnings"] = [f"refused {r['path']}: {r['reason']}" for r in refused]
+    return result
