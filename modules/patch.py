@@ -919,7 +919,7 @@ def parse_check_update(text):
             else:
                 continue
         fields = line.split()
-        if len(fields) == 1 and re.match(r"^\S+\.\w+$", fields[0]) and len(fields[0]) > 30:
+        if len(fields) == 1 and re.match(r"^\S+\.\w+$", fields[0]):
             pending_name = fields[0]
             continue
         if len(fields) != 3 or "." not in fields[0]:
@@ -1023,10 +1023,11 @@ class RpmPatcher(object):
 
     def cmd(self, args, check=True, ok=(0,)):
         base = [self.tool, "-q", "-y"]
-        if self.p["update_cache"]:
+        if self.p["update_cache"] and not self.m.check_mode:
+            # dnf/yum refresh metadata older than metadata_expire by themselves
             base.append("--setopt=metadata_expire=%d" % self.p["cache_valid_time"])
         else:
-            base.append("-C")
+            base.append("-C")  # check mode reads the cached metadata as it is
         rc, out, err = self.m.run(base + list(args), env=RPM_ENV)
         if check and rc not in ok:
             self.m.fail("%s %s failed (rc=%d): %s" % (self.tool, " ".join(args), rc,
@@ -1049,7 +1050,7 @@ class RpmPatcher(object):
 
     def holds(self):
         names = set()
-        rc, out, _err = self.m.run([self.tool, "-q", "versionlock", "list"], env=RPM_ENV)
+        rc, out, _err = self.cmd(["versionlock", "list"], check=False)
         if rc == 0:
             names |= parse_versionlock(out)
         patterns = []
@@ -1140,9 +1141,11 @@ class RpmPatcher(object):
         return out_map
 
     def needs_restarting(self, flag):
-        tool = self.m.which("needs-restarting")
-        argv = [tool, flag] if tool else [self.tool, "needs-restarting", flag]
-        return self.m.run(argv, env=RPM_ENV)
+        """yum-utils/dnf-utils' needs-restarting, else the dnf plugin command."""
+        rc, out, err = self.m.run(["needs-restarting", flag], env=RPM_ENV)
+        if rc == 127:
+            rc, out, err = self.m.run([self.tool, "-q", "needs-restarting", flag], env=RPM_ENV)
+        return rc, out, err
 
     def reboot_state(self):
         reasons = []

@@ -262,3 +262,15 @@ def test_deb_compare_agrees_with_dpkg(a, b, ra, rb):
     for op, want in (("lt", ours < 0), ("eq", ours == 0)):
         rc = subprocess.run(["dpkg", "--compare-versions", va, op, vb]).returncode
         assert (rc == 0) == want, (va, op, vb)
+
+
+def test_check_update_joins_a_wrapped_long_name():
+    # Synthetic (shape of yum's output when a name overflows its column): the name alone on
+    # one line, version and repository indented on the next.
+    text = ("python-backports-ssl_match_hostname.noarch\n"
+            "                                     3.5.0.1-1.el7             epel\n"
+            "bash.x86_64                          4.2.46-34.el7             base\n")
+    rows = patch.parse_check_update(text)
+    assert [(r["name"], r["version"], r["repo"]) for r in rows] == [
+        ("python-backports-ssl_match_hostname", "3.5.0.1-1.el7", "epel"),
+        ("bash", "4.2.46-34.el7", "base")]
