@@ -114,6 +114,10 @@ class LabDaemon:
             cmd = request.get("cmd")
             if cmd == "status":
                 reply = self.status()
+            elif cmd == "start":
+                for sup in self.supervisors.values():
+                    sup.start_if_down()
+                reply = {"ok": True}
             elif cmd == "reset":
                 reply = await loop.run_in_executor(None, self.reset)
             elif cmd == "stop":

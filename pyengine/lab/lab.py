@@ -244,6 +244,7 @@ class Lab:
                         f"127.0.{config.octet}.x, delay {config.delay_ms} ms: run "
                         f"`pyengine lab down --name {self.name}` first"
                     )
+                self._control("start")  # boots hosts that were powered off
                 self._wait_ready(config, say)
                 return
             self._teardown(say)  # leftovers of a lab whose daemon died

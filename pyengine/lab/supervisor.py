@@ -2,7 +2,7 @@
 
 A host that reboots itself (`systemctl reboot` inside) makes the kernel end its PID
 namespace with SIGHUP; the supervisor boots it again on the same overlay, as a VM would
-come back. `poweroff` (SIGINT) leaves it off until `lab reset`. A reset wipes the upper
+come back. `poweroff` (SIGINT) leaves it off until `lab up` or `lab reset`. A reset wipes the upper
 layer and restores the host's seed before the next boot.
 """
 
@@ -45,6 +45,7 @@ class HostSupervisor(threading.Thread):
         self._cond = threading.Condition()
         self._stopping = False
         self._wipe = False
+        self._wake = False
 
     # -- requests from the control server (other threads) ---------------------------------
 
@@ -56,6 +57,13 @@ class HostSupervisor(threading.Thread):
             self._cond.notify_all()
         self._kill_pid1()
         return before
+
+    def start_if_down(self) -> None:
+        """Boot a host that was powered off or gave up booting (keeps its disk)."""
+        with self._cond:
+            if self.state in ("off", "failed"):
+                self._wake = True
+                self._cond.notify_all()
 
     def stop(self) -> None:
         with self._cond:
@@ -101,11 +109,10 @@ class HostSupervisor(threading.Thread):
                 if self._wipe:
                     continue
                 if rc == -signal.SIGINT:
-                    log.info("%s: powered off; stays off until `lab reset`", self.host)
+                    log.info("%s: powered off; stays off until `lab up` or `lab reset`", self.host)
                     self.state = "off"
                     self._cond.notify_all()
-                    while not (self._stopping or self._wipe):
-                        self._cond.wait()
+                    self._sleep_until_asked()
                     continue
                 fast_fails = fast_fails + 1 if lived < FAST_FAIL_SECONDS else 0
                 if fast_fails >= MAX_FAST_FAILS:
@@ -113,8 +120,7 @@ class HostSupervisor(threading.Thread):
                               self.paths.host_console(self.host))
                     self.state = "failed"
                     self._cond.notify_all()
-                    while not (self._stopping or self._wipe):
-                        self._cond.wait()
+                    self._sleep_until_asked()
                     fast_fails = 0
                     continue
                 reason = "rebooted" if rc == -signal.SIGHUP else f"exited ({rc})"
@@ -124,6 +130,12 @@ class HostSupervisor(threading.Thread):
         with self._cond:
             self.state = "stopped"
             self._cond.notify_all()
+
+    def _sleep_until_asked(self) -> None:
+        """Called with the lock held: wait for stop, reset or start."""
+        while not (self._stopping or self._wipe or self._wake):
+            self._cond.wait()
+        self._wake = False
 
     def _boot_once(self) -> int:
         cgroup = self.paths.cgroup(self.host)
