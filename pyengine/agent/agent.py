@@ -143,10 +143,18 @@ class Agent(object):
             return {"failed": True, "changed": False, "msg": "agent runtime not loaded"}
         if isinstance(entry, str):  # the source did not compile or load
             return {"failed": True, "changed": False, "msg": entry}
-        result = runtime.run_module(
-            entry, item.get("args") or {}, check_mode=bool(item.get("check_mode")),
-            diff_mode=bool(item.get("diff")), facts=self.facts, tmpdir=None,
-            environment=item.get("environment") or None, name=name)
+        try:
+            result = runtime.run_module(
+                entry, item.get("args") or {}, check_mode=bool(item.get("check_mode")),
+                diff_mode=bool(item.get("diff")), facts=self.facts, tmpdir=None,
+                environment=item.get("environment") or None, name=name)
+        except SystemExit as err:
+            if _terminating:
+                raise  # our own signal handler: the agent is being stopped
+            # A module calling sys.exit() must not take the agent (and the batch) down.
+            return {"failed": True, "changed": False,
+                    "msg": "module %s called sys.exit(%s)" % (name, err.code),
+                    "module_stderr": _short_traceback(traceback.format_exc())}
         if result.get("exception") and "module_stderr" not in result:
             result["module_stderr"] = _short_traceback(result["exception"])
         return result
@@ -195,7 +203,12 @@ def _json_default(value):
     return str(value)
 
 
+_terminating = False
+
+
 def _on_signal(signum, frame):
+    global _terminating
+    _terminating = True
     raise SystemExit(128 + signum)
 
 

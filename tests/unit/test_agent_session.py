@@ -91,6 +91,8 @@ def main(m):
 
 BROKEN = "def main(m)\n    return {}\n"
 
+EXITS = "import sys\n\ndef main(m):\n    sys.exit(3)\n"
+
 SCRATCH = '''
 import os, time
 
@@ -104,7 +106,8 @@ def main(m):
 '''
 
 SOURCES = {"write": WRITE, "fail": FAIL, "boom": BOOM, "wait_for": WAIT_FOR, "noisy": NOISY,
-           "flags": FLAGS, "sleep": SLEEP, "broken": BROKEN, "scratch": SCRATCH}
+           "flags": FLAGS, "sleep": SLEEP, "broken": BROKEN, "scratch": SCRATCH,
+           "exits": EXITS}
 
 
 class Recording:
@@ -244,6 +247,13 @@ def test_module_exception_is_a_failed_result_with_a_short_traceback(
     assert 'File "modules/boom.py", line 4, in main' in res["module_stderr"]
     assert 'return value["missing"]' in res["module_stderr"]  # the source line is shown
     assert "agent.py" not in res["module_stderr"]
+
+
+def test_module_calling_sys_exit_fails_its_task_only(session: PythonAgentSession) -> None:
+    results = list(session.run_batch([item(1, "exits", ignore_errors=True), item(2, "flags")]))
+    assert results[0]["result"]["failed"] is True
+    assert "called sys.exit(3)" in results[0]["result"]["msg"]
+    assert results[1]["result"]["failed"] is False
 
 
 def test_module_that_does_not_compile_fails_its_task_only(session: PythonAgentSession) -> None:
