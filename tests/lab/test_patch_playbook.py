@@ -48,11 +48,12 @@ def boot_id(host) -> str:
     return host.exec(["cat", "/proc/sys/kernel/random/boot_id"]).stdout.strip()
 
 
-def run_patch_playbook(lab, tmp_path, limit: str, check: bool = False, **extra):
+def run_patch_playbook(lab, tmp_path, limit: str, check: bool = False, playbook=PLAYBOOK,
+                       **extra):
     variables = {"patch_apt_options": LAB_APT_OPTIONS, "patch_postcheck_retries": 3}
     variables.update(extra)
     report = tmp_path / "report.json"
-    argv = PYENGINE + ["run", str(PLAYBOOK), "-i", str(lab.inventory_path), "-l", limit,
+    argv = PYENGINE + ["run", str(playbook), "-i", str(lab.inventory_path), "-l", limit,
                        "-e", json.dumps(variables), "--report-json", str(report)]
     if check:
         argv.append("--check")
@@ -100,8 +101,10 @@ def test_serial_two_stops_after_the_first_batch_with_a_failing_host(six, tmp_pat
     bad = hosts[1]
     bad.exec(["touch", FAIL_MARKER])  # its v2 postinst fails: a broken update
     limit = ",".join(h.name for h in hosts)
-    proc, data = run_patch_playbook(lab, tmp_path, limit, patch_serial=2,
-                                    patch_max_fail_percentage=0)
+    rolling = tmp_path / "rolling.yml"  # the built-in role in a play of batches of two
+    rolling.write_text("- name: Patch in batches of two\n  hosts: all\n  serial: 2\n"
+                       "  max_fail_percentage: 0\n  roles:\n    - patch\n")
+    proc, data = run_patch_playbook(lab, tmp_path, limit, playbook=rolling)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     apply = task(data, bad.name, "Apply updates")
     assert apply["status"] == "failed" and "apt-get upgrade failed" in apply["msg"]
