@@ -161,7 +161,8 @@ def test_lineinfile_on_sshd_config(target: Target, base: str) -> None:
     args = {"path": dest, "regexp": "^#?PermitRootLogin", "line": "PermitRootLogin no",
             "validate": "/usr/sbin/sshd -t -f %s"}
     first = cycle(target, "lineinfile", args,
-                  state=f"grep -c '^PermitRootLogin no$' {dest}; grep -c '^#*PermitRootLogin' {dest}",
+                  state=f"grep -c '^PermitRootLogin no$' {dest};"
+                        f" grep -c '^#*PermitRootLogin' {dest}",
                   expected="1\n1\n",
                   drift=f"sed -i 's/^PermitRootLogin no$/PermitRootLogin yes/' {dest}")
     assert "#PermitRootLogin" in first["diff"]["before"]
@@ -291,20 +292,38 @@ def test_controller_rejects_bad_arguments_before_sending(target: Target) -> None
 
 
 # ------------------------------------------------------ connection killed mid-copy
+COPY_MB = 24
+
+
+def _drop(t: Target) -> None:
+    """Cut the TCP connection under the SSH transport, as a dying WAN link would."""
+    transport = getattr(t.conn, "transport", None)
+    sock = getattr(transport, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def test_killed_connection_during_large_copy_leaves_old_or_new(lab: Any) -> None:
-    """Kill the SSH connection at several points of a 40 MB copy: the destination is
-    always the old file or the new one, and no temp file stays behind."""
+    """Cut the SSH connection at several points of a tens-of-MB copy (during the transfer,
+    and once the temp file appears on the host, i.e. while the module writes): the
+    destination is always the old file or the new one, and no temp file stays behind."""
     index = 1 if len(lab.hosts) > 1 else 0
     host = lab.hosts[index]
     folder = f"/root/pye-modkill-{uuid.uuid4().hex[:10]}"
     dest = f"{folder}/big.bin"
-    host.exec(["/bin/sh", "-c", f"mkdir -p {folder} && head -c 3M /dev/urandom > {dest}"])
 
-    def sha() -> str:
-        return str(host.exec(["/bin/sh", "-c", f"sha1sum < {dest}"]).stdout).split()[0]
+    def sh(script: str) -> str:
+        return str(host.exec(["/bin/sh", "-c", script]).stdout)
 
-    old = sha()
-    new_data = os.urandom(40 * 1024 * 1024)
+    def fresh_old() -> str:
+        return sh(f"head -c 3M /dev/urandom > {dest} && sha1sum < {dest}").split()[0]
+
+    sh(f"mkdir -p {folder}")
+    old = fresh_old()
+    new_data = os.urandom(COPY_MB * 1024 * 1024)
     new = hashlib.sha1(new_data).hexdigest()
     payload = base64.b64encode(new_data).decode()
     try:
@@ -314,12 +333,11 @@ def test_killed_connection_during_large_copy_leaves_old_or_new(lab: Any) -> None
         done = t.apply("copy", dest=dest, _content_b64=payload)
         took = time.monotonic() - started
         t.close()
-        assert done["changed"] is True and sha() == new
-        host.exec(["/bin/sh", "-c", f"head -c 3M /dev/urandom > {dest}"])
-        old = sha()
+        assert done["changed"] is True and sh(f"sha1sum < {dest}").split()[0] == new
+        old = fresh_old()
 
         outcomes = []
-        for fraction in (0.1, 0.5, 0.8, 0.95):
+        for point in (0.2, 0.7, "temp file"):
             t = Target(lab, index)
             errors: list[BaseException] = []
 
@@ -331,31 +349,32 @@ def test_killed_connection_during_large_copy_leaves_old_or_new(lab: Any) -> None
 
             worker = threading.Thread(target=run)
             worker.start()
-            time.sleep(took * fraction)
-            seen = [sha()]
-            transport = getattr(t.conn, "transport", None)
-            if transport is not None and transport.sock is not None:
-                with_sock = transport.sock
-                try:
-                    with_sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            seen = []
+            if point == "temp file":  # the module is writing: cut now
+                deadline = time.monotonic() + took * 3 + 10
+                while worker.is_alive() and time.monotonic() < deadline:
+                    if ".pyengine-tmp" in sh(f"ls -A {folder}"):
+                        break
+            else:
+                time.sleep(took * float(point))
+            _drop(t)
+            seen.append(sh(f"sha1sum < {dest}").split()[0])
             worker.join(60)
             assert not worker.is_alive()
             deadline = time.monotonic() + 15
             while True:  # the agent notices the drop and exits; watch the file meanwhile
-                seen.append(sha())
-                leftovers = host.exec(["/bin/sh", "-c", f"ls -A {folder}"]).stdout.split()
+                seen.append(sh(f"sha1sum < {dest}").split()[0])
+                leftovers = sh(f"ls -A {folder}").split()
                 if leftovers == ["big.bin"] or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
-            assert set(seen) <= {old, new}, f"partial file seen after a kill at {fraction}"
+            assert set(seen) <= {old, new}, f"partial file seen after a cut at {point}"
             assert leftovers == ["big.bin"], f"left behind: {leftovers}"
             outcomes.append("new" if seen[-1] == new else "old")
             t.conn.close()
             if seen[-1] == new:
-                host.exec(["/bin/sh", "-c", f"head -c 3M /dev/urandom > {dest}"])
-                old = sha()
-        assert "old" in outcomes, outcomes  # at least one kill landed before the rename
+                old = fresh_old()
+        print("cut outcomes:", outcomes, "full copy took %.1fs" % took)
+        assert "old" in outcomes, outcomes  # at least one cut landed before the rename
     finally:
         host.exec(["rm", "-rf", folder])
