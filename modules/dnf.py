@@ -167,7 +167,9 @@ class Rpm(object):
         self.rpm = m.which("rpm", required=True)
 
     def snapshot(self):
-        rc, out, err = self.m.run([self.rpm, "-qa", "--qf", _RPM_FMT], env=ENV)
+        root = self.p.get("installroot") or "/"
+        rc, out, err = self.m.run([self.rpm, "-qa", "--qf", _RPM_FMT] + (
+            ["--root", root] if root != "/" else []), env=ENV)
         if rc != 0:
             self.m.fail("rpm -qa failed: %s" % err.strip(), rc=rc)
         return parse_rpm_query(out)
@@ -303,7 +305,10 @@ def main(m):
         changes = diff_snapshots(installed, rpm.snapshot())
     result.update(stdout="".join(outs), stderr="".join(errs), packages=changes)
     if m.check_mode:
-        result["packages"] = predicted
+        result["packages"] = dict(
+            (name, {"before": installed.get(name),
+                    "after": None if row["action"] == "remove" else row["version"]})
+            for name, row in predicted.items())
         result["changed"] = bool(predicted) or (unsure and bool(reasons))
         result["msg"] = ("would: " + "; ".join(reasons or sorted(predicted))) if \
             result["changed"] else "nothing to do"
@@ -311,7 +316,8 @@ def main(m):
     result["changed"] = bool(changes)
     lines = ["%s %s -> %s" % (n, c["before"] or "(none)", c["after"] or "(removed)")
              for n, c in sorted(changes.items())]
-    result["msg"] = "; ".join(lines) if lines else "nothing to do"
+    result["msg"] = "; ".join(lines) if lines else (
+        "packages already %s" % p["state"] if p["name"] else "nothing to do")
     if lines and m.diff_mode:
         result["diff"] = {"before": "", "after": "\n".join(lines) + "\n",
                           "before_header": "packages", "after_header": "packages"}
