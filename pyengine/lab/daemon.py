@@ -11,7 +11,6 @@ Run as `python -m pyengine.lab.daemon NAME` by `Lab.up()`; not meant to be run b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -155,9 +154,10 @@ class LabDaemon:
         await loop.run_in_executor(None, self.stop_hosts)
 
     def close(self) -> None:
-        for proxy in self.proxies:
-            with contextlib.suppress(OSError):
-                proxy.stop()
+        # Each shutdown waits for its server's poll loop: stop them all at once.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.proxies))) as pool:
+            for proxy in self.proxies:
+                pool.submit(proxy.stop)
         for ns in self.netns.values():
             ns.stop()
         self.paths.control.unlink(missing_ok=True)
