@@ -122,6 +122,11 @@ def main(m):
     p = m.params
     name, state, cron_file = p.get("name"), p["state"], p.get("cron_file")
     path = cron_path(cron_file) if cron_file else None
+    if path and os.path.dirname(path) == CRON_D and not re.match(r"^[A-Za-z0-9_-]+$",
+                                                                  os.path.basename(path)):
+        # run-parts, which cron uses for /etc/cron.d, skips names with dots and the like.
+        m.warn("cron ignores %s: names in /etc/cron.d may only hold letters, digits, _ and -"
+               % path)
     if p.get("special_time") and any(p[k] != "*" for k in
                                      ("minute", "hour", "day", "month", "weekday")):
         m.fail("You must specify time and date fields or special time, not both.")
