@@ -28,6 +28,10 @@ How things are decided (apt):
 - services to restart: `needrestart -b` when installed; otherwise the systemd services of
   processes that still map deleted files from system folders (needrestart's own idea,
   best effort). RHEL: `needs-restarting -s`.
+- dnf/yum: pending from `check-update`, security from `check-update --security` (the
+  updateinfo advisories are attached when available), holds from `versionlock list` and
+  `exclude=`; the selected packages are upgraded by name with `--exclude` for the
+  patterns. Check mode reads the cached metadata (-C) and never refreshes it.
 - window: `window: "Sat 02:00-05:00"` is checked against the host's local clock (a
   maintenance window is the client's local time); outside it nothing is done and
   `in_window` is false.

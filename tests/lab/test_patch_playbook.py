@@ -164,3 +164,17 @@ def test_postcheck_fails_when_a_running_service_did_not_come_back(six, tmp_path)
         assert task(data, host.name, "Reboot where required")["status"] == "changed"
     finally:
         host.exec(["systemctl", "stop", "pyengine-test-patch-svc"], check=False)
+
+
+def test_reboot_never_reports_instead_of_rebooting(six, tmp_path):
+    lab, hosts, repo, v1 = six
+    host = hosts[2]
+    lab_prepare(host, repo, v1, install=["reboot"])
+    before = boot_id(host)
+    proc, data = run_patch_playbook(lab, tmp_path, host.name, patch_reboot="never")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    said = task(data, host.name, "Reboot required but not allowed")
+    assert said["status"] == "ok" and "/var/run/reboot-required exists" in said["msg"]
+    assert task(data, host.name, "Reboot where required")["status"] == "skipped"
+    assert boot_id(host) == before
+    assert host.exec(["test", "-e", "/var/run/reboot-required"], check=False).returncode == 0

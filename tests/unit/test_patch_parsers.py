@@ -274,3 +274,20 @@ def test_check_update_joins_a_wrapped_long_name():
     assert [(r["name"], r["version"], r["repo"]) for r in rows] == [
         ("python-backports-ssl_match_hostname", "3.5.0.1-1.el7", "epel"),
         ("bash", "4.2.46-34.el7", "base")]
+
+
+def test_deleted_mapping_services_from_a_proc_tree(tmp_path):
+    def proc(pid, maps, cgroup):
+        d = tmp_path / str(pid)
+        d.mkdir()
+        (d / "maps").write_text(maps)
+        (d / "cgroup").write_text(cgroup)
+
+    lib = "7f00-7f10 r-xp 00000000 08:01 1234 "
+    proc(10, lib + "/usr/lib/x86_64-linux-gnu/libssl.so.3 (deleted)\n",
+         "0::/system.slice/nginx.service\n")
+    proc(11, lib + "/usr/lib/x86_64-linux-gnu/libc.so.6\n", "0::/system.slice/cron.service\n")
+    proc(12, lib + "/tmp/scratch (deleted)\n", "0::/system.slice/builder.service\n")
+    proc(13, lib + "/usr/bin/bash (deleted)\n", "0::/user.slice/user-0.slice/session-1.scope\n")
+    (tmp_path / "self").mkdir()
+    assert patch.deleted_mapping_services(str(tmp_path)) == ["nginx.service"]
