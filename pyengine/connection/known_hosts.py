@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import fnmatch
 import hashlib
+import hmac
 import os
 import threading
 from dataclasses import dataclass, field
@@ -62,6 +64,84 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
+@dataclass(frozen=True)
+class KnownHostEntry:
+    """One usable known_hosts line: host patterns, key, and an optional @marker."""
+
+    patterns: tuple[str, ...]
+    key: paramiko.PKey
+    marker: str | None = None
+
+    def matches(self, name: str) -> bool:
+        """OpenSSH's rules: exact names, hashed names (|1|salt|hash), * and ? wildcards,
+        and !negation (a negated match excludes the line whatever else matches)."""
+        matched = False
+        for pattern in self.patterns:
+            negate = pattern.startswith("!")
+            pattern = pattern[1:] if negate else pattern
+            if pattern.startswith("|1|"):
+                hit = hmac.compare_digest(paramiko.HostKeys.hash_host(name, pattern), pattern)
+            elif "*" in pattern or "?" in pattern:
+                hit = fnmatch.fnmatchcase(name, pattern)
+            else:
+                hit = pattern == name
+            if hit and negate:
+                return False
+            matched = matched or hit
+        return matched
+
+
+_cache: dict[Path, tuple[tuple[int, int, int], list[KnownHostEntry]]] = {}
+_cache_lock = threading.Lock()
+
+
+def read_known_hosts(path: Path) -> list[KnownHostEntry]:
+    """The lines of a known_hosts file we can use; comments, @cert-authority lines and
+    lines we cannot parse are skipped (one bad line must not hide the others).
+
+    Parsed once per file version (mtime, size, inode): hundreds of hosts connecting in
+    one run all check the same big files.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return []
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    with _cache_lock:
+        cached = _cache.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+    entries = _parse_known_hosts(path)
+    with _cache_lock:
+        _cache[path] = (stamp, entries)
+    return entries
+
+
+def _parse_known_hosts(path: Path) -> list[KnownHostEntry]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    entries: list[KnownHostEntry] = []
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        marker = None
+        if fields[0].startswith("@"):
+            marker, fields = fields[0], fields[1:]
+            if marker != "@revoked":
+                continue  # @cert-authority: host certificates are not supported
+        if len(fields) < 3:
+            continue
+        try:
+            key = paramiko.PKey.from_type_string(fields[1], base64.b64decode(fields[2]))
+        except Exception:  # unknown key type or broken base64: skip the line
+            continue
+        entries.append(KnownHostEntry(tuple(fields[0].split(",")), key, marker))
+    return entries
+
+
 @dataclass
 class KnownHosts:
     """The known_hosts files to check, and the one trust-on-first-use appends to."""
@@ -88,22 +168,27 @@ class KnownHosts:
     def _entries(self, pattern: str) -> list[tuple[Path, str, paramiko.PKey]]:
         found: list[tuple[Path, str, paramiko.PKey]] = []
         for path in self.files:
-            if not path.is_file():
-                continue
-            keys = paramiko.HostKeys()
-            try:
-                keys.load(str(path))
-            except (OSError, paramiko.SSHException, UnicodeDecodeError):
-                continue
-            sub = keys.lookup(pattern)
-            if sub:
-                found += [(path, kind, key) for kind, key in sub.items()]
+            for entry in read_known_hosts(path):
+                if entry.marker is None and entry.matches(pattern):
+                    found.append((path, entry.key.get_name(), entry.key))
         return found
+
+    def _revoked(self, key: paramiko.PKey) -> Path | None:
+        for path in self.files:
+            for entry in read_known_hosts(path):
+                if entry.marker == "@revoked" and entry.key.asbytes() == key.asbytes():
+                    return path
+        return None
 
     def verify(self, host: str, address: str, port: int, key: paramiko.PKey) -> None:
         """Accept `key` for address:port, record it (tofu), or raise HostKeyError."""
         pattern = host_pattern(address, port)
         offered = f"{key.get_name()} {fingerprint(key)}"
+        revoked_in = self._revoked(key)
+        if revoked_in is not None:
+            raise HostKeyError(
+                host, f"host key for {pattern} ({offered}) is marked @revoked in {revoked_in}"
+            )
         entries = self._entries(pattern)
         for _path, _kind, known in entries:
             if known.get_name() == key.get_name() and known.asbytes() == key.asbytes():

@@ -171,6 +171,40 @@ def test_hashed_entries_are_understood(tmp_path: Path, keys: tuple) -> None:
     assert known.preferred_key_types("10.0.0.9", 22) == ["ecdsa-sha2-nistp256"]
 
 
+def test_wildcards_negation_markers_and_bad_lines(tmp_path: Path, keys: tuple) -> None:
+    good, other = keys
+    line = f"{good.get_name()} {good.get_base64()}"
+    path = tmp_path / "known_hosts"
+    path.write_text("\n".join([
+        "# a comment",
+        "garbage line",
+        "broken.example ssh-ed25519 !!!not-base64!!!",
+        f"@cert-authority *.example.com {line}",
+        f"*.prod.example,!db.prod.example {line}",
+        f"10.0.0.? {line}",
+    ]) + "\n")
+    known = KnownHosts.from_options(str(path), use_user_files=False)
+    known.verify("web", "web.prod.example", 22, good)
+    known.verify("ten", "10.0.0.7", 22, good)
+    with pytest.raises(HostKeyError, match="is not known"):  # negated: not covered
+        known.verify("db", "db.prod.example", 22, good)
+    with pytest.raises(HostKeyError, match="CHANGED"):
+        known.verify("web", "web.prod.example", 22, other)
+    with pytest.raises(HostKeyError, match="is not known"):  # @cert-authority is not a key
+        known.verify("x", "x.example.com", 22, good)
+
+
+def test_revoked_key_is_refused_everywhere(tmp_path: Path, keys: tuple) -> None:
+    good, _ = keys
+    path = tmp_path / "known_hosts"
+    path.write_text(f"@revoked * {good.get_name()} {good.get_base64()}\n"
+                    f"web {good.get_name()} {good.get_base64()}\n")
+    for policy in ("strict", "tofu"):
+        known = KnownHosts.from_options(str(path), use_user_files=False, policy=policy)
+        with pytest.raises(HostKeyError, match="@revoked"):
+            known.verify("web", "web", 22, good)
+
+
 def test_concurrent_tofu_records_each_host_once(tmp_path: Path) -> None:
     path = tmp_path / "known_hosts"
     known = KnownHosts.from_options(str(path), use_user_files=False, policy="tofu")
