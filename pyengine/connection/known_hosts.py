@@ -5,7 +5,9 @@ records keys), then, unless turned off, the user's ~/.ssh/known_hosts and the
 system's /etc/ssh/ssh_known_hosts. An unknown key is refused unless the policy is
 `tofu`; a key that differs from a recorded one (of the same or another type) is always
 refused: that is what a man-in-the-middle looks like, and a rebuilt host is fixed
-once with `ssh-keygen -R`.
+once with `ssh-keygen -R`. A key marked `@revoked` is refused for every host.
+Files follow OpenSSH's format: plain and hashed names, `[host]:port`, `*`/`?` wildcards
+and `!` negation; `@cert-authority` lines are ignored (no host certificates).
 """
 
 from __future__ import annotations
