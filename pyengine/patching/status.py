@@ -10,10 +10,16 @@ import concurrent.futures
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pyengine.errors import PyengineError
+from pyengine.errors import EXIT_INVALID_INPUT, PyengineError
 from pyengine.inventory import Inventory
 from pyengine.masking import mask
 from pyengine.patching.remote import open_session, run_patch
+
+
+class NoHostsMatched(PyengineError):
+    """The host pattern selects nothing: nothing was asked."""
+
+    exit_code = EXIT_INVALID_INPUT
 
 
 @dataclass
@@ -94,7 +100,7 @@ def collect(inventory: Inventory, pattern: str = "all", args: dict[str, Any] | N
     """Status rows of the hosts matching `pattern`, in inventory order."""
     hosts = [h.name for h in inventory.select(pattern)]
     if not hosts:
-        raise PyengineError(f"no hosts match {pattern!r}")
+        raise NoHostsMatched(f"no hosts match {pattern!r}")
     call_args = {"state": "list"}
     call_args.update(args or {})
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, forks)) as pool:

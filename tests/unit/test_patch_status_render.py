@@ -61,3 +61,29 @@ def test_host_vars_extend_arguments():
     args = host_args({"patch_exclude": ["nginx*"], "patch_apt_options": "A=1"},
                      {"state": "list", "exclude": ["tzdata"], "apt_options": []})
     assert args == {"state": "list", "exclude": ["nginx*", "tzdata"], "apt_options": ["A=1"]}
+
+
+def test_cli_unreachable_host_is_a_row_and_exit_4(tmp_path):
+    import subprocess
+    import sys
+
+    inv = tmp_path / "inv.yml"  # nothing listens on port 1 of loopback
+    inv.write_text("all:\n  hosts:\n    ghost:\n      ansible_host: 127.0.0.1\n"
+                   "      ansible_port: 1\n")
+    proc = subprocess.run([sys.executable, "-m", "pyengine", "patch", "status", "-i", str(inv),
+                           "--json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 4, proc.stderr
+    row = json.loads(proc.stdout)["hosts"]["ghost"]
+    assert row["status"] == "unreachable" and "refused" in row["msg"]
+
+
+def test_cli_no_matching_hosts_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    inv = tmp_path / "inv.yml"
+    inv.write_text("all:\n  hosts:\n    web1:\n")
+    proc = subprocess.run([sys.executable, "-m", "pyengine", "patch", "status", "-i", str(inv),
+                           "-l", "db*"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == "error: no hosts match 'db*'"
