@@ -215,15 +215,26 @@ class Lab:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        """One `up`/`down`/`reset` at a time per lab (several pytest sessions may race)."""
+        """One `up`/`down`/`reset` at a time per lab (several pytest sessions may race).
+        The lock file goes away with the lab; a waiter that finds its file replaced
+        locks the new one."""
         self.paths.dir.parent.mkdir(parents=True, exist_ok=True)
         lock = self.paths.dir.parent / f".{self.name}.lock"
-        with open(lock, "w") as handle:
+        while True:
+            handle = open(lock, "a")
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                if os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
+                    break
+            except OSError:
+                pass
+            handle.close()
+        try:
+            yield
+        finally:
+            if not self.paths.dir.exists():
+                lock.unlink(missing_ok=True)
+            handle.close()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -276,7 +287,6 @@ class Lab:
         _require_root()
         with self._locked():
             self._teardown(say)
-        (self.paths.dir.parent / f".{self.name}.lock").unlink(missing_ok=True)
 
     def status(self) -> LabStatus:
         config = self.config()
