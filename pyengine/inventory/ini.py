@@ -10,17 +10,22 @@
     [prod:children]             groups in a group
     web
 
-Inline host values are read as Python literals when they parse as one (so
-`port=22` is an int), `:vars` values stay strings, as Ansible documents.
+Values are read as Python literals when they parse as one (`port=22` is an int,
+`debug=True` a bool, `x=true` the string 'true'), in host lines and `:vars` alike:
+that is what ansible-core's ini plugin does (its docs say `:vars` stay strings).
+A group named in `[x:children]` or `[x:vars]` must be declared by a section of its
+own somewhere, as in Ansible; a typo there is an error, not a silent new group.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import shlex
+import warnings
 from typing import Any
 
-from pyengine.errors import PlaybookError
+from pyengine.errors import PlaybookError, did_you_mean
 from pyengine.inventory.model import Inventory
 from pyengine.inventory.ranges import expand_hosts
 from pyengine.modspec import split_words
@@ -45,27 +50,29 @@ def _strip_comment(line: str) -> str:
 
 
 def _literal(value: str) -> Any:
-    text = value
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    if text in ("True", "False", "None") or re.match(r"^[-+]?\d", text) or text[:1] in "[{(":
-        try:
-            return ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return text
-    return text
+    """ansible-core's `_parse_value`: a Python literal when it is one, else the text."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return value
 
 
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    return value
+def _shell_unquote(word: str) -> str:
+    """What shlex makes of one word (`"a b"` -> `a b`), as Ansible tokenises host lines."""
+    try:
+        return "".join(shlex.split(word)) if word else word
+    except ValueError:
+        return word
 
 
 def parse_ini(text: str, source: str, inventory: Inventory) -> None:
     """Add the hosts, groups and variables of an INI inventory to `inventory`."""
     group = "ungrouped"
     kind = "hosts"
+    # group -> (where it was referenced, how): groups named before any section declared them
+    pending: dict[str, tuple[Origin, str, str]] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = _strip_comment(raw)
         stripped = line.strip()
@@ -85,9 +92,11 @@ def parse_ini(text: str, source: str, inventory: Inventory) -> None:
             group, kind = match.group(1), match.group(2) or "hosts"
             if kind not in ("hosts", "vars", "children"):
                 raise fail(f"unknown section type ':{kind}' (expected :vars or :children)")
+            if group not in inventory.groups and kind == "vars":
+                pending.setdefault(group, (where, "vars", group))
+            elif kind != "vars":
+                pending.pop(group, None)
             inventory.add_group(group, where)
-            if group == "all" and kind == "hosts":
-                kind = "hosts"
             continue
         if kind == "vars":
             if "=" not in stripped:
@@ -97,7 +106,7 @@ def parse_ini(text: str, source: str, inventory: Inventory) -> None:
             if not key.isidentifier():
                 raise fail(f"invalid variable name {key!r}")
             g = inventory.add_group(group)
-            g.vars[key] = _unquote(value.strip())
+            g.vars[key] = _literal(value.strip())
             g.var_origins[key] = where
         elif kind == "children":
             if " " in stripped:
@@ -105,6 +114,8 @@ def parse_ini(text: str, source: str, inventory: Inventory) -> None:
                            f"{stripped!r}")
             if stripped == group:
                 raise fail(f"group '{group}' cannot be its own child")
+            if stripped not in inventory.groups:
+                pending.setdefault(stripped, (where, "children", group))
             inventory.add_child(group, stripped)
         else:
             try:
@@ -122,7 +133,7 @@ def parse_ini(text: str, source: str, inventory: Inventory) -> None:
                 key, _, value = word.partition("=")
                 if not key.isidentifier():
                     raise fail(f"invalid variable name {key!r}", Origin(source, number, col))
-                variables[key] = _literal(value)
+                variables[key] = _literal(_shell_unquote(value))
             port = None
             match = _HOSTPORT.match(name_pattern)
             if match and "[" not in match.group(2):
@@ -135,3 +146,12 @@ def parse_ini(text: str, source: str, inventory: Inventory) -> None:
                 for key, value in variables.items():
                     host.vars[key] = value
                     host.var_origins[key] = where
+    for name, (where, kind, parent) in pending.items():
+        if kind == "vars":
+            message = f"[{name}:vars] is for a group that is not declared (no [{name}] section)"
+        else:
+            message = (f"[{parent}:children] names group '{name}', which is not declared "
+                       f"(no [{name}] section)")
+        known = [g for g in inventory.groups if g not in pending]
+        raise PlaybookError(message, where.file, where.line, where.column,
+                            did_you_mean(name, known))

@@ -44,6 +44,7 @@ def test_ini_inline_values_are_literals_and_host_port(prod) -> None:  # type: ig
     canary = prod.host_vars("web-canary.acme.example")
     assert canary["ansible_port"] == 2222 and canary["canary"] is True
     assert prod.host_vars("db-backup.acme.example")["backup_node"] == "true"  # not a literal
+    assert prod.host_vars("web02.acme.example")["ansible_python_interpreter"] == "/usr/bin/python3"
     assert prod.host_vars("lb1.acme.example")["nginx_worker_processes"] == 8
 
 
@@ -54,8 +55,8 @@ def test_variable_precedence_and_origins(prod) -> None:  # type: ignore[no-untyp
     assert web01["http_port"] == (9090, f"{PROD}/host_vars/web01.acme.example.yml:1:1")
     # group_vars/webservers/ beats [webservers:vars] in the INI file
     assert web02["http_port"] == (80, f"{PROD}/group_vars/webservers/main.yml:6:1")
-    # [webservers:vars] (inventory file) beats nothing else here
-    assert web02["nginx_worker_processes"] == ("4", f"{PROD}/hosts.ini:27:1")
+    # [webservers:vars] (inventory file) beats nothing else here; values are literals
+    assert web02["nginx_worker_processes"] == (4, f"{PROD}/hosts.ini:27:1")
     # inventory group_vars/all beats [prod:vars] (Ansible's VARIABLE_PRECEDENCE)
     assert web02["ntp_server"] == ("pool.ntp.org", f"{PROD}/group_vars/all.yml:4:1")
     # playbook group_vars/all beats inventory group_vars/all

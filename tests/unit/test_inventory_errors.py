@@ -40,6 +40,12 @@ def error_of(tmp_path: Path, name: str, text: str) -> str:
     ("hosts.ini", "[web:children]\nweb\n", "hosts.ini:2:1: group 'web' cannot be its own child"),
     ("hosts.ini", "[a:children]\nb\n[b:children]\na\n",
      "hosts.ini:1:1: group 'a' is its own ancestor (a children cycle)"),
+    ("hosts.ini", "[web]\nh1\n[prod:children]\nwebb\n",
+     "hosts.ini:4:1: [prod:children] names group 'webb', which is not declared (no [webb] "
+     "section) (did you mean 'web'?)"),
+    ("hosts.ini", "[web]\nh1\n[wbe:vars]\nx=1\n",
+     "hosts.ini:3:1: [wbe:vars] is for a group that is not declared (no [wbe] section) "
+     "(did you mean 'web'?)"),
     ("hosts.yml", "all:\n  childrens:\n    web:\n",
      "hosts.yml:2:3: unknown key 'childrens' in group 'all' (expected hosts, vars or children) "
      "(did you mean 'children'?)"),
