@@ -175,8 +175,11 @@ def _play(data: dict[str, Any], ctx: LoadContext, path: Path, at: Origin | None,
             else:
                 p.add(f"'serial' must be a number, a percentage ('30%') or a list of them, "
                       f"got {item!r}", where("serial"))
-    max_fail: float | None = None
-    if "max_fail_percentage" in data:
+    max_fail: float | str | None = None
+    if "max_fail_percentage" in data and is_template(data["max_fail_percentage"]):
+        max_fail = str(data["max_fail_percentage"])  # rendered by the executor
+        templates(max_fail, where("max_fail_percentage"), p)
+    elif "max_fail_percentage" in data:
         raw_mf = data["max_fail_percentage"]
         try:
             max_fail = float(str(raw_mf).rstrip("%"))

@@ -136,8 +136,9 @@ class Play:
     post_tasks: list[TaskOrBlock] = field(default_factory=list)
     handlers: list[Task] = field(default_factory=list)  # play handlers + role handlers
     become: Become = field(default_factory=Become)
-    serial: list[int | str] = field(default_factory=list)  # [] = all at once; "30%" allowed
-    max_fail_percentage: float | None = None
+    # [] = all at once; "30%" allowed; an item may be a template ("{{ batch }}").
+    serial: list[int | str] = field(default_factory=list)
+    max_fail_percentage: float | str | None = None  # str: a template, rendered at run time
     any_errors_fatal: bool = False
     gather_facts: bool = True
     tags: set[str] = field(default_factory=set)

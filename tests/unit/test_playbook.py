@@ -185,3 +185,14 @@ def test_environment_and_become_inherit_innermost_wins(tmp_path: Path) -> None:
     assert first.environment == {"LANG": "de_DE.UTF-8", "http_proxy": "http://proxy:3128"}
     assert second.environment == "{{ proxy_env }}"
     assert first.vars == {"a": 1} and first.ignore_errors is True
+
+
+def test_templated_serial_and_max_fail_percentage_stay_templates(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text(
+        "- hosts: all\n"
+        "  serial: \"{{ patch_serial | default('100%') }}\"\n"
+        "  max_fail_percentage: \"{{ patch_max_fail | default(0) }}\"\n"
+        "  tasks: []\n")
+    play = load_playbook(tmp_path / "p.yml").plays[0]
+    assert play.serial == ["{{ patch_serial | default('100%') }}"]
+    assert play.max_fail_percentage == "{{ patch_max_fail | default(0) }}"
