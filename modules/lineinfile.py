@@ -24,7 +24,7 @@ ARGS = {
     "backrefs": {"type": "bool", "default": False,
                  "help": "Expand \\1 and \\g<name> from regexp into line; no match, no change."},
     "insertafter": {"type": "str",
-                    "help": "EOF or a regexp: insert after its last match if regexp finds nothing."},
+                    "help": "EOF or a regexp: insert after its last match (if regexp finds none)."},
     "insertbefore": {"type": "str",
                      "help": "BOF or a regexp: insert before its last match."},
     "create": {"type": "bool", "default": False,

@@ -47,6 +47,9 @@ case is replaced by the case's temporary directory)::
                                 # cannot know without acting
     twice_changed: false        # with idempotent: false, what run 2 must report
 
+Set PYENGINE_TEST_TARGET_PYTHON to an interpreter (e.g. a Python 3.7) to run the modules
+under it instead of the controller's Python.
+
 A failing case (`expect.failed: true`) runs once; its `expect.files` say what the failure
 must have left (typically the untouched original). No case may leave a `*.pyengine-tmp`
 file behind.
@@ -56,9 +59,11 @@ from __future__ import annotations
 
 import base64
 import grp
+import json
 import os
 import pwd
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -203,8 +208,35 @@ def _run(case: dict[str, Any], base: Path, check_mode: bool) -> dict[str, Any]:
     except PyengineError as err:
         return {"failed": True, "changed": False, "msg": f"controller: {err}"}
     source = (MODULES_DIR / f"{module}.py").read_text()
+    if TARGET_PYTHON:
+        return _run_in(TARGET_PYTHON, source, args, check_mode, case.get("facts") or {}, module)
     return run_module(source, args, check_mode=check_mode, diff_mode=True,
                       facts=case.get("facts") or {}, name=module)
+
+
+# PYENGINE_TEST_TARGET_PYTHON=/path/to/python3.7 runs every module under that interpreter
+# (the oldest Python a target may have), through the same runtime, JSON in and out.
+TARGET_PYTHON = os.environ.get("PYENGINE_TEST_TARGET_PYTHON", "")
+RUNTIME = ROOT / "pyengine" / "agent" / "runtime.py"
+_CHILD = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("runtime", sys.argv[1])
+rt = importlib.util.module_from_spec(spec); spec.loader.exec_module(rt)
+job = json.load(sys.stdin)
+res = rt.run_module(job["source"], job["args"], check_mode=job["check"], diff_mode=True,
+                    facts=job["facts"], name=job["name"])
+sys.stdout.write(json.dumps(res, default=str))
+"""
+
+
+def _run_in(python: str, source: str, args: dict[str, Any], check_mode: bool,
+            facts: dict[str, Any], name: str) -> dict[str, Any]:
+    job = {"source": source, "args": args, "check": check_mode, "facts": facts, "name": name}
+    proc = subprocess.run([python, "-c", _CHILD, str(RUNTIME)], input=json.dumps(job),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
 
 
 def _check_result(result: dict[str, Any], expect: dict[str, Any], label: str) -> None:
