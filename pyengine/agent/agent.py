@@ -35,6 +35,7 @@ import traceback
 import types
 
 PROTOCOL = 1
+MAGIC = b"\n#PYENGINE-AGENT-1#\n"  # session.AGENT_MAGIC
 _HEADER = struct.Struct(">I")
 _MAX_FRAME = 256 * 1024 * 1024
 
@@ -225,6 +226,9 @@ def main():
         signal.signal(signum, _on_signal)
     agent = Agent(reader, writer)
     try:
+        # Marks where the protocol starts: shell startup files may have printed before us.
+        writer.write(MAGIC)
+        writer.flush()
         agent.serve()
     except (BrokenPipeError, ConnectionError, EOFError):
         pass

@@ -39,6 +39,10 @@ from pyengine.masking import register_secret
 
 AGENT_DIR = Path(__file__).resolve().parent
 HELLO_MARK = "PYENGINE-AGENT-HELLO"
+# The agent's first bytes on stdout (agent.py writes the same): anything before them came
+# from the user's shell startup files and is skipped.
+AGENT_MAGIC = b"\n#PYENGINE-AGENT-1#\n"
+MAX_FRAME = 256 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 
 # Kept on one line and short: it is visible in `ps` on the target while the agent runs.
@@ -115,6 +119,8 @@ class PythonAgentSession:
         self._shipped: set[tuple[str, str]] = set()
         self._sources: dict[str, tuple[str, str]] = {}  # name -> (sha, source)
         self._in_batch = False
+        self._pending = bytearray()
+        self.warnings: list[str] = []
         self._prompt = f"[pyengine-sudo-{secrets.token_hex(8)}]"
 
     # -- start -----------------------------------------------------------------------
@@ -149,26 +155,59 @@ class PythonAgentSession:
             try:
                 channel.write(f"{len(source)}\n".encode() + source
                               + _HEADER.pack(len(hello)) + hello)
-                header = channel.read_exactly(_HEADER.size, self.start_timeout)
+                found = self._skip_to_magic(channel)
             except TimeoutError as err:
                 raise AgentError(f"{self.host}: the agent did not start within "
                                  f"{self.start_timeout:g}s{self._stderr_tail(channel)}") from err
             except (EOFError, OSError):
-                header = b""
-            if len(header) < _HEADER.size:  # the command ended before the agent answered
+                found = False
+            if not found:  # the command ended before the agent answered
                 self._start_failed(channel, channel.stderr_so_far().decode("utf-8", "replace"))
-            body = channel.read_exactly(_HEADER.unpack(header)[0], self.start_timeout)
-            reply = json.loads(body.decode("utf-8"))
+            self._channel = channel
+            reply = self._recv(self.start_timeout)
         except BaseException:
+            self._channel = None
             channel.close()
             raise
         if reply.get("op") != "facts":
+            self._channel = None
             channel.close()
             raise AgentError(f"{self.host}: the agent failed to start: {reply.get('msg', reply)}")
-        self._channel = channel
         self.facts = reply.get("facts") or {}
         self.agent_pid = reply.get("pid")
         return self.facts
+
+    def _skip_to_magic(self, channel: AgentChannel) -> bool:
+        """Read up to the agent's first output; what came before it is noise from the
+        user's shell startup files (kept in `warnings`). False if the stream ended."""
+        seen = b""
+        while True:
+            chunk = channel.read(65536, self.start_timeout)
+            if not chunk:
+                return False
+            seen += chunk
+            at = seen.find(AGENT_MAGIC)
+            if at >= 0:
+                self._pending = bytearray(seen[at + len(AGENT_MAGIC):])
+                if seen[:at].strip():
+                    noise = seen[:at].decode("utf-8", "replace").strip()
+                    self.warnings.append(
+                        f"{self.host}: output before the agent started (shell startup files?):"
+                        f" {noise[:200]}"
+                    )
+                return True
+            if len(seen) > 1 << 20:
+                raise AgentError(f"{self.host}: 1 MiB of unexpected output instead of the agent")
+
+    def _read_exactly(self, n: int, timeout: float | None) -> bytes:
+        assert self._channel is not None
+        if self._pending:
+            head = bytes(self._pending[:n])
+            del self._pending[:n]
+            if len(head) == n:
+                return head
+            return head + self._channel.read_exactly(n - len(head), timeout)
+        return self._channel.read_exactly(n, timeout)
 
     def _wait_for_bootstrap(self, channel: AgentChannel) -> None:
         """Read stderr until the bootstrap says hello; answer sudo's prompt on the way."""
@@ -302,11 +341,13 @@ class PythonAgentSession:
     def _recv(self, timeout: float | None) -> dict[str, Any]:
         assert self._channel is not None
         try:
-            header = self._channel.read_exactly(_HEADER.size, timeout)
+            header = self._read_exactly(_HEADER.size, timeout)
             if len(header) < _HEADER.size:
                 raise self._lost("the agent's channel closed")
             (size,) = _HEADER.unpack(header)
-            body = self._channel.read_exactly(size, timeout)
+            if size > MAX_FRAME:
+                raise self._lost(f"protocol error: a {size}-byte frame announced")
+            body = self._read_exactly(size, timeout)
         except TimeoutError as err:
             # The agent is stuck in a task: give up on it (it sees EOF and ends after).
             self._lost("timed out")
@@ -317,7 +358,10 @@ class PythonAgentSession:
             raise self._lost(f"reading from the agent failed: {err}") from err
         if len(body) < size:
             raise self._lost("the agent's channel closed mid-message")
-        message: dict[str, Any] = json.loads(body.decode("utf-8"))
+        try:
+            message: dict[str, Any] = json.loads(body.decode("utf-8"))
+        except ValueError as err:
+            raise self._lost(f"protocol error: {err}") from err
         return message
 
     def _lost(self, what: str) -> PyengineError:

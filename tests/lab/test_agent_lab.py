@@ -258,3 +258,25 @@ def test_missing_interpreter_or_sudo_is_named(lab: Any) -> None:
         assert PythonAgentSession(conn).start()["ansible_hostname"] == "h1"
     finally:
         conn.close()
+
+
+def test_chatty_bashrc_does_not_break_the_protocol(lab: Any) -> None:
+    """bash run by sshd reads ~/.bashrc even for a command; some print from it."""
+    host = lab.host("h2")
+    rc = "/home/labuser/.bashrc"
+    original = host.exec(["cat", rc]).stdout
+    host.exec(["sh", "-c", f"cp -p {rc} {rc}.pyengine-test && "
+                           f"sed -i '1i echo \"Welcome, authorised users only\"' {rc}"])
+    try:
+        session = session_for(lab, "h2", user="labuser")
+        try:
+            assert session.start()["ansible_user_id"] == "labuser"
+            (res,) = list(session.run_batch([{"id": 1, "module": "whoami", "args": {}}]))
+        finally:
+            session.close()
+            session.connection.close()
+    finally:
+        host.exec(["sh", "-c", f"mv {rc}.pyengine-test {rc}"])
+    assert host.exec(["cat", rc]).stdout == original
+    assert res["result"]["user"] == "labuser"
+    assert any("authorised users only" in w for w in session.warnings)

@@ -536,3 +536,26 @@ def test_missing_sudo_is_named() -> None:
     with pytest.raises(PyengineError, match="sudo-pyengine"):
         sess.start()
 
+
+def test_noise_from_shell_startup_files_is_skipped(tmp_path: Path, agent_tmp: Path) -> None:
+    """A login banner or a chatty ~/.bashrc prints before the agent starts."""
+    wrapper = tmp_path / "python-with-banner"
+    wrapper.write_text(f"#!/bin/sh\necho 'Welcome to host x'\nprintf '\\000\\001\\002'\n"
+                       f"exec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    conn = LocalConnection("noisy", {"env": {"TMPDIR": str(agent_tmp)}})
+    with PythonAgentSession(conn, module_source=Recording(), python=str(wrapper)) as sess:
+        assert sess.facts["ansible_python"]["executable"] == sys.executable
+        (res,) = list(sess.run_batch([item(1, "flags")]))
+        assert res["result"]["failed"] is False
+    assert len(sess.warnings) == 1 and "Welcome to host x" in sess.warnings[0]
+
+
+def test_garbage_instead_of_the_agent_is_a_clear_error(tmp_path: Path) -> None:
+    fake = tmp_path / "not-python"
+    fake.write_text("#!/bin/sh\ncat /dev/zero | head -c 2000000\n")
+    fake.chmod(0o755)
+    sess = PythonAgentSession(LocalConnection("junk"), python=str(fake))
+    with pytest.raises(AgentError, match="unexpected output instead of the agent"):
+        sess.start()
+
