@@ -226,6 +226,11 @@ def main(m):
         if gname and _group_of(gname) is None:
             m.fail("Group %s does not exist" % gname)
 
+    password = p.get("password")
+    if password is not None and password and not password.startswith(("$", "!", "*")):
+        # shadow stores hashes; a clear-text value here would become the literal hash.
+        m.warn("the password for %s does not look like a crypt hash ($6$...); it is stored "
+               "as given and no login will accept it" % name)
     creating = cur is None
     new_hash, lock = _password_plan(p, cur, creating)
     if creating:
