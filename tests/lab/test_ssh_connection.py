@@ -158,6 +158,10 @@ def test_one_transport_serves_commands_files_and_the_agent(lab: Any, tmp_path: P
         with PythonAgentSession(conn, module_source=lambda _n: NOOP) as session:
             assert len(list(session.run_batch([{"id": 1, "module": "noop", "args": {}}]))) == 1
         assert conn.transport is transport and transport.is_active()
+        # Keepalives: the kernel probes an idle connection so a vanished host is noticed.
+        sock = transport.sock
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15
         # One TCP connection from the controller for all of it.
         peers = lab.host("h1").exec(["ss", "-tnH", "state", "established", "( sport = :22 )"])
         assert len(peers.stdout.strip().splitlines()) == 1
