@@ -80,7 +80,7 @@ class LocalAgentChannel(AgentChannel):
         except (OSError, ValueError):
             pass
         # The agent exits on EOF; give it a moment to clean up, then make sure.
-        if self.exit_status(5.0) is None:
+        if self.exit_status(2.0) is None:
             self.proc.kill()
             self.proc.wait()
         self._stderr.wait_ended(1.0)
