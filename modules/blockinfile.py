@@ -38,7 +38,8 @@ ARGS = {
     "group": {"type": "str", "help": "Group of the file."},
     "mode": {"type": "raw", "help": "Octal (0644) or symbolic (u=rw,g=r) mode."},
     "unsafe_writes": {"type": "bool", "default": False,
-                      "help": "Accepted for Ansible compatibility; writes are always atomic."},
+                      "help": "If the atomic rename is refused (EBUSY: a file bind-mounted"
+                               " into a container), write in place instead."},
 }
 MUTUALLY_EXCLUSIVE = [["insertbefore", "insertafter"]]
 
@@ -166,6 +167,7 @@ def main(m):
             os.makedirs(folder)
         result.update(m.atomic_write(path, new_text.encode("utf-8", "surrogateescape"),
                                      mode=p["mode"], owner=p["owner"], group=p["group"],
-                                     backup=p["backup"], validate=p["validate"]))
+                                     backup=p["backup"], validate=p["validate"],
+                                     unsafe_writes=p["unsafe_writes"]))
     m.set_attributes(path, p["owner"], p["group"], p["mode"])
     return result

@@ -39,7 +39,8 @@ ARGS = {
     "checksum": {"type": "str",
                  "help": "Expected SHA1 of the content; a mismatch fails before writing."},
     "unsafe_writes": {"type": "bool", "default": False,
-                      "help": "Accepted for Ansible compatibility; writes are always atomic."},
+                      "help": "If the atomic rename is refused (EBUSY: a file bind-mounted"
+                               " into a container), write in place instead."},
     "_content_b64": {"type": "str", "help": "The content, base64 (sent by controller actions)."},
     "_src_name": {"type": "str", "help": "Basename of the controller's src (dest folders)."},
     "_src_mode": {"type": "str", "help": "Mode of the controller's src (for mode=preserve)."},
@@ -104,7 +105,8 @@ def put_file(m, p, dest, data, src_mode):
     if content_changed:
         extra.update(m.atomic_write(write_path, data, mode=mode, owner=p["owner"],
                                     group=p["group"], backup=p["backup"],
-                                    validate=p["validate"], follow=False))
+                                    validate=p["validate"],
+                                    unsafe_writes=p["unsafe_writes"], follow=False))
     m.set_attributes(write_path, p["owner"], p["group"], mode)
     return True, msg, diffs, extra
 

@@ -39,7 +39,8 @@ ARGS = {
     "group": {"type": "str", "help": "Group of the file."},
     "mode": {"type": "raw", "help": "Octal (0644) or symbolic (u=rw,g=r) mode."},
     "unsafe_writes": {"type": "bool", "default": False,
-                      "help": "Accepted for Ansible compatibility; writes are always atomic."},
+                      "help": "If the atomic rename is refused (EBUSY: a file bind-mounted"
+                               " into a container), write in place instead."},
 }
 MUTUALLY_EXCLUSIVE = [["insertbefore", "insertafter"], ["regexp", "search_string"],
                       ["backrefs", "search_string"]]
@@ -208,7 +209,7 @@ def main(m):
         data = new_text.encode("utf-8", "surrogateescape")
         result.update(m.atomic_write(path, data, mode=p["mode"], owner=p["owner"],
                                      group=p["group"], backup=p["backup"],
-                                     validate=p["validate"]))
+                                     validate=p["validate"], unsafe_writes=p["unsafe_writes"]))
     if attrs[0] or raw is None:
         m.set_attributes(path, p["owner"], p["group"], p["mode"])
     return result

@@ -26,7 +26,8 @@ ARGS = {
     "group": {"type": "str", "help": "Group of the file."},
     "mode": {"type": "raw", "help": "Octal (0644) or symbolic (u=rw,g=r) mode."},
     "unsafe_writes": {"type": "bool", "default": False,
-                      "help": "Accepted for Ansible compatibility; writes are always atomic."},
+                      "help": "If the atomic rename is refused (EBUSY: a file bind-mounted"
+                               " into a container), write in place instead."},
 }
 
 
@@ -92,6 +93,6 @@ def main(m):
     if content_changed:
         result.update(m.atomic_write(path, new_text.encode(p["encoding"]), mode=p["mode"],
                                      owner=p["owner"], group=p["group"], backup=p["backup"],
-                                     validate=p["validate"]))
+                                     validate=p["validate"], unsafe_writes=p["unsafe_writes"]))
     m.set_attributes(path, p["owner"], p["group"], p["mode"])
     return result

@@ -176,6 +176,7 @@ class Module:
         backup: bool = False,
         validate: Optional[str] = None,
         follow: bool = True,
+        unsafe_writes: bool = False,
     ) -> Dict[str, Any]:
         """Replace `path` with `data` so that readers see the old or the new file, never a mix.
 
@@ -239,7 +240,20 @@ class Module:
                     )
             if backup and old is not None:
                 result["backup_file"] = self.backup_local(path)
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                # A file bind-mounted into a container cannot be renamed over (EBUSY);
+                # only with unsafe_writes is it rewritten in place, as Ansible does.
+                if not (unsafe_writes and exc.errno in (errno.EBUSY, errno.EXDEV)):
+                    raise
+                self.warn("%s could not be replaced atomically (%s): written in place "
+                          "(unsafe_writes)" % (path, exc.strerror))
+                with open(path, "wb") as out:
+                    out.write(payload)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.unlink(tmp)
             tmp = ""
             _fsync_dir(folder)
         except OSError as exc:

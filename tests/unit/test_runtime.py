@@ -350,3 +350,25 @@ def test_atomic_write_keeps_the_selinux_label(tmp_path: Path) -> None:
     Module().atomic_write(str(target), "new")
     assert target.read_text() == "new"
     assert os.getxattr(target, "security.selinux") == label
+
+
+def test_atomic_write_unsafe_writes_only_when_rename_is_refused(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """A bind-mounted file (EBUSY on rename) is written in place only with unsafe_writes."""
+    import errno
+
+    target = tmp_path / "resolv.conf"
+    target.write_text("old")
+
+    def busy(src: str, dst: str) -> None:
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(os, "replace", busy)
+    with pytest.raises(ModuleFail, match="busy"):
+        Module().atomic_write(str(target), "new")
+    assert target.read_text() == "old"
+    m = Module()
+    m.atomic_write(str(target), "new", unsafe_writes=True)
+    assert target.read_text() == "new"
+    assert "written in place" in m.warnings[0]
+    assert os.listdir(tmp_path) == ["resolv.conf"]
