@@ -198,8 +198,8 @@ class AptProxy:
         self.server.socket.close()
         self.server.socket = sock
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="apt-proxy",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.1,),
+                                       name="apt-proxy", daemon=True)
 
     def start(self) -> None:
         self.thread.start()

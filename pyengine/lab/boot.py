@@ -23,7 +23,10 @@ mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$UPPER,workdir=$WORK" "$R"
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
 # kernel.* and fs.* are not namespaced: nothing inside may write /proc/sys.
+# net.* belongs to the host's own network namespace: it stays writable, as on a server
+# (bound before /proc/sys turns read-only, so it keeps its own read-write flag).
 mount --bind "$R/proc/sys" "$R/proc/sys"
+mount --bind "$R/proc/sys/net" "$R/proc/sys/net"
 mount -o remount,bind,ro,nosuid,nodev,noexec "$R/proc/sys"
 if [ -e "$R/proc/sysrq-trigger" ]; then
     mount --bind "$R/proc/sysrq-trigger" "$R/proc/sysrq-trigger"

@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ class LabDaemon:
         self.netns: dict[str, NetnsThread] = {}
         self.supervisors: dict[str, HostSupervisor] = {}
         self.forwarders: list[Forwarder] = []
-        self.proxies: list[AptProxy] = []
+        self.proxies: dict[str, AptProxy] = {}
         self.stop_event: asyncio.Event | None = None
 
     def prepare(self) -> list[tuple[Forwarder, socket.socket]]:
@@ -75,13 +76,30 @@ class LabDaemon:
                     "(another lab or program uses this octet?)"
                 ) from err
             self.forwarders.append(fwd)
-            proxy = AptProxy(ns.call(lambda: _inner_listener(APT_PROXY_PORT)))
-            proxy.start()
-            self.proxies.append(proxy)
             self.supervisors[host] = HostSupervisor(
-                self.paths, host, Path(self.config.image), ns_path
+                self.paths, host, Path(self.config.image), self._network_for(host, ns_path)
             )
         return listeners
+
+    def _network_for(self, host: str, first: str) -> Callable[[], str]:
+        """Before each boot: a fresh namespace (the first boot uses the one just made) with
+        the apt proxy listening inside it."""
+        ns = self.netns[host]
+        boots = 0
+
+        def network() -> str:
+            nonlocal boots
+            path = first if boots == 0 else ns.renew()
+            boots += 1
+            old = self.proxies.pop(host, None)
+            if old is not None:
+                old.stop()  # its listening socket pins the old namespace
+            proxy = AptProxy(ns.call(lambda: _inner_listener(APT_PROXY_PORT)))
+            proxy.start()
+            self.proxies[host] = proxy
+            return path
+
+        return network
 
     def status(self) -> dict[str, Any]:
         return {
@@ -156,7 +174,7 @@ class LabDaemon:
     def close(self) -> None:
         # Each shutdown waits for its server's poll loop: stop them all at once.
         with ThreadPoolExecutor(max_workers=max(1, len(self.proxies))) as pool:
-            for proxy in self.proxies:
+            for proxy in list(self.proxies.values()):
                 pool.submit(proxy.stop)
         for ns in self.netns.values():
             ns.stop()

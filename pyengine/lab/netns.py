@@ -1,10 +1,10 @@
 """A network namespace per host, owned by a thread of the lab daemon.
 
-The namespace outlives the host's reboots (the daemon holds it, hosts join it), so the
-forwarder's view of a host never changes and no bind mount is needed to keep it. A
-socket belongs to the namespace it was created in: the thread that lives in the host's
-namespace creates sockets there on request, and the daemon then uses them from its
-own threads in the machine's namespace.
+The daemon holds the namespace (hosts join it), so no bind mount is needed to keep it,
+and the forwarder always reaches a host through the same thread; each boot gets a new
+namespace (`renew`). A socket belongs to the namespace it was created in: the thread
+that lives in the host's namespace creates sockets there on request, and the daemon
+then uses them from its own threads in the machine's namespace.
 """
 
 from __future__ import annotations
@@ -54,9 +54,7 @@ class NetnsThread(threading.Thread):
 
     def run(self) -> None:
         try:
-            _unshare_net()
-            _loopback_up()
-            self._ready.set_result(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/ns/net")
+            self._ready.set_result(self._fresh())
         except BaseException as err:  # reported to whoever waits in start_namespace()
             self._ready.set_exception(err)
             return
@@ -69,6 +67,18 @@ class NetnsThread(threading.Thread):
                 fut.set_result(func())
             except BaseException as err:
                 fut.set_exception(err)
+
+    def _fresh(self) -> str:
+        _unshare_net()
+        _loopback_up()
+        return f"/proc/{os.getpid()}/task/{threading.get_native_id()}/ns/net"
+
+    def renew(self) -> str:
+        """Move the thread into a brand-new namespace, as a rebooted machine starts with a
+        fresh network stack (net.* sysctls back to defaults). The old namespace goes away
+        once the old host's processes and sockets are gone. Returns the (same) /proc path,
+        which now names the new namespace."""
+        return self.call(self._fresh)
 
     def start_namespace(self, timeout: float = 10) -> str:
         """Start the thread; return the /proc path of its namespace (for `nsenter --net=`)."""

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pyengine.lab.boot import boot_command
@@ -33,12 +34,14 @@ def _machine_uptime() -> float:
 
 
 class HostSupervisor(threading.Thread):
-    def __init__(self, paths: LabPaths, host: str, image: Path, netns: str) -> None:
+    def __init__(self, paths: LabPaths, host: str, image: Path,
+                 network: Callable[[], str]) -> None:
+        """`network` is called before each boot and returns the namespace path to join."""
         super().__init__(name=f"supervise-{host}", daemon=True)
         self.paths = paths
         self.host = host
         self.image = image
-        self.netns = netns
+        self.network = network
         self.state = "starting"
         self.boots = 0
         self.pid: int | None = None
@@ -142,7 +145,7 @@ class HostSupervisor(threading.Thread):
         cgroup.mkdir(parents=True, exist_ok=True)
         argv = boot_command(
             cgroup / "cgroup.procs",
-            self.netns,
+            self.network(),
             self.paths.boot_script,
             self.image,
             self.paths.host_upper(self.host),

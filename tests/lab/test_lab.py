@@ -110,6 +110,23 @@ def test_sysctl_write_inside_fails_and_machine_keeps_its_value(lab: Lab) -> None
     assert Path("/proc/sys/kernel/pid_max").read_text().strip() == before
 
 
+def test_net_sysctls_are_the_hosts_own(lab: Lab) -> None:
+    # net.* lives in the host's network namespace: settable inside, as on a real server,
+    # without touching the machine's value.
+    host = lab.hosts[1]
+    machine = Path("/proc/sys/net/ipv4/tcp_syncookies").read_text().strip()
+    inside = host.exec(["sysctl", "-n", "net.ipv4.tcp_syncookies"]).stdout.strip()
+    other = "0" if inside != "0" else "1"
+    host.exec(["sysctl", "-w", f"net.ipv4.tcp_syncookies={other}"])
+    try:
+        assert host.exec(["sysctl", "-n", "net.ipv4.tcp_syncookies"]).stdout.strip() == other
+        assert Path("/proc/sys/net/ipv4/tcp_syncookies").read_text().strip() == machine
+        assert lab.hosts[0].exec(["sysctl", "-n", "net.ipv4.tcp_syncookies"]
+                                 ).stdout.strip() == inside
+    finally:
+        host.exec(["sysctl", "-w", f"net.ipv4.tcp_syncookies={inside}"])
+
+
 def test_hosts_have_own_hostname_and_network(lab: Lab) -> None:
     for host in lab.hosts[:3]:
         assert host.exec(["hostname"]).stdout.strip() == host.name
@@ -211,6 +228,7 @@ def test_rebooted_host_comes_back_by_itself_with_its_disk(lab: Lab) -> None:
     assert boot_id != Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     old_pid = host.pid
     host.exec(["touch", marker])
+    host.exec(["sysctl", "-w", "net.ipv4.ip_forward=1"])  # a fresh boot forgets this
     client = ssh(lab, host)
     try:
         client.exec_command("systemctl reboot")
@@ -230,6 +248,7 @@ def test_rebooted_host_comes_back_by_itself_with_its_disk(lab: Lab) -> None:
     new_boot_id, kept, state = out.split()
     assert rc == 0 and str(uuid.UUID(new_boot_id)) != boot_id
     assert kept == "kept" and state == "running"
+    assert host.exec(["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip() == "0"
     uptime = float(host.exec(["cat", "/proc/uptime"]).stdout.split()[0])
     assert uptime < 60  # counts from this boot, not the machine's
 
