@@ -120,6 +120,7 @@ def load_inventory(paths: Iterable[Path | str] | Path | str, vault: Vault | None
             inventory.inventory_group_files.setdefault(k, []).extend(v)
         for k, v in hosts.items():
             inventory.inventory_host_files.setdefault(k, []).extend(v)
+    inventory.invalidate()
     if playbook_dir is not None:
         inventory.add_playbook_dir(playbook_dir, vault)
     return inventory

@@ -74,9 +74,17 @@ class Inventory:
         self.playbook_group_files: dict[str, list[VarLayer]] = {}
         self.playbook_host_files: dict[str, list[VarLayer]] = {}
         self.playbook_dirs: list[Path] = []
+        # Derived data, computed on first use: a run asks for it per host and per task.
+        self._cache: dict[Any, Any] = {}
+        self._seen_dirs: set[tuple[str, str]] = set()
+
+    def invalidate(self) -> None:
+        """Forget derived data (call after changing hosts, groups or variables)."""
+        self._cache.clear()
 
     # -- building ------------------------------------------------------------------
     def add_group(self, name: str, origin: Origin | None = None) -> Group:
+        self._cache.clear()
         group = self.groups.get(name)
         if group is None:
             group = Group(name, origin=origin)
@@ -85,6 +93,7 @@ class Inventory:
 
     def add_host(self, name: str, group: str | None = None, origin: Origin | None = None
                  ) -> Host:
+        self._cache.clear()
         host = self.hosts.get(name)
         if host is None:
             host = Host(name, origin=origin)
@@ -98,6 +107,7 @@ class Inventory:
         return host
 
     def add_child(self, parent: str, child: str) -> None:
+        self._cache.clear()
         p = self.add_group(parent)
         c = self.add_group(child)
         if child not in p.children:
@@ -107,6 +117,7 @@ class Inventory:
 
     def reconcile(self) -> None:
         """Every group without a parent hangs under 'all'; hosts in no group are 'ungrouped'."""
+        self._cache.clear()
         for name, group in self.groups.items():
             if name != "all" and not group.parents:
                 self.add_child("all", name)
@@ -133,6 +144,12 @@ class Inventory:
 
     def depth(self, name: str) -> int:
         """Distance from 'all' along the longest parent chain (Ansible's group depth)."""
+        key = ("depth", name)
+        if key not in self._cache:
+            self._cache[key] = self._depth(name)
+        return int(self._cache[key])
+
+    def _depth(self, name: str) -> int:
         seen: set[str] = set()
 
         def walk(group: str) -> int:
@@ -160,10 +177,14 @@ class Inventory:
     def host_groups(self, name: str) -> list[str]:
         """All groups of a host (with ancestors, with 'all') in variable precedence order:
         by depth, then ansible_group_priority, then name."""
-        host = self.get_host(name)
-        direct = host.groups if host and not host.implicit else []
-        groups = self.ancestors(direct) | {"all"}
-        return sorted(groups, key=lambda g: (self.depth(g), self.groups[g].priority, g))
+        key = ("host_groups", name)
+        if key not in self._cache:
+            host = self.get_host(name)
+            direct = host.groups if host and not host.implicit else []
+            groups = self.ancestors(direct) | {"all"}
+            self._cache[key] = sorted(
+                groups, key=lambda g: (self.depth(g), self.groups[g].priority, g))
+        return list(self._cache[key])
 
     def group_names(self, name: str) -> list[str]:
         """The `group_names` magic variable: sorted, without 'all' and 'ungrouped'."""
@@ -173,24 +194,39 @@ class Inventory:
         """Hosts of a group and of its descendants (breadth first, deduplicated)."""
         if name == "all":
             return list(self.hosts)
-        out: list[str] = []
-        seen_groups: set[str] = set()
-        queue: deque[str] = deque([name])
-        while queue:
-            g = queue.popleft()
-            if g in seen_groups or g not in self.groups:
-                continue
-            seen_groups.add(g)
-            out.extend(h for h in self.groups[g].hosts if h not in out)
-            queue.extend(self.groups[g].children)
-        return out
+        key = ("group_hosts", name)
+        if key not in self._cache:
+            out: list[str] = []
+            seen: set[str] = set()
+            seen_groups: set[str] = set()
+            queue: deque[str] = deque([name])
+            while queue:
+                g = queue.popleft()
+                if g in seen_groups or g not in self.groups:
+                    continue
+                seen_groups.add(g)
+                for h in self.groups[g].hosts:
+                    if h not in seen:
+                        seen.add(h)
+                        out.append(h)
+                queue.extend(self.groups[g].children)
+            self._cache[key] = out
+        return list(self._cache[key])
 
     def groups_mapping(self) -> dict[str, list[str]]:
-        """The `groups` magic variable: every group -> its hosts."""
-        return {name: self.group_hosts(name) for name in self.groups}
+        """The `groups` magic variable: every group -> its hosts (shared; do not modify)."""
+        if "groups_mapping" not in self._cache:
+            self._cache["groups_mapping"] = {name: self.group_hosts(name) for name in self.groups}
+        return self._cache["groups_mapping"]  # type: ignore[no-any-return]
 
     def host_var_layers(self, name: str) -> list[VarLayer]:
         """The inventory variable sources of a host, lowest precedence first."""
+        key = ("layers", name)
+        if key not in self._cache:
+            self._cache[key] = self._host_var_layers(name)
+        return list(self._cache[key])
+
+    def _host_var_layers(self, name: str) -> list[VarLayer]:
         host = self.get_host(name)
         if host is None:
             return []
@@ -238,12 +274,16 @@ class Inventory:
         """Also read group_vars/ and host_vars/ next to a playbook (higher precedence)."""
         from pyengine.inventory.varsdirs import load_vars_dirs
 
+        if ("pbdir", str(path)) in self._seen_dirs:
+            return  # asked once per task: answer without touching the file system
+        self._seen_dirs.add(("pbdir", str(path)))
         folder = Path(path)
         if folder.is_file():
             folder = folder.parent
         if folder.resolve() in [p.resolve() for p in self.playbook_dirs]:
             return
         self.playbook_dirs.append(folder)
+        self._cache.clear()
         groups, hosts = load_vars_dirs(folder, self, vault)
         for k, v in groups.items():
             self.playbook_group_files.setdefault(k, []).extend(v)

@@ -41,8 +41,8 @@ def test_role_defaults_lose_to_inventory_and_vars_files(vm, play) -> None:  # ty
     task = nginx_task(play)
     # nginx defaults say 'nginx'; the play's vars_files say 'www-data'
     assert value(vm, WEB02, play, task, "nginx_user") == "www-data"
-    # nginx defaults 'auto' < [webservers:vars] '4' < host_vars/web01 16
-    assert value(vm, WEB02, play, task, "nginx_worker_processes") == "4"
+    # nginx defaults 'auto' < [webservers:vars] 4 < host_vars/web01 16
+    assert value(vm, WEB02, play, task, "nginx_worker_processes") == 4
     assert value(vm, WEB01, play, task, "nginx_worker_processes") == 16
     # common defaults UTC < inventory group_vars/all < playbook group_vars/all
     assert value(vm, WEB02, play, task, "timezone") == "Europe/Berlin"
