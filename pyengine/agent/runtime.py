@@ -249,10 +249,10 @@ class Module:
                     raise
                 self.warn("%s could not be replaced atomically (%s): written in place "
                           "(unsafe_writes)" % (path, exc.strerror))
-                with open(path, "wb") as out:
-                    out.write(payload)
-                    out.flush()
-                    os.fsync(out.fileno())
+                with open(path, "wb") as in_place:
+                    in_place.write(payload)
+                    in_place.flush()
+                    os.fsync(in_place.fileno())
                 os.unlink(tmp)
             tmp = ""
             _fsync_dir(folder)
