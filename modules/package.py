@@ -59,32 +59,51 @@ def main(m):
     state = {"installed": "present", "removed": "absent"}.get(p["state"], p["state"])
     names = [n for n in p["name"] if n.strip()]
     tool = m.which("apt-get" if mgr == "apt" else mgr, required=True)
-    current = _apt_state(m, names) if mgr == "apt" else _rpm_state(m, names, tool)
+    current = _state(m, mgr, names, tool)
+    have = dict((n, current.get(n, [None, None])[0]) for n in names)
+    jobs = []  # (verb, names)
     if state == "absent":
-        todo = [n for n in names if current.get(n, [None])[0]]
-        verb = "remove"
+        jobs.append(("remove", [n for n in names if have[n]]))
     else:
-        missing = [n for n in names if not current.get(n, [None])[0]]
+        missing = [n for n in names if not have[n]]
         unknown = [n for n in missing if mgr == "apt" and not current.get(n, [0, 0])[1]]
         if unknown:
             m.fail("No package matching '%s' is available" % "', '".join(unknown))
-        todo = missing
+        jobs.append(("install", missing))
         if state == "latest":
-            todo += [n for n in names if n not in missing and current[n][1]
-                     and current[n][1] != current[n][0]]
-        verb = "install"
-    result = {"changed": bool(todo), "use": mgr, "packages": todo}
-    if not todo:
-        result["msg"] = "packages already %s" % state
+            behind = [n for n in names if have[n] and current[n][1] and current[n][1] != have[n]]
+            # apt-get install upgrades an installed package; dnf/yum need `upgrade`.
+            jobs.append(("install" if mgr == "apt" else "upgrade", behind))
+    jobs = [(verb, todo) for verb, todo in jobs if todo]
+    result = {"changed": bool(jobs), "use": mgr}
+    if not jobs:
+        result.update(msg="packages already %s" % state, packages={})
         return result
-    result["msg"] = "%s %s %s" % ("would" if m.check_mode else "did", verb, ", ".join(todo))
+    todo = [n for _verb, group in jobs for n in group]
     if m.check_mode:
+        result["packages"] = dict((n, {"before": have[n], "after": None if state == "absent"
+                                       else current.get(n, [None, None])[1] or "(newest)"})
+                                  for n in todo)
+        result["msg"] = "would %s" % "; ".join("%s %s" % (v, ", ".join(g)) for v, g in jobs)
         return result
-    argv = [tool] + (_APT_OPTS if mgr == "apt" else ["-y"]) + [verb] + todo
-    rc, out, err = m.run(argv, env=_ENV)
-    result.update(rc=rc, stdout=out, stderr=err)
-    if rc != 0:
-        lines = [ln for ln in (err or out).splitlines() if ln.strip()]
-        m.fail("%s failed: %s" % (" ".join([mgr, verb] + todo), lines[-1] if lines else rc),
-               **result)
+    outs = []
+    for verb, group in jobs:
+        argv = [tool] + (_APT_OPTS if mgr == "apt" else ["-y"]) + [verb] + group
+        rc, out, err = m.run(argv, env=_ENV)
+        outs.append(out)
+        if rc != 0:
+            lines = [ln for ln in (err or out).splitlines() if ln.strip()]
+            m.fail("%s failed: %s" % (" ".join([mgr, verb] + group),
+                                      lines[-1] if lines else rc), rc=rc, stdout=out, stderr=err)
+    now = _state(m, mgr, todo, tool)
+    result["packages"] = dict((n, {"before": have[n], "after": now.get(n, [None])[0]})
+                              for n in todo)
+    result["stdout"] = "".join(outs)
+    result["msg"] = "; ".join("%s %s -> %s" % (n, c["before"] or "(none)", c["after"] or
+                                               "(removed)")
+                              for n, c in sorted(result["packages"].items()))
     return result
+
+
+def _state(m, mgr, names, tool):
+    return _apt_state(m, names) if mgr == "apt" else _rpm_state(m, names, tool)

@@ -160,10 +160,12 @@ def test_package_picks_apt_from_facts(h2: Target) -> None:
     assert h2.facts["ansible_pkg_mgr"] == "apt"
     h2.sh(f"dpkg --purge {B} {A} >/dev/null 2>&1; true")
     first = h2.ok("package", {"name": [A]})
-    assert first["changed"] and first["use"] == "apt" and version_of(h2, A)
+    assert first["changed"] and first["use"] == "apt"
+    assert first["packages"] == {A: {"before": None, "after": version_of(h2, A)}}
     assert not h2.ok("package", {"name": [A]})["changed"]
     dry = h2.ok("package", {"name": [A], "state": "absent"}, check=True)
     assert dry["changed"] and version_of(h2, A)
+    assert dry["packages"] == {A: {"before": version_of(h2, A), "after": None}}
     assert h2.ok("package", {"name": [A], "state": "absent"})["changed"]
     assert version_of(h2, A) == ""
 
