@@ -54,6 +54,15 @@ BOOTSTRAP = (
     "exec(compile(i.read(n),'pyengine/agent/agent.py','exec'))"
 )
 
+# python="auto": the first of these that exists runs the bootstrap (given as $1), as
+# Ansible's interpreter discovery would pick (RHEL 8's platform-python included).
+DISCOVER_PYTHON = (
+    "for p in python3 /usr/bin/python3 /usr/libexec/platform-python python3.13 python3.12"
+    " python3.11 python3.10 python3.9 python3.8 python3.7; do"
+    ' command -v "$p" >/dev/null 2>&1 && exec "$p" -c "$1"; done;'
+    " echo 'pyengine: no python3 interpreter found' >&2; exit 127"
+)
+
 # A batch item as the executor builds it (docs/ARCHITECTURE.md, "Agent sessions").
 ITEM_KEYS = ("id", "module", "args", "check_mode", "diff", "environment", "ignore_errors",
              "no_log")
@@ -126,7 +135,10 @@ class PythonAgentSession:
     # -- start -----------------------------------------------------------------------
     def argv(self) -> list[str]:
         """The command that starts the bootstrap (quoted by the connection, not here)."""
-        cmd = [self.python, "-c", BOOTSTRAP]
+        if self.python.startswith("auto"):  # ansible_python_interpreter: auto, auto_silent
+            cmd = ["/bin/sh", "-c", DISCOVER_PYTHON, "sh", BOOTSTRAP]
+        else:
+            cmd = [self.python, "-c", BOOTSTRAP]
         if not self.become:
             return cmd
         sudo = [self.become_exe, "-H", "-S"]
@@ -263,6 +275,9 @@ class PythonAgentSession:
         if self.become and not python_missing and f"{self.become_exe}:" in text and (
                 "not found" in text):
             raise BecomeError(f"{self.host}: become: {self.become_exe!r} not found on the host")
+        if "no python3 interpreter found" in text:
+            raise AgentError(f"{self.host}: cannot start the agent: no Python 3 found on the"
+                             " host (install python3 or set ansible_python_interpreter)")
         if status == 127 or python_missing:
             raise AgentError(
                 f"{self.host}: cannot start the agent: {self.python!r} not found on the host"

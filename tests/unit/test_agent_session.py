@@ -559,3 +559,17 @@ def test_garbage_instead_of_the_agent_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(AgentError, match="unexpected output instead of the agent"):
         sess.start()
 
+
+def test_auto_interpreter_discovery(agent_tmp: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3.9").symlink_to(sys.executable)
+    conn = LocalConnection("auto", {"env": {"TMPDIR": str(agent_tmp),
+                                            "PATH": f"{bin_dir}:/nonexistent"}})
+    with PythonAgentSession(conn, module_source=Recording(), python="auto") as sess:
+        found = sess.facts["ansible_python"]["executable"]
+        (res,) = list(sess.run_batch([item(1, "flags")]))
+    # In the search order, /usr/bin/python3 comes before python3.9 (found on PATH).
+    usr = Path("/usr/bin/python3")
+    assert found == (str(usr) if usr.exists() else str(bin_dir / "python3.9"))
+    assert res["result"]["failed"] is False
