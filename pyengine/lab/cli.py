@@ -51,7 +51,14 @@ def status(name: str, octet: int) -> None:
     if st.octet is None:
         click.echo(f"lab {name}: down")
         return
-    state = "up" if st.up else ("degraded" if st.daemon_pid else "down")
+    if st.up:
+        state = "up"
+    elif st.daemon_pid:
+        state = "degraded"
+    elif any(h.pid for h in st.hosts):
+        state = "broken: its daemon is gone (`lab up` or `lab down` repairs it)"
+    else:
+        state = "down"
     click.echo(f"lab {name}: {state} (127.0.{st.octet}.x, delay {st.delay_ms} ms, "
                f"daemon pid {st.daemon_pid or '-'})")
     for host in st.hosts:

@@ -213,6 +213,13 @@ class Lab:
         reply: dict[str, Any] = json.loads(data or b"{}")
         return reply
 
+    def _answers(self) -> bool:
+        try:
+            self._control("status", timeout=5)
+        except LabError:
+            return False
+        return True
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """One `up`/`down`/`reset` at a time per lab (several pytest sessions may race).
@@ -247,7 +254,7 @@ class Lab:
         _require_tools()
         with self._locked():
             config = self.config()
-            if self.is_up() and config is not None:
+            if self.is_up() and config is not None and self._answers():
                 wanted = (self.octet, count, delay_ms)
                 if (config.octet, config.count, config.delay_ms) != wanted:
                     raise LabError(

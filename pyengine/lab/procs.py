@@ -38,7 +38,9 @@ def read_pid_file(path: Path) -> int | None:
         pid, stamp = int(pid_text), int(stamp_text)
     except (FileNotFoundError, ValueError):
         return None
-    return pid if start_time(pid) == stamp else None
+    if start_time(pid) != stamp or _is_zombie(pid):
+        return None  # gone, replaced by another process, or dead and not yet reaped
+    return pid
 
 
 def children(pid: int) -> list[int]:
