@@ -153,6 +153,8 @@ class PythonAgentSession:
         if self._channel is not None:
             return self.facts
         self.connection.connect()
+        self._shipped.clear()  # a new agent has no modules yet (after a lost one too)
+        self._pending = bytearray()
         channel = self.connection.open_agent(self.argv())
         try:
             if self.become and self.become_password:

@@ -573,3 +573,18 @@ def test_auto_interpreter_discovery(agent_tmp: Path, tmp_path: Path) -> None:
     usr = Path("/usr/bin/python3")
     assert found == (str(usr) if usr.exists() else str(bin_dir / "python3.9"))
     assert res["result"]["failed"] is False
+
+
+def test_a_new_agent_after_a_lost_one_gets_the_modules_again(
+    session: PythonAgentSession, tmp_path: Path
+) -> None:
+    list(session.run_batch([item(1, "flags")]))
+    first_pid = session.agent_pid
+    assert first_pid is not None
+    os.kill(first_pid, signal.SIGTERM)
+    with pytest.raises(AgentError):
+        list(session.run_batch([item(2, "flags")]))
+    (res,) = list(session.run_batch([item(3, "flags")]))  # starts a new agent
+    assert session.agent_pid != first_pid
+    assert res["result"]["failed"] is False
+
