@@ -247,8 +247,10 @@ def _spec_from(name: str, path: Path, kind: str, doc: str, found: dict[str, Any]
     if not isinstance(args, dict):
         raise PlaybookError("ARGS must be a dict of argument name -> options", str(path))
     free_form = found.get("FREE_FORM")
-    if free_form is None and "_raw_params" in args:
-        free_form = "_raw_params"
+    if free_form is None and ("_raw_params" in args or any(
+            "_raw_params" in (opt.get("aliases") or []) for opt in args.values()
+            if isinstance(opt, dict))):
+        free_form = "_raw_params"  # canonicalised through the alias when validated
     return ModuleSpec(
         name=name, path=path, kind=kind, doc=doc, args=args,
         mutually_exclusive=list(found.get("MUTUALLY_EXCLUSIVE", []) or []),

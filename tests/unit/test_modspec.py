@@ -172,3 +172,12 @@ def test_doc_command_prints_the_spec_and_suggests() -> None:
     wrong = runner.invoke(doc, ["fixmd", "-p", str(PROJECT)])
     assert isinstance(wrong.exception, PlaybookError)
     assert "unknown module 'fixmd' (did you mean 'fixmod'?)" in str(wrong.exception)
+
+
+def test_raw_params_alias_makes_a_module_free_form() -> None:
+    include_vars = find_module("include_vars")
+    assert include_vars is not None and include_vars.free_form == "_raw_params"
+    args, free = parse_kv("vars/extra.yml", include_vars)
+    assert (args, free) == ({}, "vars/extra.yml")
+    out, errors = validate_args(include_vars, {"_raw_params": "vars/extra.yml"})
+    assert errors == [] and out["file"] == "vars/extra.yml"
