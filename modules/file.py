@@ -339,8 +339,11 @@ def main(m):
     if plan.changed:
         result["msg"] = ", ".join(plan.msgs)
     else:
-        result["msg"] = plan.msgs[0] if plan.msgs else "%s already %s with these attributes" % (
-            path, "a " + state if state in ("file", "directory", "link") else state)
+        what = {"file": "a file", "directory": "a directory",
+                "link": "a symlink to %s" % p["src"], "hard": "a hard link to %s" % p["src"],
+                "touch": "there with these times", "absent": "absent"}[state]
+        result["msg"] = plan.msgs[0] if plan.msgs else "%s is already %s with these attributes" % (
+            path, what)
     if plan.changed and m.diff_mode:
         result["diff"] = {"before": plan.before, "after": plan.after}
     if os.path.lexists(path) and not m.check_mode:
