@@ -27,6 +27,7 @@ from pyengine.errors import LabError
 from pyengine.lab import image as image_mod
 from pyengine.lab.boot import write_boot_script
 from pyengine.lab.config import (
+    CGROUP_ROOT,
     DEFAULT_NAME,
     DEFAULT_OCTET,
     SSH_PORT,
@@ -125,6 +126,15 @@ def _require_tools() -> None:
         raise LabError(
             f"pyengine lab needs {', '.join(missing)}: apt-get install util-linux mount "
             "hostname coreutils"
+        )
+
+
+def _require_cgroup() -> None:
+    hierarchy = CGROUP_ROOT.parent
+    if not (hierarchy / "cgroup.procs").exists():
+        raise LabError(
+            f"pyengine lab needs the cgroup v1 `name=systemd` hierarchy at {hierarchy} "
+            "(where each host's processes are kept); this machine does not have it mounted"
         )
 
 
@@ -252,6 +262,7 @@ class Lab:
         validate_delay(delay_ms)
         _require_root()
         _require_tools()
+        _require_cgroup()
         with self._locked():
             config = self.config()
             if self.is_up() and config is not None and self._answers():
