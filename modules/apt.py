@@ -213,8 +213,10 @@ class Apt(object):
 def update_cache(m, p):
     """apt-get update unless the cache is younger than cache_valid_time; (updated, mtime)."""
     stamp = "/var/lib/apt/periodic/update-success-stamp"
-    lists = "/var/lib/apt/lists"
-    mtime = max([os.path.getmtime(x) for x in (stamp, lists) if os.path.exists(x)] or [0])
+    lists = _lists_dir(m)
+    # apt's periodic stamp only speaks for the default lists.
+    marks = (stamp, lists) if lists == "/var/lib/apt/lists" else (lists,)
+    mtime = max([os.path.getmtime(x) for x in marks if os.path.exists(x)] or [0])
     if p["cache_valid_time"] and mtime and time.time() - mtime < p["cache_valid_time"]:
         return False, int(mtime)
     if m.check_mode:
@@ -239,6 +241,14 @@ def update_cache(m, p):
             delay *= 2
     m.fail("Failed to update apt cache: %s" % (err.strip().splitlines() or ["unknown"])[-1])
     return False, 0
+
+
+def _lists_dir(m):
+    """Where apt keeps its package lists (APT_CONFIG or apt.conf may move them)."""
+    rc, out, _err = m.run([m.which("apt-config", required=True), "shell", "LISTS",
+                           "Dir::State::Lists/d"], env=ENV)
+    match = re.match(r"^LISTS='(.*)'$", out.strip()) if rc == 0 else None
+    return match.group(1).rstrip("/") if match else "/var/lib/apt/lists"
 
 
 def _deb_fields(m, path):

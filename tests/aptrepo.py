@@ -14,9 +14,11 @@ No network and no dpkg-dev needed: index files are written here.
     refresh(host, "main")                # apt-get update of that source only
     unpublish(host, "main")
 
-`publish` also writes /srv/repo/NAME.apt.conf: with `APT_CONFIG` pointing at it (a
-task's `environment:`), `apt-get update` reads only this source, so a test can
-exercise `update_cache` without refreshing the host's Debian mirrors.
+`publish` also writes /srv/repo/NAME.apt.conf. With `APT_CONFIG` pointing at it
+(`isolated_env(NAME)` as a task's `environment:`) apt sees only this repository, with
+its own package lists under /srv/repo/NAME.lists: `update_cache` does not refresh the
+host's Debian mirrors and `upgrade: dist` can only move the test's packages. Without
+it, `refresh(host, NAME)` adds the repository to the host's regular lists.
 """
 
 from __future__ import annotations
@@ -150,28 +152,40 @@ def publish(host: _Host, directory: Path, name: str) -> str:
               input=_tar(directory))
     line = f"deb [trusted=yes] file:{target} ./\n"
     host.exec(["sh", "-c", 'cat > "$1"', "sh", source_list_path(name)], input=line)
+    lists = f"{REPO_ROOT}/{name}.lists"
     conf = (f'Dir::Etc::sourcelist "{source_list_path(name)}";\n'
-            'Dir::Etc::sourceparts "-";\nAPT::Get::List-Cleanup "0";\n')
-    host.exec(["sh", "-c", 'cat > "$1"', "sh", only_source_conf(name)], input=conf)
+            f'Dir::Etc::sourceparts "-";\nDir::State::Lists "{lists}/";\n')
+    host.exec(["sh", "-c", 'mkdir -p "$1/partial" && cat > "$2"', "sh", lists,
+               only_source_conf(name)], input=conf)
     return target
 
 
 def only_source_conf(name: str) -> str:
-    """An APT_CONFIG file (inside the host) that limits apt to this repository's source."""
+    """An APT_CONFIG file (inside the host): only this repository, with private lists."""
     return f"{REPO_ROOT}/{name}.apt.conf"
 
 
-def refresh(host: _Host, name: str) -> None:
-    """apt-get update for this one source (fast; the host's other sources are left as
-    they are)."""
-    host.exec(["env", f"APT_CONFIG={only_source_conf(name)}", "apt-get", "update", "-qq"],
-              timeout=120)
+def isolated_env(name: str) -> dict[str, str]:
+    """A task environment that makes apt see only this repository."""
+    return {"APT_CONFIG": only_source_conf(name)}
+
+
+def refresh(host: _Host, name: str, isolated: bool = False) -> None:
+    """apt-get update of this one source: into its private lists (isolated), or into the
+    host's regular lists (the host's other sources are left as they are)."""
+    if isolated:
+        argv = ["env", f"APT_CONFIG={only_source_conf(name)}", "apt-get", "update", "-qq"]
+    else:
+        argv = ["apt-get", "update", "-qq", "-o",
+                f"Dir::Etc::sourcelist={source_list_path(name)}", "-o",
+                "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0"]
+    host.exec(argv, timeout=120)
 
 
 def unpublish(host: _Host, name: str) -> None:
     """Remove the repository and its source from the host (packages stay installed)."""
-    host.exec(["rm", "-rf", f"{REPO_ROOT}/{name}", source_list_path(name),
-               only_source_conf(name)])
+    host.exec(["rm", "-rf", f"{REPO_ROOT}/{name}", f"{REPO_ROOT}/{name}.lists",
+               source_list_path(name), only_source_conf(name)])
     host.exec(["sh", "-c", f"rm -f /var/lib/apt/lists/_srv_repo_{name}_*"])
 
 

@@ -39,13 +39,15 @@ class Target:
             connection_for_host(name, hostvars(lab, name)),
             module_source=lambda module: (MODULES / f"{module}.py").read_text())
         self.facts = self.session.start()
+        self.environment: dict[str, str] = {}  # every task's `environment:` unless given
         self._ids = itertools.count(1)
 
     def run(self, module: str, args: dict[str, Any], check: bool = False, diff: bool = True,
             environment: dict[str, str] | None = None) -> dict[str, Any]:
         """Run one task; returns the module's result dict."""
         item = {"id": str(next(self._ids)), "module": module, "args": args,
-                "check_mode": check, "diff": diff, "environment": environment or {},
+                "check_mode": check, "diff": diff,
+                "environment": self.environment if environment is None else environment,
                 "ignore_errors": True, "no_log": False}
         results = self.session.run_all([item])
         assert len(results) == 1, results

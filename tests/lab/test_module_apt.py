@@ -4,7 +4,8 @@ Packages are made with dpkg-deb (tests/aptrepo.py) and published into the host a
 flat `file:` repository, so nothing comes from the internet. Every package name
 carries a per-run suffix and everything installed is purged at the end; apt's view
 of the host's Debian mirrors is never refreshed (APT_CONFIG limits updates to the
-test's own source).
+test's own source and lists, see tests/aptrepo.py), so apt only ever sees the
+test's packages: even `upgrade: dist` cannot move anything else.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from aptrepo import (  # noqa: E402
     build_deb,
     build_repo,
     copy_into,
-    only_source_conf,
+    isolated_env,
     publish,
     refresh,
     unpublish,
@@ -58,7 +59,8 @@ def h2(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     repo = build_repo(tmp_path_factory.mktemp("repo") / "v1",
                       [pkg_a("1.0"), PkgSpec(B, "1.0", depends=[f"{A} (>= 1.0)"])])
     publish(target.host, repo, REPO)
-    refresh(target.host, REPO)
+    refresh(target.host, REPO, isolated=True)
+    target.environment = isolated_env(REPO)
     yield target
     target.sh(f"dpkg --purge {A} {B} {C} >/dev/null 2>&1; rm -f {MARK} /tmp/{C}.deb; true")
     unpublish(target.host, REPO)
@@ -94,21 +96,18 @@ def test_latest_after_cache_update_then_pinned_downgrade(
     repo = build_repo(tmp_path_factory.mktemp("repo") / "v2",
                       [pkg_a("1.0"), pkg_a("2.0"), PkgSpec(B, "1.0", depends=[A])])
     publish(h2.host, repo, REPO)
-    env = {"APT_CONFIG": only_source_conf(REPO)}
 
     # Check mode never refreshes the cache (as in Ansible): it plans from the lists it has.
-    stale = h2.ok("apt", {"name": [A], "state": "latest", "update_cache": True}, check=True,
-                  environment=env)
+    stale = h2.ok("apt", {"name": [A], "state": "latest", "update_cache": True}, check=True)
     assert not stale["changed"] and version_of(h2, A) == "1.0"
 
-    up = h2.ok("apt", {"name": [A], "state": "latest", "update_cache": True},
-               environment=env)
+    up = h2.ok("apt", {"name": [A], "state": "latest", "update_cache": True})
     assert up["cache_updated"] and up["changed"]
     assert up["packages"] == {A: {"before": "1.0", "after": "2.0"}}
     assert version_of(h2, A) == "2.0" and h2.sh(f"cat {MARK}") == "2.0\n"
 
     steady = h2.ok("apt", {"name": [A], "state": "latest", "update_cache": True,
-                           "cache_valid_time": 3600}, environment=env)
+                           "cache_valid_time": 3600})
     assert not steady["changed"] and not steady["cache_updated"]
 
     pin = {"name": [f"{A}=1.0"], "allow_downgrade": True}
@@ -183,3 +182,19 @@ def test_policy_rc_d_only_while_apt_runs(h2: Target, tmp_path: Path) -> None:
         assert h2.sh("test -e /usr/sbin/policy-rc.d && echo yes || echo no").strip() == had_policy
     finally:
         h2.sh(f"dpkg --purge {name} >/dev/null 2>&1; rm -f {seen} /tmp/{name}.deb; true")
+
+
+def test_dist_upgrade_moves_only_what_apt_can_see(h2: Target,
+                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    h2.ok("apt", {"name": [f"{A}=1.0"], "allow_downgrade": True})
+    repo = build_repo(tmp_path_factory.mktemp("repo") / "v3", [pkg_a("1.0"), pkg_a("3.0")])
+    publish(h2.host, repo, REPO)
+    refresh(h2.host, REPO, isolated=True)
+    dry = h2.ok("apt", {"upgrade": "dist"}, check=True)
+    assert dry["changed"] and dry["packages"] == {A: {"before": "1.0", "after": "3.0"}}
+    assert version_of(h2, A) == "1.0"
+    done = h2.ok("apt", {"upgrade": "dist"})
+    assert done["packages"] == {A: {"before": "1.0", "after": "3.0"}}
+    assert version_of(h2, A) == "3.0"
+    again = h2.ok("apt", {"upgrade": "dist"})
+    assert not again["changed"] and again["msg"] == "nothing to do"
