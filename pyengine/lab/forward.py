@@ -11,22 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
 
 from pyengine.lab.netns import NetnsThread
 
 CHUNK = 65536
 
 
-def connect_inside(netns: NetnsThread, port: int) -> Callable[[], socket.socket]:
-    """A call for the host's namespace thread: connect to its 127.0.0.1:port."""
-
-    def _connect() -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        sock.setblocking(False)
-        return sock
-
-    return _connect
+def _new_socket() -> socket.socket:
+    """Runs in the host's namespace thread: the socket then belongs to the host's network."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    return sock
 
 
 async def _pump(
@@ -93,12 +88,14 @@ class Forwarder:
     async def _handle(self, client_r: asyncio.StreamReader,
                       client_w: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
+        inner = await loop.run_in_executor(None, self.netns.call, _new_socket)
         try:
-            inner = await loop.run_in_executor(
-                None, self.netns.call, connect_inside(self.netns, self.inner_port)
-            )
-        except OSError:
+            # Connecting happens here, not in the namespace thread, so one slow connect
+            # never holds up the host's other connections.
+            await asyncio.wait_for(loop.sock_connect(inner, ("127.0.0.1", self.inner_port)), 10)
+        except (OSError, asyncio.TimeoutError):
             # The host is (re)booting: refuse like a real host whose sshd is not up yet.
+            inner.close()
             client_w.close()
             return
         host_r, host_w = await asyncio.open_connection(sock=inner)
