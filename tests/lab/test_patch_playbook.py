@@ -160,7 +160,8 @@ def test_postcheck_fails_when_a_running_service_did_not_come_back(six, tmp_path)
                                         patch_postcheck_retries=1)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         post = task(data, host.name, "Post-check")
-        assert post["status"] == "failed"
+        assert post["status"] == "failed", post
+        assert post["msg"].startswith("retries exhausted"), post["msg"]
         assert task(data, host.name, "Reboot where required")["status"] == "changed"
     finally:
         host.exec(["systemctl", "stop", "pyengine-test-patch-svc"], check=False)
