@@ -107,6 +107,9 @@ def test_group_and_user_converge_then_stay_put(h1: Target) -> None:
         assert group not in h1.sh(f"id -nG {user}").split()
 
         new_gid = 20000 + int(SUF, 16) % 9000
+        dry = h1.ok("group", {"name": group, "gid": new_gid}, check=True)
+        assert dry["changed"] and _diff(dry)["after"] == f"group {group} gid {new_gid}\n"
+        assert int(h1.sh(f"getent group {group}").split(":")[2]) == gid
         moved = h1.ok("group", {"name": group, "gid": new_gid})
         assert moved["changed"] and moved["gid"] == new_gid != gid
         assert int(h1.sh(f"getent group {group}").split(":")[2]) == new_gid
