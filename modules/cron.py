@@ -155,7 +155,8 @@ def main(m):
             return {"changed": False, "msg": "%s already absent" % path, "cron_file": path}
         if not m.check_mode:
             os.unlink(path)
-        return {"changed": True, "msg": "removed %s" % path, "cron_file": path,
+        return {"changed": True, "cron_file": path,
+                "msg": "%s %s" % ("would remove" if m.check_mode else "removed", path),
                 "diff": m.text_diff(before, "", path)}
     if not name:
         m.fail("name is required")
