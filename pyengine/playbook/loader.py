@@ -153,10 +153,12 @@ def _play(data: dict[str, Any], ctx: LoadContext, path: Path, at: Origin | None,
             item_at = item_origin(items, i, where("vars_files"))
             if isinstance(item, str):
                 vars_files.append(item)
-            elif isinstance(item, list) and all(isinstance(x, str) for x in item):
+            elif isinstance(item, list) and item and all(isinstance(x, str) for x in item):
                 vars_files.append(list(item))
             else:
                 p.add(f"'vars_files' items must be file names, got {type_name(item)}", item_at)
+                continue
+            _check_vars_file(vars_files[-1], path.parent, origin_of(item, item_at), p)
     own = _own_keywords(data, ctx, origin)
     own.pop("vars", None)
     own.pop("when", None)
@@ -231,6 +233,18 @@ def _play(data: dict[str, Any], ctx: LoadContext, path: Path, at: Origin | None,
         connection=as_str(data.get("connection"), "connection", where("connection"), p),
         force_handlers=flags["force_handlers"], role_refs=list(ctx.role_refs),
     )
+
+
+def _check_vars_file(entry: str | list[str], basedir: Path, where: Origin | None,
+                     p: Problems) -> None:
+    """A vars file named without templates must exist (one of them, for a list)."""
+    names = entry if isinstance(entry, list) else [entry]
+    if any(is_template(n) for n in names):
+        return
+    paths = [Path(n) if Path(n).is_absolute() else basedir / n for n in names]
+    if not any(candidate.is_file() for candidate in paths):
+        shown = " or ".join(f"'{n}'" for n in names)
+        p.add(f"vars_files: {shown} not found (relative to {basedir})", where)
 
 
 def _list(data: dict[str, Any], key: str) -> Any:

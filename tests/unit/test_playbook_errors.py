@@ -142,6 +142,8 @@ def test_task_errors(tmp_path: Path, tasks: str, expected: str) -> None:
     ("- hosts: all\n  handlers:\n    - fixmod: path=/x line=y\n",
      "p.yml:3:7: a handler needs a 'name' (or 'listen') to be notified by"),
     ("", "p.yml: empty playbook (expected a list of plays)"),
+    ("- hosts: all\n  vars_files:\n    - vars/missing.yml\n",
+     "p.yml:3:7: vars_files: 'vars/missing.yml' not found (relative to ."),
 ])
 def test_play_and_file_errors(tmp_path: Path, text: str, expected: str) -> None:
     found = one_error(tmp_path, text).replace(str(tmp_path), ".")

@@ -105,7 +105,8 @@ def test_origins_say_which_file_set_each_value(vm, play) -> None:  # type: ignor
 
 
 def test_missing_vars_file_names_the_play(tmp_path: Path) -> None:
-    (tmp_path / "p.yml").write_text("- hosts: all\n  vars_files: [nope.yml]\n  tasks: []\n")
+    (tmp_path / "p.yml").write_text("- hosts: all\n  vars_files: ['{{ which }}.yml']\n"
+                                    "  vars: {which: nope}\n  tasks: []\n")
     play = load_playbook(tmp_path / "p.yml").plays[0]
     vm = VariableManager(load_inventory("h1,"))
     with pytest.raises(PlaybookError, match=rf"p.yml:1:3: vars_files: {tmp_path}/nope.yml "
