@@ -5,7 +5,9 @@ The target side of `copy` and `template`: the controller actions read and render
 from the task itself; `src` with `remote_src: true` is a file (or folder) already
 on the host. Content is compared first, so a second run is a no-op; a change is
 written atomically, checked by `validate` before it replaces the old file, and can
-keep a backup copy.
+keep a backup copy. A symlink at `dest` is compared through: with the same content
+it stays a link; otherwise it is replaced by a file (with `follow: true` the
+link's target is written instead).
 """
 
 import base64

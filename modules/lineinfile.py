@@ -5,6 +5,8 @@ Finds the line by `regexp` or `search_string` (the last match, or the first with
 matching `insertafter`/`insertbefore` (or at BOF/EOF). The usual tool for one
 setting in sshd_config, login.defs or limits.conf. The file is written
 atomically, `validate` runs on the new content before it replaces the old.
+A line that differs only by a CRLF ending counts as present (Ansible would
+rewrite it with LF).
 """
 
 import os
