@@ -1,7 +1,8 @@
 """Vaulted secrets used for real on a lab host never show up anywhere.
 
 One run of a three-play playbook: a vaulted database password goes into a
-command, a debug message, a template and a failing task; an SSH login and a sudo
+command, a debug message, a template (backed up into git) and a failing task;
+an SSH login and a sudo
 use vaulted passwords (user `labpw`); a `no_log` task's value turns up in a
 later message. The secrets must appear in none of stdout, stderr, the JSON
 report or anything the run left in the project folder (history database, backup
@@ -29,6 +30,7 @@ from pyengine.vault.inline import format_yaml_value
 pytestmark = pytest.mark.lab
 
 BIN = Path(sys.executable).parent
+BACKUP_REPO = "config-backup"
 
 PLAYBOOK = """\
 - hosts: vroot
@@ -49,6 +51,14 @@ PLAYBOOK = """\
         src: app.conf.j2
         dest: "{{ workdir }}/app.conf"
         mode: "0600"
+    - name: back up the rendered file
+      backup:
+        repo: config-backup
+        default_set: false
+        paths: ["{{ workdir }}/app.conf"]
+    - name: commit the backup
+      backup_commit:
+        repo: config-backup
     - name: a no_log task
       command: echo "{{ nolog_value }}"
       no_log: true
@@ -164,9 +174,12 @@ class Run:
                     return task  # type: ignore[no-any-return]
         raise AssertionError(f"no task {name!r} in the report:\n{self.stdout}{self.stderr}")
 
-    def places(self) -> dict[str, bytes]:
-        return {"stdout": self.stdout.encode(), "stderr": self.stderr.encode(),
-                **_leftovers(self.root)}
+    def places(self, backups: bool = False) -> dict[str, bytes]:
+        """Where a secret could have leaked; the backup repository only if `backups`."""
+        found = {"stdout": self.stdout.encode(), "stderr": self.stderr.encode(),
+                 **_leftovers(self.root)}
+        return {place: data for place, data in found.items()
+                if place.startswith(BACKUP_REPO) == backups or place in ("stdout", "stderr")}
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +215,7 @@ def test_vaulted_secrets_are_used_but_never_shown(run: Run, lab) -> None:
     assert f"got db={MASK} and token {MASK}" in run.stdout
     assert f"password = {MASK}" in run.stdout  # the template's diff
     assert f"failed using {MASK}" in run.stdout + run.stderr
+    assert run.task("commit the backup")["status"] == "changed"
     places = run.places()
     assert "report.json" in places
     for name in ("db_password", "api_token", "login"):
@@ -224,3 +238,14 @@ def test_no_log_values_stay_masked_in_later_tasks(run: Run) -> None:
     for form in _forms(run.secrets["nolog_value"]):
         for place, data in run.places().items():
             assert form.encode() not in data, f"the no_log value leaked into {place}"
+
+
+@pytest.mark.xfail(strict=True, reason="backup: collected files are written to the git store "
+                   "verbatim; registered secrets are not masked before the commit")
+def test_backup_commit_holds_no_vaulted_secret(run: Run) -> None:
+    places = run.places(backups=True)
+    assert any("git log" in place for place in places)
+    for name in ("db_password", "api_token", "login"):
+        for form in _forms(run.secrets[name]):
+            for place, data in places.items():
+                assert form.encode() not in data, f"{name} leaked into {place}"
