@@ -15,7 +15,7 @@ INHERITED = {
 IGNORED = {
     "collections", "module_defaults", "throttle", "timeout", "debugger", "connection",
     "remote_user", "port", "delegate_facts", "async", "poll", "gather_subset",
-    "gather_timeout", "fact_path", "strategy", "order", "vars_prompt", "ignore_unreachable",
+    "gather_timeout", "fact_path", "strategy", "order", "ignore_unreachable",
 }
 
 PLAY = {
@@ -23,7 +23,7 @@ PLAY = {
     "roles", "become", "become_user", "become_method", "become_flags", "serial",
     "max_fail_percentage", "any_errors_fatal", "gather_facts", "tags", "environment",
     "check_mode", "diff", "remote_user", "connection", "force_handlers", "ignore_errors",
-    "no_log", "run_once", "ignore_unreachable",
+    "no_log", "run_once", "ignore_unreachable", "vars_prompt",
 } | IGNORED
 
 TASK = {

@@ -135,6 +135,10 @@ def _play(data: dict[str, Any], ctx: LoadContext, path: Path, at: Origin | None,
     def where(key: str) -> Origin | None:
         return value_origin(data, key, origin)
 
+    if "vars_prompt" in data:
+        p.add("'vars_prompt' is not supported (runs are unattended): pass the values with "
+              "-e or keep them in a vault", key_origin(data, "vars_prompt", origin))
+
     hosts_value = data.get("hosts")
     hosts: str | None = None
     if hosts_value is None:

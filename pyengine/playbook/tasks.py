@@ -405,8 +405,8 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
     if "args" in data and not isinstance(data["args"], dict):
         pass  # already reported
     delegate_to = inner.delegate_to
-    if key == "local_action":
-        delegate_to = "localhost"
+    if key == "local_action" or data.get("connection") == "local":
+        delegate_to = "localhost"  # runs on the controller, as Ansible's connection: local
 
     task = Task(
         action=spec.name,
@@ -440,6 +440,8 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
     )
     if spec.name == "include_tasks":
         _prevalidate_include(task, ctx, file)
+    if spec.name == "include_role":
+        _prevalidate_role(task, ctx)
     return [task]
 
 
@@ -522,6 +524,16 @@ def _prevalidate_include(task: Task, ctx: LoadContext, file: Path) -> None:
         return
     ctx.validated_includes.add(resolved)
     load_tasks_into(target, Scope(role=task.role), ctx, task.origin)
+
+
+def _prevalidate_role(task: Task, ctx: LoadContext) -> None:
+    """A static include_role name must name a role that exists."""
+    from pyengine.playbook.roles import find_role, known_roles
+
+    name = task.args.get("name")
+    if isinstance(name, str) and not is_template(name) and find_role(name, ctx.basedir) is None:
+        ctx.problems.add(f"role '{name}' not found", task.origin,
+                         did_you_mean(name, known_roles(ctx.basedir)))
 
 
 def env_of(scope: Scope) -> dict[str, Any] | str:

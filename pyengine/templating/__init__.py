@@ -14,6 +14,16 @@ from pyengine.templating.templar import (
 )
 from pyengine.templating.unsafe import UnsafeStr, wrap_unsafe
 
+def now(utc: bool = False, fmt: str | None = None) -> object:
+    """Ansible's `now()`: the controller's current time (a datetime, or text with `fmt`)."""
+    import datetime
+
+    moment = (datetime.datetime.now(datetime.timezone.utc) if utc
+              else datetime.datetime.now())
+    return moment.strftime(fmt) if fmt else moment
+
+
+ENV.globals.setdefault("now", now)
 ENV.globals.setdefault("lookup", lookup)
 ENV.globals.setdefault("query", query)
 ENV.globals.setdefault("q", query)

@@ -142,6 +142,11 @@ def test_task_errors(tmp_path: Path, tasks: str, expected: str) -> None:
     ("- hosts: all\n  handlers:\n    - fixmod: path=/x line=y\n",
      "p.yml:3:7: a handler needs a 'name' (or 'listen') to be notified by"),
     ("", "p.yml: empty playbook (expected a list of plays)"),
+    ("- hosts: all\n  vars_prompt:\n    - name: pw\n",
+     "p.yml:2:3: 'vars_prompt' is not supported (runs are unattended): pass the values with "
+     "-e or keep them in a vault"),
+    ("- hosts: all\n  tasks:\n    - include_role: name=nosuchrole\n",
+     "p.yml:3:7: role 'nosuchrole' not found"),
     ("- hosts: all\n  vars_files:\n    - vars/missing.yml\n",
      "p.yml:3:7: vars_files: 'vars/missing.yml' not found (relative to ."),
 ])

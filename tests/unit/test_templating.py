@@ -182,3 +182,11 @@ def test_version_comparison_is_numeric() -> None:
     assert compare_versions("1.10", "1.9") == 1
     assert compare_versions("12", "12.0") == 0
     assert compare_versions("2.0rc1", "2.0.1") == -1
+
+
+def test_now_global() -> None:
+    import datetime
+
+    year = render("{{ now(fmt='%Y') }}")
+    assert year == str(datetime.datetime.now().year)
+    assert render("{{ now(utc=True).tzinfo is not none }}") is True
