@@ -14,6 +14,7 @@ from pyengine.templating.templar import (
 )
 from pyengine.templating.unsafe import UnsafeStr, wrap_unsafe
 
+
 def now(utc: bool = False, fmt: str | None = None) -> object:
     """Ansible's `now()`: the controller's current time (a datetime, or text with `fmt`)."""
     import datetime

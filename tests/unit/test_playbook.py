@@ -196,3 +196,10 @@ def test_templated_serial_and_max_fail_percentage_stay_templates(tmp_path: Path)
     play = load_playbook(tmp_path / "p.yml").plays[0]
     assert play.serial == ["{{ patch_serial | default('100%') }}"]
     assert play.max_fail_percentage == "{{ patch_max_fail | default(0) }}"
+
+
+def test_task_connection_local_runs_on_the_controller(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text("- hosts: all\n  tasks:\n"
+                                    "    - command: date\n      connection: local\n")
+    task = load_playbook(tmp_path / "p.yml").plays[0].tasks[0]
+    assert isinstance(task, Task) and task.delegate_to == "localhost"
