@@ -120,26 +120,56 @@ def graph(inventories: tuple[str, ...], playbook_dir: str | None, group: str,
 @inventory.command()
 @_common
 @click.argument("name")
+@click.option("--playbook", type=click.Path(exists=True, dir_okay=False),
+              help="Show the variables each play of this playbook gives the host (role "
+                   "defaults, play vars, vars_files and role vars too).")
+@click.option("-e", "--extra-vars", "extra", multiple=True,
+              help="key=value, as for `pyengine run` (with --playbook).")
 @click.option("--json", "as_json", is_flag=True, help="name -> {value, origin} as JSON.")
-def host(inventories: tuple[str, ...], playbook_dir: str | None, name: str, as_json: bool,
+def host(inventories: tuple[str, ...], playbook_dir: str | None, name: str,
+         playbook: str | None, extra: tuple[str, ...], as_json: bool,
          **vault_opts: Any) -> None:
     """Show a host's variables and the file:line that set each one."""
-    inv = _load(inventories, playbook_dir, **vault_opts)
+    inv = _load(inventories, playbook_dir or (os.path.dirname(playbook) if playbook else None),
+                **vault_opts)
     if inv.get_host(name) is None:
         from pyengine.errors import PlaybookError, did_you_mean
 
         raise PlaybookError(f"no host '{name}' in the inventory", hint=did_you_mean(name,
                                                                                     inv.hosts))
-    values = inv.host_vars_with_origins(name)
+    sections: list[tuple[str, dict[str, tuple[Any, str]]]] = []
+    if playbook:
+        from pyengine.modspec import parse_kv
+        from pyengine.playbook import load_playbook
+        from pyengine.vars import VariableManager
+        from pyengine.vault.options import vault_from_options
+
+        extra_vars: dict[str, Any] = {}
+        for item in extra:
+            extra_vars.update(parse_kv(item, None)[0])
+        book = load_playbook(playbook, vault=vault_from_options(**vault_opts))
+        vm = VariableManager(inv, extra_vars, vault_from_options(**vault_opts))
+        for play in book.plays:
+            if any(h.name == name for h in inv.select(play.hosts)):
+                sections.append((f"play '{play.name or play.hosts}' ({play.origin})",
+                                 vm.get_vars_with_origins(name, play)))
+        if not sections:
+            click.echo(f"warning: no play of {playbook} targets {name}", err=True)
+    else:
+        sections.append(("inventory", inv.host_vars_with_origins(name)))
     if as_json:
-        click.echo(json.dumps({k: {"value": mask(v), "origin": o}
-                               for k, (v, o) in sorted(values.items())}, indent=2, default=str))
+        click.echo(json.dumps({title: {k: {"value": mask(v), "origin": o}
+                                       for k, (v, o) in sorted(values.items())}
+                               for title, values in sections}, indent=2, default=str))
         return
     click.echo(f"{name}  groups: {', '.join(inv.group_names(name)) or '-'}")
-    if not values:
-        click.echo("  (no variables)")
-        return
-    width = max(len(k) for k in values)
-    for key in sorted(values):
-        value, origin = values[key]
-        click.echo(f"  {key:<{width}} = {_show(value)}    # {origin}")
+    for title, values in sections:
+        if len(sections) > 1 or playbook:
+            click.echo(f"{title}:")
+        if not values:
+            click.echo("  (no variables)")
+            continue
+        width = max(len(k) for k in values)
+        for key in sorted(values):
+            value, origin = values[key]
+            click.echo(f"  {key:<{width}} = {_show(value)}    # {origin}")

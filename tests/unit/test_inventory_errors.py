@@ -109,3 +109,17 @@ def test_cli_list_and_graph() -> None:
         "  |  |--web02.acme.example", "  |  |--web03.acme.example",
         "  |  |--web04.acme.example", "  |  |--web-canary.acme.example",
         "  |--@loadbalancers:", "  |  |--lb1.acme.example"]
+
+
+def test_cli_host_with_playbook_shows_play_level_origins() -> None:
+    runner = CliRunner()
+    result = runner.invoke(inventory, [
+        "host", "web02.acme.example", "-i", str(PROJECT / "inventory" / "production"),
+        "--playbook", str(PROJECT / "site.yml"), "-e", "http_port=1"])
+    assert result.exit_code == 0, result.output
+    assert f"play 'Configure web servers' ({PROJECT}/webservers.yml:2:3):" in result.stdout
+    lines = {line.split("=")[0].strip(): line for line in result.stdout.splitlines()}
+    assert lines["http_port"].endswith('"1"    # extra vars (-e)')
+    assert lines["nginx_user"].endswith(f'"www-data"    # {PROJECT}/vars/common.yml:1:1')
+    assert lines["package_manager"].endswith(f"{PROJECT}/vars/Debian.yml:1:1")
+    assert "Database servers" not in result.stdout  # that play does not target web02
