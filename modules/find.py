@@ -154,14 +154,14 @@ def main(m):
 
         for root, dirs, files in os.walk(top, followlinks=p["follow"], onerror=walk_error):
             level = root.rstrip(os.sep).count(os.sep) - top_depth
-            if not p["hidden"]:
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
             dirs.sort()
+            examined += len(dirs) + len(files)
             for name in sorted(dirs + files):
+                # Like Ansible, hidden folders are still walked: only names starting
+                # with '.' are left out.
                 if not p["hidden"] and name.startswith("."):
                     continue
                 path = os.path.join(root, name)
-                examined += 1
                 try:
                     st = os.stat(path) if p["follow"] else os.lstat(path)
                 except OSError as exc:

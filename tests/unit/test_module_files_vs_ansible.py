@@ -32,6 +32,7 @@ from pyengine.agent.runtime import run_module  # noqa: E402
 from pyengine.modspec import normalize_args  # noqa: E402
 
 COMPARED = ("lineinfile", "blockinfile", "replace", "file")
+READ_ONLY = ("find", "stat")
 
 DIFFERENT_ON_PURPOSE = {
     # Ansible rewrites an existing "a=1\r\n" as "a=1\n" when line is "a=1"; we keep the
@@ -61,8 +62,8 @@ def _view(base: Path) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("case_path", _cases(), ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_same_outcome_as_ansible(case_path: Path, tmp_path: Path) -> None:
+def _run_both(case_path: Path, tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any],
+                                                          Path, Path]:
     module = case_path.parent.name
     ours_dir, theirs_dir = tmp_path / "ours", tmp_path / "theirs"
     ours_dir.mkdir()
@@ -81,7 +82,33 @@ def test_same_outcome_as_ansible(case_path: Path, tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     lines = proc.stdout.strip().splitlines()
     theirs = json.loads(lines[-1]) if lines else {"failed": True, "msg": proc.stderr}
+    return ours, theirs, ours_dir, theirs_dir
 
+
+@pytest.mark.parametrize("case_path", _cases(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_same_outcome_as_ansible(case_path: Path, tmp_path: Path) -> None:
+    ours, theirs, ours_dir, theirs_dir = _run_both(case_path, tmp_path)
     assert bool(ours.get("failed")) == bool(theirs.get("failed")), (ours, theirs)
     assert bool(ours.get("changed")) == bool(theirs.get("changed")), (ours, theirs)
     assert _view(ours_dir) == _view(theirs_dir)
+
+
+STAT_KEYS = ("exists", "mode", "isdir", "isreg", "islnk", "size", "checksum", "lnk_target",
+             "pw_name")
+
+
+@pytest.mark.parametrize("case_path",
+                         [p for m in READ_ONLY for p in sorted((CASES_DIR / m).glob("*.yaml"))],
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_read_only_modules_report_what_ansible_reports(case_path: Path, tmp_path: Path) -> None:
+    ours, theirs, ours_dir, theirs_dir = _run_both(case_path, tmp_path)
+    assert bool(ours.get("failed")) == bool(theirs.get("failed")), (ours, theirs)
+    if case_path.parent.name == "find":
+        def rel(result: dict[str, Any], base: Path) -> list[str]:
+            return sorted(f["path"].replace(str(base), "BASE") for f in result["files"])
+
+        assert rel(ours, ours_dir) == rel(theirs, theirs_dir)
+        assert (ours["matched"], ours["examined"]) == (theirs["matched"], theirs["examined"])
+    else:
+        for key in STAT_KEYS:
+            assert ours["stat"].get(key) == theirs["stat"].get(key), key
