@@ -1,9 +1,9 @@
 """Shared pytest setup: the `lab` marker and the session's lab of Debian hosts.
 
 Every lab test of a session (whoever wrote it) uses the one `lab` fixture: it brings
-the lab up once, or reuses it when it is already up, and takes it down at the end
-unless PYENGINE_KEEP_LAB=1. Settings (env): PYENGINE_TEST_LAB (name, default "test"),
-PYENGINE_TEST_LAB_OCTET (default 9), PYENGINE_TEST_LAB_HOSTS (default 10).
+the lab up once, or reuses it when it is already up, and takes the lab it brought up
+down at the end unless PYENGINE_KEEP_LAB=1. Settings (env): PYENGINE_TEST_LAB (name,
+default "test"), PYENGINE_TEST_LAB_OCTET (default 9), PYENGINE_TEST_LAB_HOSTS (default 10).
 A lab test must change only what it created on the hosts, or restore what it changed.
 """
 
@@ -53,7 +53,10 @@ def lab() -> Iterator[Lab]:
     skip_unless_root()
     name, octet, count = lab_settings()
     the_lab = Lab(name, octet)
+    was_up = the_lab.is_up()
     the_lab.up(count)
     yield the_lab
-    if os.environ.get("PYENGINE_KEEP_LAB") != "1":
+    # A lab that was already up (kept by an earlier session, or another session's that is
+    # still running) is left as found.
+    if not was_up and os.environ.get("PYENGINE_KEEP_LAB") != "1":
         the_lab.down()
