@@ -22,6 +22,7 @@ class LoadContext:
     role_handlers: list[Any] = field(default_factory=list)  # per play
     role_refs: list[RoleRef] = field(default_factory=list)  # per play, in order
     validated_includes: set[Path] = field(default_factory=set)
+    role_chain: list[str] = field(default_factory=list)  # roles being loaded (cycle guard)
 
     @property
     def project_dirs(self) -> list[Path]:

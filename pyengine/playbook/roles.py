@@ -126,6 +126,23 @@ def load_role(name: str, params: dict[str, Any], own: dict[str, Any], scope: Sco
         looked = ", ".join(str(d) for d in role_dirs(ctx.basedir))
         p.add(f"role '{name}' not found (looked in {looked})", where, hint)
         return []
+    if str(path) in ctx.role_chain:
+        chain = [Path(r).name for r in ctx.role_chain[ctx.role_chain.index(str(path)):]]
+        p.add(f"role dependency cycle: {' -> '.join([*chain, path.name])}", where)
+        return []
+    ctx.role_chain.append(str(path))
+    try:
+        return _load_role_at(path, name, params, own, scope, ctx, where, tasks_from,
+                             vars_from, defaults_from, handlers_from, depth)
+    finally:
+        ctx.role_chain.pop()
+
+
+def _load_role_at(path: Path, name: str, params: dict[str, Any], own: dict[str, Any],
+                  scope: Scope, ctx: LoadContext, where: Origin | None, tasks_from: str,
+                  vars_from: str, defaults_from: str, handlers_from: str, depth: int
+                  ) -> list[TaskOrBlock]:
+    p = ctx.problems
     meta_files = main_file(path, "meta")
     meta: Any = ctx.load(meta_files[0]) if meta_files else None
     allow_duplicates = False

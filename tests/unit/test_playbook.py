@@ -203,3 +203,60 @@ def test_task_connection_local_runs_on_the_controller(tmp_path: Path) -> None:
                                     "    - command: date\n      connection: local\n")
     task = load_playbook(tmp_path / "p.yml").plays[0].tasks[0]
     assert isinstance(task, Task) and task.delegate_to == "localhost"
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_role_duplicates_params_when_tags_and_defaults_folder(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "roles/app/tasks/main.yml": "- command: echo {{ app_name }}\n",
+        "roles/app/defaults/main/10-base.yml": "app_name: base\napp_port: 1\n",
+        "roles/app/defaults/main/20-site.yml": "app_port: 2\n",
+        "roles/once/tasks/main.yml": "- command: echo once\n",
+        "roles/many/tasks/main.yml": "- command: echo many\n",
+        "roles/many/meta/main.yml": "allow_duplicates: true\n",
+        "p.yml": "- hosts: all\n  roles:\n"
+                 "    - {role: app, app_name: one, when: go, tags: [a]}\n"
+                 "    - {role: app, app_name: two}\n"
+                 "    - once\n    - once\n    - many\n    - many\n",
+    })
+    play = load_playbook(tmp_path / "p.yml").plays[0]
+    tasks = walk(play.roles)
+    assert [t.args["_raw_params"] for t in tasks] == [
+        "echo {{ app_name }}", "echo {{ app_name }}", "echo once", "echo many", "echo many"]
+    first, second = tasks[0], tasks[1]
+    assert first.role is not None and second.role is not None
+    assert (first.role.params, second.role.params) == ({"app_name": "one"}, {"app_name": "two"})
+    assert first.when == ["go"] and first.tags == {"a"}
+    assert second.when == [] and second.tags == set()
+    assert first.role.defaults == {"app_name": "base", "app_port": 2}
+
+
+def test_role_dependency_cycle_is_reported(tmp_path: Path) -> None:
+    from pyengine.errors import PlaybookErrors
+
+    write(tmp_path, {
+        "roles/a/tasks/main.yml": "- command: echo a\n",
+        "roles/a/meta/main.yml": "dependencies: [{role: b, x: 1}]\n",
+        "roles/b/tasks/main.yml": "- command: echo b\n",
+        "roles/b/meta/main.yml": "dependencies: [{role: a, y: 2}]\n",
+        "p.yml": "- hosts: all\n  roles: [a]\n",
+    })
+    with pytest.raises(PlaybookErrors, match="role dependency cycle: a -> b -> a"):
+        load_playbook(tmp_path / "p.yml")
+
+
+def test_builtin_roles_are_found(tmp_path: Path) -> None:
+    from pyengine.paths import builtin_roles_dir
+    from pyengine.playbook.roles import find_role
+
+    builtin = sorted(d.name for d in builtin_roles_dir().iterdir() if (d / "tasks").is_dir())
+    if not builtin:
+        pytest.skip("no built-in role shipped yet")
+    assert find_role(builtin[0], tmp_path) == builtin_roles_dir() / builtin[0]
+    (tmp_path / "roles" / builtin[0] / "tasks").mkdir(parents=True)
+    assert find_role(builtin[0], tmp_path) == tmp_path / "roles" / builtin[0]  # project first
