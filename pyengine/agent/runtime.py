@@ -218,7 +218,6 @@ class Module:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
                 fh.flush()
-                os.fsync(fh.fileno())
                 if uid != -1 or gid != -1:
                     try:
                         os.fchown(fh.fileno(), uid, gid)
@@ -229,6 +228,7 @@ class Module:
                 os.fchmod(fh.fileno(), new_mode)  # after chown: chown clears setuid bits
                 if old is not None:
                     _copy_selinux_label(path, fh.fileno())
+                os.fsync(fh.fileno())  # data and attributes on disk before the rename
             if validate:
                 argv = [arg.replace("%s", tmp) for arg in shlex.split(validate)]
                 rc, out, err = self.run(argv)
