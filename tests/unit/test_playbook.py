@@ -260,3 +260,25 @@ def test_builtin_roles_are_found(tmp_path: Path) -> None:
     assert find_role(builtin[0], tmp_path) == builtin_roles_dir() / builtin[0]
     (tmp_path / "roles" / builtin[0] / "tasks").mkdir(parents=True)
     assert find_role(builtin[0], tmp_path) == tmp_path / "roles" / builtin[0]  # project first
+
+
+def test_vault_values_in_playbooks_and_vars_files_are_decrypted_and_masked(
+        tmp_path: Path) -> None:
+    from pyengine.masking import clear_secrets, mask
+    from pyengine.vault import VaultLib, VaultSecret
+
+    vault = VaultLib([VaultSecret("default", b"pw")])
+    inline = vault.encrypt(b"db-pass-9876").decode().replace("\n", "\n      ")
+    (tmp_path / "secrets.yml").write_bytes(vault.encrypt(b"api_key: key-abcdef\n"))
+    (tmp_path / "p.yml").write_text(
+        "- hosts: all\n  vars_files: [secrets.yml]\n  vars:\n"
+        f"    db_password: !vault |\n      {inline}\n  tasks: []\n")
+    clear_secrets()
+    play = load_playbook(tmp_path / "p.yml", vault=vault).plays[0]
+    assert play.vars["db_password"] == "db-pass-9876"
+    from pyengine.inventory import load_inventory
+    from pyengine.vars import VariableManager
+
+    variables = VariableManager(load_inventory("h1,"), vault=vault).get_vars("h1", play)
+    assert variables["api_key"] == "key-abcdef"
+    assert mask("db-pass-9876 key-abcdef") == "******** ********"
