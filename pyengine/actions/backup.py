@@ -1,7 +1,8 @@
 """Back up a host's configuration into the git store (files land in the working tree).
 
 Runs `backup_collect` on the host, then writes `backups/<group>/<host>/` in the
-repository and reports what drifted since the previous backup. Committing is the
+repository and reports what drifted since the previous backup. Values known to be
+secret (vaulted, no_log) are masked in the files before they are written. Committing is the
 `backup_commit` action's job, once per run, so a run is one commit. A host that
 cannot be reached never gets here, so its last backup stays as it was.
 """
@@ -40,6 +41,7 @@ def run(ctx: Any) -> dict[str, Any]:
         validate_paths,
     )
     from pyengine.backup.store import BackupError, BackupStore
+    from pyengine.masking import mask
 
     args = ctx.args
     collected = ctx.host_ops.run_module("backup_collect", {
@@ -47,7 +49,9 @@ def run(ctx: Any) -> dict[str, Any]:
                                    "max_files", "extra_deny")})
     if collected.get("failed"):
         raise ActionFailed(collected.get("msg") or "collecting the configuration failed")
-    files = snapshot_from_result(collected)
+    # A secret must never enter the backup repository (it is shared and often pushed):
+    # whatever the run knows as secret is masked in the files before they are written.
+    files = {path: mask(content) for path, content in snapshot_from_result(collected).items()}
     groups = [g for g in ctx.variables.get("group_names") or [] if g not in ("all", "ungrouped")]
     group = args.get("group") or (groups[0] if groups else "ungrouped")
     repo = Path(str(args["repo"])).expanduser()

@@ -70,9 +70,16 @@ def restore(host: str, path: str, repo: Path, rev: str, inventories: tuple[str, 
             check: bool, show_diff: bool, trust_new_hosts: bool) -> None:
     """Put PATH on HOST back as it was at REV, atomically (owner and mode kept)."""
     from pyengine.cli import main as pyengine_main
+    from pyengine.errors import PyengineError
+    from pyengine.masking import MASK
 
     store = BackupStore(repo)
     content = store.show(host, path, rev=rev)
+    if MASK.encode() in content:
+        raise PyengineError(
+            f"{host}:{path} at {rev} holds masked secrets ({MASK}); restoring it would write the "
+            "mask: deploy that file from its template instead"
+        )
     with tempfile.TemporaryDirectory(prefix="pyengine-restore-") as tmp:
         source = Path(tmp) / "content"
         source.write_bytes(content)

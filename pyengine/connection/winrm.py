@@ -90,6 +90,10 @@ class WinRMConnection(Connection):
 
     def __init__(self, host: str, options: dict[str, Any] | None = None) -> None:
         super().__init__(host, options)
+        if self.options.get("password"):
+            from pyengine.masking import register_secret
+
+            register_secret(str(self.options["password"]))  # never shown, vaulted or not
         self._protocol: Any = None
         self._shell_id: str | None = None
 

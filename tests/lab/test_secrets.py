@@ -240,8 +240,6 @@ def test_no_log_values_stay_masked_in_later_tasks(run: Run) -> None:
             assert form.encode() not in data, f"the no_log value leaked into {place}"
 
 
-@pytest.mark.xfail(strict=True, reason="backup: collected files are written to the git store "
-                   "verbatim; registered secrets are not masked before the commit")
 def test_backup_commit_holds_no_vaulted_secret(run: Run) -> None:
     places = run.places(backups=True)
     assert any("git log" in place for place in places)
