@@ -374,7 +374,7 @@ def test_killed_connection_during_large_copy_leaves_old_or_new(lab: Any) -> None
             t.conn.close()
             if seen[-1] == new:
                 old = fresh_old()
-        print("cut outcomes:", outcomes, "full copy took %.1fs" % took)
+        print(f"cut outcomes: {outcomes}, full copy took {took:.1f}s")
         assert "old" in outcomes, outcomes  # at least one cut landed before the rename
     finally:
         host.exec(["rm", "-rf", folder])
