@@ -36,7 +36,7 @@ PACKAGES = (
     "adduser,acl"
 )
 # Bump when customise() changes so every machine rebuilds the image (not the debootstrap).
-CUSTOMISE_VERSION = "5"
+CUSTOMISE_VERSION = "6"
 
 # Units that only make noise or grab the dpkg lock behind the tests' back, and units that
 # hold inotify instances: those are limited per user for the whole machine
@@ -66,6 +66,9 @@ APT_PROXY_CONF = f"""\
 // Lab hosts have no network: apt goes through the lab's caching proxy (pyengine lab).
 Acquire::http::Proxy "http://127.0.0.1:{APT_PROXY_PORT}";
 Acquire::https::Proxy "http://127.0.0.1:{APT_PROXY_PORT}";
+// A repository served inside the host itself is reached directly.
+Acquire::http::Proxy::localhost "DIRECT";
+Acquire::http::Proxy::127.0.0.1 "DIRECT";
 """
 SSHD_CONF = """\
 # pyengine lab: host keys are made per host at lab creation.
@@ -94,9 +97,9 @@ def debootstrap_dir() -> Path:
 
 
 def image_dir() -> Path:
-    return CACHE_ROOT / "rootfs" / (
-        f"{SUITE}-{_digest(SUITE, MIRROR, PACKAGES, CUSTOMISE_VERSION, SSHD_CONF, SUDOERS)}"
-    )
+    digest = _digest(SUITE, MIRROR, PACKAGES, CUSTOMISE_VERSION, SSHD_CONF, SUDOERS,
+                     APT_PROXY_CONF, SOURCES_LIST, *MASKED_UNITS)
+    return CACHE_ROOT / "rootfs" / f"{SUITE}-{digest}"
 
 
 def image_ready() -> bool:
