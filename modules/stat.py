@@ -29,6 +29,17 @@ ARGS = {
 }
 
 
+# lsattr flag letters and the names Ansible reports for them in `attributes`.
+FLAG_NAMES = {
+    "A": "noatime", "a": "append", "c": "compressed", "C": "nocow", "d": "nodump",
+    "D": "dirsync", "e": "extents", "E": "encrypted", "h": "blocksize", "i": "immutable",
+    "I": "indexed", "j": "journalled", "N": "inline", "s": "zero", "S": "synchronous",
+    "t": "notail", "T": "blockroot", "u": "undelete", "X": "compressedraw",
+    "Z": "compresseddirty", "F": "casefold", "P": "projinherit", "V": "verity",
+    "x": "dax",
+}
+
+
 def file_checksum(path, algorithm):
     digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
@@ -117,7 +128,7 @@ def main(m):
             if rc == 0 and out.strip():
                 flags = out.split()[0]
                 info["attr_flags"] = flags.replace("-", "")
-                info["attributes"] = sorted(set(info["attr_flags"]))
+                info["attributes"] = [FLAG_NAMES.get(f, f) for f in info["attr_flags"]]
             rc, out, _ = m.run([tool, "-dv", path], env={"LC_ALL": "C"})
             if rc == 0 and out.split():
                 info["version"] = out.split()[0]

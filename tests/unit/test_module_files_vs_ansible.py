@@ -94,7 +94,7 @@ def test_same_outcome_as_ansible(case_path: Path, tmp_path: Path) -> None:
 
 
 STAT_KEYS = ("exists", "mode", "isdir", "isreg", "islnk", "size", "checksum", "lnk_target",
-             "pw_name")
+             "pw_name", "attributes", "attr_flags", "mimetype", "charset")
 
 
 @pytest.mark.parametrize("case_path",
