@@ -121,16 +121,15 @@ def main(m):
                 mime, _, rest = out.strip().partition(";")
                 info["mimetype"] = mime.strip()
                 info["charset"] = rest.strip().replace("charset=", "") or "unknown"
-    if p["get_attributes"] and (info["isreg"] or info["isdir"]):
-        tool = m.which("lsattr")
-        if tool:
-            rc, out, _ = m.run([tool, "-d", path], env={"LC_ALL": "C"})
-            if rc == 0 and out.strip():
-                flags = out.split()[0]
-                info["attr_flags"] = flags.replace("-", "")
-                info["attributes"] = [FLAG_NAMES.get(f, f) for f in info["attr_flags"]]
+    tool = m.which("lsattr") if p["get_attributes"] else None
+    if tool:
+        info["attr_flags"], info["attributes"] = "", []
+        if info["isreg"] or info["isdir"]:  # lsattr cannot read links, devices, sockets
             rc, out, _ = m.run([tool, "-dv", path], env={"LC_ALL": "C"})
-            if rc == 0 and out.split():
-                info["version"] = out.split()[0]
+            fields = out.split()
+            if rc == 0 and len(fields) >= 3:
+                info["version"] = fields[0]
+                info["attr_flags"] = fields[1].replace("-", "")
+                info["attributes"] = [FLAG_NAMES.get(f, f) for f in info["attr_flags"]]
     kind = "directory" if info["isdir"] else "symlink" if info["islnk"] else "file"
     return {"changed": False, "stat": info, "msg": "%s exists (%s)" % (path, kind)}
