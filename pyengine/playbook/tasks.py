@@ -314,17 +314,70 @@ def _loop(data: dict[str, Any], ctx: LoadContext, where: Origin | None) -> Any:
     if key == "with_indexed_items":
         source = _expr_of(value)
         return "{{ range((" + source + ") | length) | zip(" + source + ") | list }}"
+    if key in ("with_fileglob", "with_first_found"):
+        items = value if isinstance(value, list) else [value]
+        lookup = key[len("with_"):]
+        return "{{ query(" + repr(lookup) + ", " + ", ".join(_expr_of(v) for v in items) + ") }}"
+    if key == "with_random_choice" and isinstance(value, list):
+        return "{{ [" + _expr_of(value) + " | random] }}"
+    if key == "with_sequence" and isinstance(value, str):
+        sequence = _sequence(value)
+        if sequence is not None:
+            return sequence
     p.add(f"'{key}' with this value is not supported; write it with 'loop' "
           f"(see the Ansible 'Migrating from with_X to loop' guide)", at)
     return None
 
 
+def _sequence(text: str) -> list[str] | None:
+    """`with_sequence: start=1 end=4 format=web%02d` (or `count=4`) as a literal list."""
+    import re
+
+    args = dict(re.findall(r"(\w+)=(\S+)", text))
+    if not args or any(is_template(v) for v in args.values()):
+        return None
+    try:
+        start = int(args.get("start", "1"), 0)
+        stride = int(args.get("stride", "1"), 0)
+        end = start + (int(args["count"], 0) - 1) * stride if "count" in args \
+            else int(args["end"], 0)
+    except (KeyError, ValueError):
+        return None
+    if stride == 0:
+        return None
+    fmt = args.get("format", "%d")
+    stop = end + (1 if stride > 0 else -1)
+    try:
+        return [fmt % i for i in range(start, stop, stride)]
+    except (TypeError, ValueError):
+        return None
+
+
 def _expr_of(value: Any) -> str:
-    if isinstance(value, str) and is_template(value):
-        inner = value.strip()
-        if inner.startswith("{{") and inner.endswith("}}"):
-            return inner[2:-2].strip()
-    return repr(value if not isinstance(value, str) else str(value))
+    """A jinja2 expression for a value written in YAML: `{{ x }}` -> `x`,
+    `'{{ os }}.yml'` -> `(os) ~ '.yml'`, anything else its Python literal."""
+    import re
+
+    if isinstance(value, str) and is_template(value) and "{%" not in value:
+        parts = re.split(r"\{\{(.*?)\}\}", value.strip(), flags=re.S)
+        pieces = [repr(part) if i % 2 == 0 else f"({part.strip()})"
+                  for i, part in enumerate(parts) if i % 2 == 1 or part]
+        if len(pieces) == 1 and pieces[0].startswith("("):
+            return pieces[0][1:-1]  # a lone {{ expr }}
+        return " ~ ".join(pieces)
+    if isinstance(value, str):
+        return repr(str(value))
+    return repr(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, file: Path,

@@ -282,3 +282,24 @@ def test_vault_values_in_playbooks_and_vars_files_are_decrypted_and_masked(
     variables = VariableManager(load_inventory("h1,"), vault=vault).get_vars("h1", play)
     assert variables["api_key"] == "key-abcdef"
     assert mask("db-pass-9876 key-abcdef") == "******** ********"
+
+
+def test_more_with_loops_become_loop(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text(
+        "- hosts: all\n  tasks:\n"
+        "    - {command: 'echo {{ item }}', with_sequence: 'start=1 end=3 format=web%02d'}\n"
+        "    - {command: 'echo {{ item }}', with_sequence: 'count=2'}\n"
+        "    - {command: 'echo {{ item }}', with_fileglob: ['conf.d/*.conf']}\n"
+        "    - {command: 'echo {{ item }}', with_first_found: ['a.yml', '{{ os }}.yml']}\n"
+        "    - {command: 'echo {{ item }}', with_together: ['{{ a }}', '{{ b }}']}\n"
+        "    - {command: 'echo {{ item }}', with_nested: [[1, 2], ['x']]}\n"
+        "    - {command: 'echo {{ item }}', with_subelements: ['{{ users }}', keys]}\n")
+    loops = [t.loop for t in walk(load_playbook(tmp_path / "p.yml").plays[0].tasks)]
+    assert loops == [
+        ["web01", "web02", "web03"], ["1", "2"],
+        "{{ query('fileglob', 'conf.d/*.conf') }}",
+        "{{ query('first_found', 'a.yml', (os) ~ '.yml') }}",
+        "{{ (a) | zip_longest(b) }}",
+        "{{ ([1, 2]) | product(['x']) | list }}",
+        "{{ (users) | subelements('keys') }}",
+    ]
