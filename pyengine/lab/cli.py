@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from pyengine.errors import LabError
 from pyengine.lab.config import DEFAULT_NAME, DEFAULT_OCTET
 from pyengine.lab.lab import Lab
 
@@ -84,4 +85,7 @@ def down(name: str, octet: int) -> None:
 @_lab_options
 def inventory_path(name: str, octet: int) -> None:
     """Print the path of the lab's generated inventory file."""
-    click.echo(str(Lab(name, octet).inventory_path))
+    path = Lab(name, octet).inventory_path
+    if not path.is_file():
+        raise LabError(f"lab {name} has no inventory ({path}): run `pyengine lab up --name {name}`")
+    click.echo(str(path))

@@ -50,9 +50,24 @@ def test_bad_octet_is_refused_before_anything_runs() -> None:
         Lab("unit", 0)
 
 
-def test_inventory_path_command_prints_the_lab_file(capsys: pytest.CaptureFixture[str]) -> None:
+def test_inventory_path_command_prints_the_lab_file(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(lab_mod, "STATE_ROOT", tmp_path)
+    (tmp_path / "someone").mkdir()
+    (tmp_path / "someone" / "inventory.yml").write_text("all: {}\n")
     main(["lab", "inventory-path", "--name", "someone"])
-    assert capsys.readouterr().out.strip().endswith("/someone/inventory.yml")
+    assert capsys.readouterr().out.strip() == str(tmp_path / "someone" / "inventory.yml")
+
+
+def test_inventory_path_of_a_lab_that_is_not_up_is_an_error(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(lab_mod, "STATE_ROOT", tmp_path)
+    with pytest.raises(SystemExit):
+        main(["lab", "inventory-path", "--name", "nobody"])
+    captured = capsys.readouterr()
+    assert captured.out == "" and "pyengine lab up --name nobody" in captured.err
 
 
 def test_no_default_inventory_when_the_default_lab_is_not_up(
