@@ -42,6 +42,8 @@ def check_syntax(playbooks: tuple[str, ...], inventories: tuple[str, ...], **vau
     if errors:
         raise PlaybookErrors(errors)
     for book in loaded:
+        for warning in book.warnings:
+            click.echo(f"warning: {warning}", err=True)
         tasks = 0
         for play in book.plays:
             tasks += sum(len(walk(part)) for part in (play.pre_tasks, play.roles, play.tasks,

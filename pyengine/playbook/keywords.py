@@ -48,3 +48,18 @@ LOOP_CONTROL = {"loop_var", "index_var", "label", "pause", "extended", "extended
 WITH_LOOPS = {"with_items", "with_list", "with_dict", "with_indexed_items", "with_together",
               "with_nested", "with_subelements", "with_sequence", "with_fileglob",
               "with_first_found", "with_flattened", "with_random_choice"}
+
+# Accepted keywords that pyengine does not act on, with what happens instead.
+WARN_IGNORED = {
+    "async": "tasks run to completion (no background jobs)",
+    "poll": "tasks run to completion (no background jobs)",
+    "throttle": "use the run's --forks",
+    "strategy": "pyengine runs the linear strategy",
+    "order": "hosts run in inventory order",
+    "module_defaults": "give the arguments on each task",
+    "debugger": "there is no task debugger",
+    "timeout": "tasks have no time limit",
+    "delegate_facts": "facts stay with the task's host",
+    "remote_user": "set ansible_user in the inventory",
+    "port": "set ansible_port in the inventory",
+}

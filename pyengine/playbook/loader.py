@@ -52,7 +52,7 @@ def load_playbook(path: Path | str, vault: Vault | None = None) -> Playbook:
     plays = _playbook_file(path, vault, problems, [], set(), {}, None)
     if problems.errors:
         raise PlaybookErrors(problems.errors)
-    return Playbook(path=path, plays=plays)
+    return Playbook(path=path, plays=plays, warnings=problems.warnings)
 
 
 def _playbook_file(path: Path, vault: Vault | None, problems: Problems, stack: list[Path],

@@ -160,3 +160,6 @@ class Playbook:
 
     path: Path
     plays: list[Play] = field(default_factory=list)
+    # Added by the loader (additive): "file:line:col: ..." for accepted-but-ignored
+    # keywords (async, strategy, ...), shown by check-syntax and worth showing on a run.
+    warnings: list[str] = field(default_factory=list)

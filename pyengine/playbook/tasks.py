@@ -55,6 +55,14 @@ def _own_keywords(data: dict[str, Any], ctx: LoadContext, where: Origin | None
         return value_origin(data, key, where)
 
     own: dict[str, Any] = {}
+    for key, why in keywords.WARN_IGNORED.items():
+        if key in data and not (key == "poll" and data.get("async") is None):
+            if key == "remote_user" and "hosts" in data:
+                continue  # a play's remote_user is used (Play.remote_user)
+            p.warn(f"'{key}' is accepted but ignored: {why}", key_origin(data, key, where))
+    if data.get("connection") not in (None, "local") and "hosts" not in data:
+        p.warn(f"'connection: {data['connection']}' on a task is ignored: set "
+               f"ansible_connection in the inventory", key_origin(data, "connection", where))
     if "when" in data:
         own["when"] = as_conditions(data["when"], "when", at("when"), p)
     if "tags" in data:

@@ -20,6 +20,12 @@ class Problems:
 
     def __init__(self) -> None:
         self.errors: list[PlaybookError] = []
+        self.warnings: list[str] = []
+
+    def warn(self, message: str, where: Origin | None) -> None:
+        text = f"{where}: {message}" if where else message
+        if text not in self.warnings:
+            self.warnings.append(text)
 
     def add(self, message: str, where: Origin | None, hint: str = "") -> None:
         self.errors.append(PlaybookError(

@@ -303,3 +303,19 @@ def test_more_with_loops_become_loop(tmp_path: Path) -> None:
         "{{ ([1, 2]) | product(['x']) | list }}",
         "{{ (users) | subelements('keys') }}",
     ]
+
+
+def test_ignored_keywords_are_warned_about_with_their_location(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text(
+        "- hosts: all\n  strategy: free\n  remote_user: admin\n  tasks:\n"
+        "    - command: apt-get -y dist-upgrade\n      async: 3600\n      poll: 0\n"
+        "    - command: id\n      poll: 5\n")
+    book = load_playbook(tmp_path / "p.yml")
+    assert book.warnings == [
+        f"{tmp_path}/p.yml:2:3: 'strategy' is accepted but ignored: pyengine runs the linear "
+        "strategy",
+        f"{tmp_path}/p.yml:6:7: 'async' is accepted but ignored: tasks run to completion (no "
+        "background jobs)",
+        f"{tmp_path}/p.yml:7:7: 'poll' is accepted but ignored: tasks run to completion (no "
+        "background jobs)"]
+    assert book.plays[0].remote_user == "admin"
