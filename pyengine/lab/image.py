@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from pyengine.lab.config import (
     LAB_PW_PASSWORD,
     LAB_PW_USER,
     LAB_USER,
+    STATE_ROOT,
 )
 
 SUITE = "bookworm"
@@ -151,7 +153,22 @@ def ensure_image(log: Log = lambda _msg: None) -> Path:
         customise(tmp, log)
         (tmp / MARKER).write_text(f"{SUITE} {CUSTOMISE_VERSION}\n")
         os.replace(tmp, final)
+        _remove_unused_images(final, log)
     return final
+
+
+def _remove_unused_images(current: Path, log: Log) -> None:
+    """Older images no lab boots from any more (the customisation changed) are removed."""
+    in_use = {current.resolve()}
+    for config in STATE_ROOT.glob("*/lab.json"):
+        try:
+            in_use.add(Path(json.loads(config.read_text())["image"]).resolve())
+        except (OSError, ValueError, KeyError):
+            return  # unsure what is in use: keep everything
+    for image in current.parent.iterdir():
+        if image.is_dir() and not image.name.startswith(".") and image.resolve() not in in_use:
+            log(f"removing unused image {image}")
+            shutil.rmtree(image, ignore_errors=True)
 
 
 def _ensure_debootstrap(log: Log) -> Path:
