@@ -55,9 +55,10 @@ class YList(list):  # type: ignore[type-arg]
 
 
 class YStr(str):
-    """A string from YAML with its origin."""
+    """A string from YAML with its origin and scalar style (None plain, '"', "'", '|', '>')."""
 
     origin: Origin | None = None
+    style: str | None = None
 
 
 def origin_of(value: Any, fallback: Origin | None = None) -> Origin | None:
@@ -125,6 +126,7 @@ def _make_loader(source: str, vault: Vault | None) -> type:
     def construct_str(loader: Any, node: yaml.ScalarNode) -> YStr:
         result = YStr(loader.construct_scalar(node))
         result.origin = mark(node)
+        result.style = node.style
         return result
 
     def construct_vault(loader: Any, node: yaml.Node) -> YStr:
@@ -272,3 +274,16 @@ def merged(*mappings: Any) -> YDict:
         if out.origin is None:
             out.origin = getattr(mapping, "origin", None)
     return out
+
+
+def offset_origin(text: Any, index: int) -> Origin | None:
+    """Where character `index` of a loaded one-line string is (for `k=v` arguments);
+    the string's own origin when the position cannot be known (block scalars, escapes)."""
+    origin = getattr(text, "origin", None)
+    style = getattr(text, "style", None)
+    if origin is None or not origin.line or "\n" in text or style in ("|", ">"):
+        return origin
+    if style == '"' and "\\" in text:
+        return origin
+    shift = 1 if style in ('"', "'") else 0
+    return Origin(origin.file, origin.line, origin.column + shift + index)

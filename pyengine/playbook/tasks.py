@@ -28,7 +28,14 @@ from pyengine.playbook.values import (
     type_name,
 )
 from pyengine.templating import is_template
-from pyengine.yamlload import item_origin, key_origin, merged, origin_of, value_origin
+from pyengine.yamlload import (
+    item_origin,
+    key_origin,
+    merged,
+    offset_origin,
+    origin_of,
+    value_origin,
+)
 
 
 def parse_task_list(data: Any, scope: Scope, ctx: LoadContext, file: Path, where: Origin | None,
@@ -226,8 +233,10 @@ def _action_args(key: str, spec: modspec.ModuleSpec, raw: Any, data: dict[str, A
             p.add(str(err), at)
             return None
         for k in args:
-            if at:
-                origins[k] = at
+            found = str(raw).find(f"{k}=")
+            where = offset_origin(raw, found) if found >= 0 else at
+            if where:
+                origins[k] = where
         if free is not None:
             if spec.free_form:
                 args[spec.free_form] = free

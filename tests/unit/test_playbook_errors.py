@@ -56,10 +56,10 @@ PLAY = "- hosts: all\n  tasks:\n"
     ("    - fixmod: {path: /x, line: y, count: many}\n",
      "p.yml:3:35: argument 'count' of module 'fixmod': expected an integer, got 'many'"),
     ("    - fixmod: path=/x line=y state=presnt\n",
-     "p.yml:3:15: argument 'state' of module 'fixmod' must be one of present, absent, latest; "
+     "p.yml:3:30: argument 'state' of module 'fixmod' must be one of present, absent, latest; "
      "got 'presnt' (did you mean 'present'?)"),
     ("    - fixmod: path=/x line=y insertafter=a insertbefore=b\n",
-     "p.yml:3:15: arguments 'insertafter' and 'insertbefore' of module 'fixmod' are mutually "
+     "p.yml:3:44: arguments 'insertafter' and 'insertbefore' of module 'fixmod' are mutually "
      "exclusive"),
     ("    - fixmod: just some text\n",
      "p.yml:3:15: module 'fixmod' takes key=value arguments, not free text 'just some text' "
@@ -187,7 +187,7 @@ def test_all_errors_are_reported_in_one_pass(tmp_path: Path) -> None:
                                 "- hosts: db\n  tasks:\n    - fixmod: {line: y}\n")
     assert found == [
         "p.yml:2:3: unknown play keyword 'gather_factz' (did you mean 'gather_facts'?)",
-        "p.yml:4:15: unsupported argument 'cuont' for module 'fixmod' (did you mean 'count'?)",
+        "p.yml:4:30: unsupported argument 'cuont' for module 'fixmod' (did you mean 'count'?)",
         "p.yml:6:7: unknown module or keyword 'fixmd' (did you mean 'fixmod'?)",
         "p.yml:9:15: missing required argument 'path' for module 'fixmod'"]
 
@@ -222,3 +222,11 @@ def test_check_syntax_cli_ok_and_warns_about_unmatched_hosts() -> None:
     assert result.exit_code == 0, result.output
     assert f"{project}/site.yml: ok (2 play(s), 19 task(s))" in result.stdout
     assert "hosts pattern 'prod' matches no host or group" in result.stderr
+
+
+def test_inline_argument_columns_follow_quotes(tmp_path: Path) -> None:
+    found = errors_of(tmp_path, PLAY + "    - fixmod: \"path=/x line=y cout=1\"\n"
+                                       "    - fixmod: >\n        path=/x line=y cout=1\n")
+    assert found == [
+        "p.yml:3:31: unsupported argument 'cout' for module 'fixmod' (did you mean 'count'?)",
+        "p.yml:4:15: unsupported argument 'cout' for module 'fixmod' (did you mean 'count'?)"]
