@@ -40,7 +40,16 @@ def check_syntax(playbooks: tuple[str, ...], inventories: tuple[str, ...], **vau
         except PlaybookError as err:
             errors.append(err)
     if errors:
-        raise PlaybookErrors(errors)
+        # One line per problem, each on its own "error:" line, then the count.
+        flat: list[PlaybookError] = []
+        for err in errors:
+            flat.extend(err.errors if isinstance(err, PlaybookErrors) else [err])
+        for err in flat[:-1]:
+            click.echo(f"error: {PlaybookError.__str__(err)}", err=True)
+        last = flat[-1]
+        raise PlaybookError(f"{last.message}{last.hint}" + (
+            f"\n{len(flat)} problems found; nothing was run" if len(flat) > 1 else ""),
+            last.file, last.line, last.column)
     for book in loaded:
         for warning in book.warnings:
             click.echo(f"warning: {warning}", err=True)

@@ -209,9 +209,12 @@ def test_check_syntax_cli_reports_every_error_and_exits_3(tmp_path: Path) -> Non
     result = runner.invoke(check_syntax, [str(tmp_path / "p.yml")])
     err = result.exception
     assert isinstance(err, PlaybookError) and err.exit_code == EXIT_INVALID_INPUT
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path}/p.yml:3:7: unknown module or keyword 'debugg' (did you mean "
+        "'debug'?)"]
     assert str(err).splitlines() == [
-        f"{tmp_path}/p.yml:3:7: unknown module or keyword 'debugg' (did you mean 'debug'?)",
-        f"{tmp_path}/p.yml:5:7: unknown module or keyword 'whn' (did you mean 'when'?)"]
+        f"{tmp_path}/p.yml:5:7: unknown module or keyword 'whn' (did you mean 'when'?)",
+        "2 problems found; nothing was run"]
 
 
 def test_check_syntax_cli_ok_and_warns_about_unmatched_hosts() -> None:
