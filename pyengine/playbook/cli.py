@@ -42,10 +42,10 @@ def check_syntax(playbooks: tuple[str, ...], inventories: tuple[str, ...], **vau
     if errors:
         # One line per problem, each on its own "error:" line, then the count.
         flat: list[PlaybookError] = []
-        for err in errors:
-            flat.extend(err.errors if isinstance(err, PlaybookErrors) else [err])
-        for err in flat[:-1]:
-            click.echo(f"error: {PlaybookError.__str__(err)}", err=True)
+        for problem in errors:
+            flat.extend(problem.errors if isinstance(problem, PlaybookErrors) else [problem])
+        for problem in flat[:-1]:
+            click.echo(f"error: {PlaybookError.__str__(problem)}", err=True)
         last = flat[-1]
         raise PlaybookError(f"{last.message}{last.hint}" + (
             f"\n{len(flat)} problems found; nothing was run" if len(flat) > 1 else ""),
