@@ -232,6 +232,9 @@ class SSHConnection(Connection):
             raise HostUnreachable(self.host, f"cannot resolve {self.address}: {err}") from err
         except OSError as err:
             raise HostUnreachable(self.host, f"cannot connect to {where}: {err}") from err
+        # Small request/response exchanges are the whole protocol: without TCP_NODELAY,
+        # Nagle's algorithm holds each small write for the peer's delayed ACK (~40 ms).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._tcp_keepalive(sock)
         return sock
 
