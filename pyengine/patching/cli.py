@@ -11,7 +11,7 @@ import click
 
 from pyengine.errors import EXIT_TASK_FAILED, EXIT_UNREACHABLE
 from pyengine.inventory import load_inventory
-from pyengine.patching.render import print_table, to_json
+from pyengine.patching.render import print_details, print_table, to_json
 from pyengine.patching.status import collect
 
 
@@ -25,6 +25,7 @@ def patch() -> None:
               help="Inventory file or folder (repeatable).")
 @click.option("-l", "--limit", default="all", show_default=True, help="Host pattern.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("-d", "--details", is_flag=True, help="Also list every pending package.")
 @click.option("--json-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the JSON report to this file.")
 @click.option("--refresh/--no-refresh", default=True, show_default=True,
@@ -38,7 +39,8 @@ def patch() -> None:
 @click.option("-f", "--forks", default=10, show_default=True, help="Hosts asked at once.")
 @click.option("--trust-new-hosts", is_flag=True,
               help="Record unknown SSH host keys (trust on first use).")
-def status(inventories: tuple[str, ...], limit: str, as_json: bool, json_file: Path | None,
+def status(inventories: tuple[str, ...], limit: str, as_json: bool, details: bool,
+           json_file: Path | None,
            refresh: bool, cache_valid_time: int, exclude: tuple[str, ...],
            apt_options: tuple[str, ...], forks: int,
            trust_new_hosts: bool) -> None:
@@ -59,6 +61,8 @@ def status(inventories: tuple[str, ...], limit: str, as_json: bool, json_file: P
         click.echo(text)
     else:
         print_table(rows)
+        if details:
+            print_details(rows)
     if any(r.status == "unreachable" for r in rows):
         sys.exit(EXIT_UNREACHABLE)
     if any(r.status == "failed" for r in rows):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import IO
 
 from rich.console import Console
@@ -26,9 +27,31 @@ def to_json(rows: list[HostPatchStatus]) -> str:
     return json.dumps(data, indent=2, sort_keys=True)
 
 
+def _console(out: IO[str] | None) -> Console:
+    """A terminal gets its own width; a pipe or file gets lines wide enough for versions."""
+    stream = out or sys.stdout
+    wide = None if stream.isatty() else 160
+    return Console(file=stream, highlight=False, soft_wrap=False, width=wide)
+
+
+def print_details(rows: list[HostPatchStatus], out: IO[str] | None = None) -> None:
+    """One line per pending update: host, package, current -> candidate, flags."""
+    console = _console(out)
+    table = Table(title="Pending updates by package")
+    for column in ("host", "package", "current", "candidate", "kind"):
+        table.add_column(column)
+    for r in rows:
+        for u in r.updates:
+            flags = ["security" if u.get("security") else "normal"]
+            flags += [f for f in ("held", "excluded") if u.get(f)]
+            table.add_row(r.host, str(u.get("name")), str(u.get("current")),
+                          str(u.get("candidate")), ", ".join(flags))
+    console.print(table)
+
+
 def print_table(rows: list[HostPatchStatus], out: IO[str] | None = None) -> None:
     """One line per host: pending, security, held, reboot, services, or the reason."""
-    console = Console(file=out, highlight=False, soft_wrap=False)
+    console = _console(out)
     table = Table(title="Pending updates", show_lines=False)
     for column, justify in (("host", "left"), ("status", "left"), ("pending", "right"),
                             ("security", "right"), ("held", "right"),

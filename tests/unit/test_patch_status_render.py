@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from pyengine.patching.render import print_table, to_json
+from pyengine.patching.render import print_details, print_table, to_json
 from pyengine.patching.status import HostPatchStatus, from_result, host_args
 
 RESULT = {
@@ -87,3 +87,14 @@ def test_cli_no_matching_hosts_is_one_line(tmp_path):
                            "-l", "db*"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3
     assert proc.stderr.strip() == "error: no hosts match 'db*'"
+
+
+def test_details_list_every_package_with_its_kind():
+    out = io.StringIO()
+    print_details([from_result("web1", RESULT)], out)
+    rows = [[c.strip() for c in ln.split("│")[1:6]] for ln in out.getvalue().splitlines()
+            if " web1 " in ln]
+    assert rows == [
+        ["web1", "openssl", "3.0.19-1~deb12u2", "3.0.22-1~deb12u2", "security"],
+        ["web1", "tzdata", "2024a-0+deb12u1", "2025b-0+deb12u1", "normal"],
+        ["web1", "nginx", "1.22.1-9", "1.22.1-9+deb12u1", "normal, held"]]
