@@ -364,6 +364,84 @@ def comment(value: Any, style: str = "plain", decoration: str = "# ") -> str:
     return "\n".join(f"{decoration}{line}".rstrip() for line in str(value).splitlines()) + "\n"
 
 
+def shuffle(value: Iterable[Any], seed: Any = None) -> list[Any]:
+    import random
+
+    items = list(value)
+    random.Random(seed).shuffle(items)
+    return items
+
+
+def path_join(parts: Any) -> str:
+    return os.path.join(*[str(p) for p in parts]) if isinstance(parts, (list, tuple)) \
+        else str(parts)
+
+
+def expanduser(value: Any) -> str:
+    return os.path.expanduser(str(value))
+
+
+def realpath(value: Any) -> str:
+    return os.path.realpath(str(value))
+
+
+def relpath(value: Any, start: str = os.curdir) -> str:
+    return os.path.relpath(str(value), start)
+
+
+def strftime(fmt: str, second: Any = None, utc: bool = False) -> str:
+    import time
+
+    seconds = time.time() if second is None else float(second)
+    return time.strftime(fmt, time.gmtime(seconds) if utc else time.localtime(seconds))
+
+
+def to_datetime(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> Any:
+    import datetime
+
+    return datetime.datetime.strptime(str(value), fmt)
+
+
+def urlsplit(value: Any, query: str = "") -> Any:
+    from urllib.parse import urlsplit as split_url
+
+    parts = split_url(str(value))
+    result = {"scheme": parts.scheme, "netloc": parts.netloc, "path": parts.path,
+              "query": parts.query, "fragment": parts.fragment, "hostname": parts.hostname,
+              "port": parts.port, "username": parts.username, "password": parts.password}
+    return result[query] if query else result
+
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def human_to_bytes(value: Any, default_unit: str | None = None, isbits: bool = False) -> int:
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGTP]?)(i?[Bb]?)?\s*", str(value), re.I)
+    if not match:
+        raise TemplateError(f"human_to_bytes: cannot read {value!r}")
+    unit = (match.group(2) or (default_unit or "")[:1]).upper()
+    return int(float(match.group(1)) * _UNITS.get(unit, 1))
+
+
+def human_readable(value: Any, isbits: bool = False, unit: str | None = None) -> str:
+    number = float(value)
+    for suffix in ("", "K", "M", "G", "T", "P"):
+        wanted = unit is not None and suffix == unit[:1].upper()
+        if wanted or (unit is None and (abs(number) < 1024 or suffix == "P")):
+            if suffix == "":
+                return f"{number:.2f} {'bits' if isbits else 'Bytes'}"
+            return f"{number:.2f} {suffix}{'b' if isbits else 'B'}"
+        number /= 1024
+    return str(value)
+
+
+def from_yaml_all(value: Any) -> list[Any]:
+    try:
+        return list(yaml.safe_load_all(str(value)))
+    except yaml.YAMLError as err:
+        raise TemplateError(f"from_yaml_all: {err}") from None
+
+
 @pass_environment
 def map_format(_env: Any, value: Any, fmt: str) -> list[str]:
     return [fmt % v for v in value]
@@ -411,4 +489,15 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "type_debug": type_debug,
     "comment": comment,
     "map_format": map_format,
+    "shuffle": shuffle,
+    "path_join": path_join,
+    "expanduser": expanduser,
+    "realpath": realpath,
+    "relpath": relpath,
+    "strftime": strftime,
+    "to_datetime": to_datetime,
+    "urlsplit": urlsplit,
+    "human_to_bytes": human_to_bytes,
+    "human_readable": human_readable,
+    "from_yaml_all": from_yaml_all,
 }

@@ -108,7 +108,20 @@ def _fileglob(context: Context, terms: list[Any], **kw: Any) -> list[Any]:
     return out
 
 
+def _template(context: Context, terms: list[Any], **kw: Any) -> list[Any]:
+    templar = getattr(context.parent, "_templar", None)
+    out = []
+    for term in terms:
+        found = _find(context, str(term), "templates")
+        if found is None:
+            raise TemplateError(f"lookup('template'): template not found: {term}")
+        source = found.read_text(encoding="utf-8")
+        out.append(templar.render(source) if templar is not None else source)
+    return out
+
+
 LOOKUPS: dict[str, Callable[..., list[Any]]] = {
+    "template": _template,
     "env": _env, "file": _file, "vars": _vars, "items": _items, "list": _items,
     "dict": _dict, "first_found": _first_found, "fileglob": _fileglob,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -98,7 +99,15 @@ def falsy(value: Any) -> bool:
     return not value
 
 
+def _path_test(check: Callable[[str], bool]) -> Callable[[Any], bool]:
+    """Controller-side path tests (`is file`, `is directory`, ...), as in Ansible."""
+    return lambda value: check(str(value))
+
+
 TESTS: dict[str, Callable[..., Any]] = {
+    "file": _path_test(os.path.isfile), "directory": _path_test(os.path.isdir),
+    "exists": _path_test(os.path.exists), "link": _path_test(os.path.islink),
+    "abs": _path_test(os.path.isabs),
     "failed": failed, "failure": failed,
     "success": success, "succeeded": success, "successful": success,
     "changed": changed, "change": changed,

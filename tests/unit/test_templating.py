@@ -113,6 +113,14 @@ def test_unsafe_values_are_never_rendered() -> None:
     ("[1, 2, 3, 4] | reject('even') | list", [1, 3]),
     ("[3, 1] | first", 3), ("[3, 1] | last", 1), ("[3, 1] | length", 2),
     ("'x' | ansible.builtin.to_json", '"x"'),
+    ("['/etc', 'ssh', 'sshd_config'] | path_join", "/etc/ssh/sshd_config"),
+    ("'10 GB' | human_to_bytes", 10 * 1024 ** 3), ("'512M' | human_to_bytes", 512 * 1024 ** 2),
+    ("2048 | human_readable", "2.00 KB"),
+    ("'https://u@h.example:8443/p?q=1' | urlsplit('port')", 8443),
+    ("'%Y' | strftime(0, utc=True)", "1970"),
+    ("[1, 2, 3] | shuffle(seed=1) | sort", [1, 2, 3]),
+    ("'a: 1\n---\nb: 2' | from_yaml_all", [{"a": 1}, {"b": 2}]),
+    ("'2024-05-01 10:00:00' | to_datetime | string", "2024-05-01 10:00:00"),
 ])
 def test_filters(expr: str, expected: object) -> None:
     assert render("{{ " + expr + " }}") == expected
@@ -190,3 +198,11 @@ def test_now_global() -> None:
     year = render("{{ now(fmt='%Y') }}")
     assert year == str(datetime.datetime.now().year)
     assert render("{{ now(utc=True).tzinfo is not none }}") is True
+
+
+def test_path_tests_and_template_lookup(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "motd.j2").write_text("Welcome to {{ name }}\n")
+    t = Templar({"name": "web01", "p": str(tmp_path)}, search_paths=[tmp_path])
+    assert t.evaluate("p is directory and p is exists and p is abs and p is not file")
+    assert t.render("{{ lookup('template', 'motd.j2') }}") == "Welcome to web01\n"
