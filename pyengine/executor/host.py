@@ -499,7 +499,7 @@ class HostWorker(PlanContext):
         name = str(planned.templar.render(target))
         if name == self.host:
             return None
-        return self.run.delegate_session(name)
+        return self.run.delegate_session(name, self.host)
 
     # -- flow control ----------------------------------------------------------------
     def _flow(self, planned: Planned, prog: prg.Program,

@@ -85,7 +85,7 @@ class PlayRun:
         # other hosts before their next task.
         self.strict = bool(play.any_errors_fatal or play.max_fail_percentage is not None)
         self._groups = sources.groups()
-        self._delegates: dict[str, HostState] = {}
+        self._delegates: dict[tuple[str, str], HostState] = {}
         self._lock = threading.Lock()
 
     # -- variables -------------------------------------------------------------------
@@ -182,13 +182,14 @@ class PlayRun:
                                   become=become, become_user=user, become_password=password,
                                   python=python)
 
-    def delegate_session(self, name: str) -> PythonAgentSession:
-        """The agent on a delegate host (localhost: the controller, no SSH)."""
+    def delegate_session(self, name: str, for_host: str) -> PythonAgentSession:
+        """The agent on a delegate host (localhost: the controller, no SSH), one per
+        delegating host: a session serves one thread at a time."""
         with self._lock:
-            state = self._delegates.get(name)
+            state = self._delegates.get((name, for_host))
             if state is None:
                 state = _delegate_state(self, name)
-                self._delegates[name] = state
+                self._delegates[(name, for_host)] = state
         return state.session((False, None))
 
     def close_delegates(self) -> None:
@@ -213,6 +214,13 @@ class PlayRun:
             if how == DONE_OK:
                 state.notified.clear()
                 how = worker.run_program(program)
+        except PyengineError as err:
+            how = self._host_error(state, str(err))
+        except Exception as err:  # noqa: BLE001 - a bug must fail one host, not the run
+            import traceback
+
+            how = self._host_error(state, f"internal error: {type(err).__name__}: {err}",
+                                   traceback.format_exc())
         finally:
             state.result.round_trips = state.round_trips
             if how == HOST_FAILED:
@@ -221,6 +229,18 @@ class PlayRun:
             self.group.leave(host)
             self.reporter.host_done(host, state.result)
         return how
+
+    def _host_error(self, state: HostState, msg: str, detail: str = "") -> str:
+        from pyengine.executor.results import FAILED, TaskResult
+        from pyengine.masking import mask
+
+        task = TaskResult(name=mask(state.current or "run"), module="", status=FAILED,
+                          msg=mask(msg), play=self.play_name,
+                          result=mask({"exception": detail}) if detail else {})
+        state.result.tasks.append(task)
+        self.reporter.task_done(state.name, task, {"msg": msg})
+        state.close()
+        return HOST_FAILED
 
     def _start(self, worker: HostWorker) -> str:
         from pyengine.errors import HostUnreachable

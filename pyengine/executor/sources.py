@@ -22,7 +22,6 @@ from pyengine.templating import Templar
 from pyengine.vars import VariableManager
 from pyengine.yamlload import Vault
 
-
 SHOWN_NO_LOG_ARGS = {"content"}
 
 
@@ -111,9 +110,9 @@ class InventorySources:
         if spec is not None:
             # File contents (copy/template `content`) are shown in diffs, as Ansible does;
             # a secret inside them comes from a vault variable, which is masked already.
-            for name, value in zip(_secret_names(spec, out), spec.secret_values(out)):
+            for name in _secret_names(spec, out):
                 if name not in SHOWN_NO_LOG_ARGS:
-                    register_secret(value)
+                    register_secret(str(out[name]))
         return out
 
     # -- loader ----------------------------------------------------------------------
