@@ -135,8 +135,9 @@ def parse_ini(text: str, source: str, inventory: Inventory) -> None:
                     raise fail(f"invalid variable name {key!r}", Origin(source, number, col))
                 variables[key] = _literal(_shell_unquote(value))
             port = None
-            match = _HOSTPORT.match(name_pattern)
-            if match and "[" not in match.group(2):
+            ipv6 = name_pattern.count(":") > 1 and "[" not in name_pattern
+            match = None if ipv6 else _HOSTPORT.match(name_pattern)
+            if match:
                 name_pattern, port = match.group(1), int(match.group(2))
             for name in expand_hosts(name_pattern, where):
                 host = inventory.add_host(name, None if group == "all" else group, where)

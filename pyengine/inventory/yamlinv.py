@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pyengine.errors import PlaybookError, did_you_mean
@@ -20,6 +21,7 @@ from pyengine.playbook.model import Origin
 from pyengine.yamlload import key_origin, origin_of, value_origin
 
 GROUP_KEYS = ("hosts", "vars", "children")
+_HOSTPORT = re.compile(r"^([^:\[\]]+(?:\[[^\]]*\][^:\[\]]*)*):(\d+)$")
 
 
 def _fail(message: str, where: Origin | None, hint: str = "") -> PlaybookError:
@@ -79,8 +81,16 @@ def _group(name: str, body: Any, inventory: Inventory, where: Origin | None,
             if host_vars is not None and not isinstance(host_vars, dict):
                 raise _fail(f"variables of host '{host_pattern}' must be a mapping, got "
                             f"{type(host_vars).__name__}", value_origin(hosts, host_pattern, at))
-            for host_name in expand_hosts(str(host_pattern), host_at):
+            pattern, port = str(host_pattern), None
+            match = _HOSTPORT.match(pattern)
+            if match:
+                pattern, port = match.group(1), int(match.group(2))
+            for host_name in expand_hosts(pattern, host_at):
                 host = inventory.add_host(host_name, None if name == "all" else name, host_at)
+                if port is not None:
+                    host.vars["ansible_port"] = port
+                    if host_at:
+                        host.var_origins["ansible_port"] = host_at
                 for key, value in (host_vars or {}).items():
                     host.vars[str(key)] = value
                     o = key_origin(host_vars, key, host_at)

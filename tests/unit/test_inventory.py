@@ -162,3 +162,24 @@ def test_vaulted_group_vars_are_decrypted_and_masked(tmp_path: Path) -> None:
     inv = load_inventory(tmp_path / "hosts", vault=vault)
     assert inv.host_vars("d1") == {"api_token": "tok-123456", "db_password": "s3cr3t-value"}
     assert mask("pw=s3cr3t-value token=tok-123456") == "pw=******** token=********"
+
+
+def test_yaml_host_port_and_range_with_port(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n    bastion.example:2222:\n    web[01:02].example:2200:\n"
+        "    web[03:04].example:\n")
+    inv = load_inventory(tmp_path / "hosts.yml")
+    assert list(inv.hosts) == ["bastion.example", "web01.example", "web02.example",
+                               "web03.example", "web04.example"]
+    assert inv.host_vars("bastion.example") == {"ansible_port": 2222}
+    assert inv.host_vars("web02.example") == {"ansible_port": 2200}
+    assert inv.host_vars("web03.example") == {}
+
+
+def test_ini_ipv6_hosts_and_ports(tmp_path: Path) -> None:
+    (tmp_path / "hosts").write_text("[v6]\nfe80::1\n[v4]\n10.0.0.1:2222\nweb[1:2]:22\n")
+    inv = load_inventory(tmp_path / "hosts")
+    assert list(inv.hosts) == ["fe80::1", "10.0.0.1", "web1", "web2"]
+    assert inv.host_vars("fe80::1") == {}
+    assert inv.host_vars("10.0.0.1") == {"ansible_port": 2222}
+    assert inv.host_vars("web2") == {"ansible_port": 22}
