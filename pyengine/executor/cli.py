@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
 
 from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PyengineError
+from pyengine.executor.run_options import record_options
 from pyengine.vault.options import vault_from_options, vault_options
 
 
@@ -84,6 +86,7 @@ def _split_tags(values: tuple[str, ...]) -> set[str]:
               help="Trust-on-first-use: record unknown SSH host keys (changed keys are "
                    "always refused).")
 @click.option("-K", "--ask-become-pass", is_flag=True, help="Prompt for the sudo password.")
+@record_options
 @vault_options
 def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tuple[str, ...],
         skip_tags: tuple[str, ...], check: bool, diff: bool, extra: tuple[str, ...], forks: int,
@@ -91,13 +94,18 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
         **vault_opts: Any) -> None:
     """Run PLAYBOOK on its hosts (exit 0 ok, 2 a task failed, 4 a host unreachable)."""
     from pyengine.executor.play import RunOptions
+    from pyengine.executor.records import client_of, write_records
     from pyengine.executor.run import Interrupted, run_playbook
+    from pyengine.executor.run_options import record_settings, split_record_options
     from pyengine.masking import register_secret
     from pyengine.report.console import ConsoleReporter
-    from pyengine.report.json_report import write_report
+    from pyengine.report.quiet import QuietReporter
+    from pyengine.runlock import default_lock_path, run_lock
 
+    record_opts = split_record_options(vault_opts)
     vault = vault_from_options(**vault_opts)
     sources, book = prepare(playbook, inventories, limit, extra, trust_new_hosts, vault)
+    records = record_settings(record_opts, report_json, list(inventories), Path(playbook))
     become_password = None
     if ask_become_pass:
         become_password = click.prompt("BECOME password", hide_input=True, err=True)
@@ -106,19 +114,28 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
                          skip_tags=_split_tags(skip_tags), limit=limit, forks=forks,
                          extra_vars=sources.vm.extra_vars, verbosity=verbosity,
                          become_password=become_password, trust_new_hosts=trust_new_hosts)
-    reporter = ConsoleReporter(verbosity=verbosity, show_diff=diff)
-    try:
-        result = run_playbook(book, sources, options, reporter)
-    except Interrupted as stop:
-        reporter.close()
-        mid = ", ".join(f"{h} ({t})" for h, t in sorted(stop.mid_task.items())) or "none"
-        click.echo(f"interrupted: hosts mid-task: {mid}", err=True)
-        reporter.print_recap(stop.result)
-        if report_json:
-            write_report(stop.result, report_json, EXIT_INTERRUPTED)
-        sys.exit(EXIT_INTERRUPTED)
-    if report_json:
-        write_report(result, report_json)
+    reporter = (QuietReporter if record_opts.get("quiet") else ConsoleReporter)(
+        verbosity=verbosity, show_diff=diff)
+
+    def clients() -> dict[str, str]:
+        return {name: client_of(sources.inventory.group_names(name),
+                                sources.inventory_vars(name)) for name in sources.inventory.hosts}
+
+    def warn(text: str) -> None:
+        click.echo(f"pyengine: {text}", err=True)
+
+    lock = run_lock(default_lock_path(), playbook) if record_opts.get("lock") else nullcontext()
+    with lock:
+        try:
+            result = run_playbook(book, sources, options, reporter)
+        except Interrupted as stop:
+            reporter.close()
+            mid = ", ".join(f"{h} ({t})" for h, t in sorted(stop.mid_task.items())) or "none"
+            click.echo(f"interrupted: hosts mid-task: {mid}", err=True)
+            reporter.print_recap(stop.result)
+            write_records(stop.result, EXIT_INTERRUPTED, records, clients(), warn)
+            sys.exit(EXIT_INTERRUPTED)
+        write_records(result, result.exit_code, records, clients(), warn)
     sys.exit(result.exit_code)
 
 

@@ -517,6 +517,8 @@ class HostWorker(PlanContext):
             return self._after_failure(planned, prog) if failed else nxt
         if task.action == "meta":
             return self._meta(planned, args, nxt, position)
+        if task.loop is not None:
+            return self._include_loop(planned, prog, nxt, position)
         return self._include(planned, args, prog, nxt, position)
 
     def _meta(self, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
@@ -562,6 +564,32 @@ class HostWorker(PlanContext):
             return self._after_failure(planned, prog)
         return nxt if how == DONE_OK else how
 
+    def _include_loop(self, planned: Planned, prog: prg.Program, nxt: prg.Cursor,
+                      position: tuple[int, ...]) -> prg.Cursor | str:
+        """include_tasks/include_role with a loop: the file runs once per item."""
+        task = planned.task
+        try:
+            items = planned.templar.render(task.loop)
+        except PyengineError as err:
+            failed = self._record(planned, [{"failed": True, "msg": str(err)}])
+            return self._after_failure(planned, prog) if failed else nxt
+        loop_var = str(task.loop_control.get("loop_var") or "item")
+        index_var = task.loop_control.get("index_var")
+        for index, value in enumerate(items or []):
+            item_vars: dict[str, Any] = {loop_var: value}
+            if index_var:
+                item_vars[str(index_var)] = index
+            from dataclasses import replace
+
+            single = replace(task, loop=None, vars={**task.vars, **item_vars})
+            sub = Planned(single, planned.cursor, FLOW_KIND, planned.templar.child(item_vars))
+            how = self._flow(sub, prog, position + (index,))
+            if isinstance(how, str):
+                return how
+            if how != nxt:  # a failure moved the cursor (rescue/always)
+                return how
+        return nxt
+
     # -- handlers --------------------------------------------------------------------
     def flush_handlers(self, position: tuple[int, ...]) -> str:
         """Run the notified handlers (in the order they are defined), once each."""
@@ -581,6 +609,13 @@ class HostWorker(PlanContext):
             how = self.run_program(prg.compile_tasks(list(todo)), position + (1,))
             if how != DONE_OK:
                 return how
+
+    def run_handlers_now(self) -> None:
+        """force_handlers: a failed host still runs what it notified (no meeting)."""
+        todo = [h for h in self.run.play.handlers if self._is_notified(h)]
+        self.state.notified.clear()
+        if todo:
+            self.run_program(prg.compile_tasks(todo), (1 << 30,))
 
     def _is_notified(self, handler: Task) -> bool:
         notified = self.state.notified

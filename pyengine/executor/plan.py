@@ -30,7 +30,7 @@ from pyengine.templating import Templar, is_template, template_variables
 from pyengine.templating.filters import to_bool
 
 # Flow-control "actions" the host worker handles itself.
-FLOW = {"meta", "include_tasks", "import_tasks"}
+FLOW = {"meta", "include_tasks", "import_tasks", "include_role", "import_role"}
 
 MODULE = "module"  # agent items to send
 DONE = "done"  # result fully decided on the controller (skipped, local action, error)

@@ -64,6 +64,9 @@ class Sources(Protocol):
     def load_include(self, task: Task, args: dict[str, Any], play: Play
                      ) -> list[TaskOrBlock]: ...
 
+    def load_include_role(self, task: Task, args: dict[str, Any], play: Play
+                          ) -> tuple[list[TaskOrBlock], list[Task]]: ...
+
 
 class PlayRun:
     """One play on one serial batch of hosts: shared by the host threads."""
@@ -84,6 +87,7 @@ class PlayRun:
         # One task per round trip, hosts in step: the only way a failure can stop the
         # other hosts before their next task.
         self.strict = bool(play.any_errors_fatal or play.max_fail_percentage is not None)
+        self.max_fail_percentage = _percentage(play, options.extra_vars)
         self._groups = sources.groups()
         self._delegates: dict[tuple[str, str], HostState] = {}
         self._lock = threading.Lock()
@@ -159,7 +163,12 @@ class PlayRun:
         return (True, user or "root")
 
     def open_connection(self, host: str) -> Connection:
-        variables = self.sources.inventory_vars(host)
+        variables = dict(self.sources.inventory_vars(host))
+        # Play keywords count only where the inventory says nothing (Ansible's order).
+        if self.play.remote_user and "ansible_user" not in variables:
+            variables["ansible_user"] = self.play.remote_user
+        if self.play.connection and "ansible_connection" not in variables:
+            variables["ansible_connection"] = self.play.connection
         return self.sources.connection(host, variables)
 
     def open_session(self, host: str, connection: Connection, key: SessionKey
@@ -197,6 +206,14 @@ class PlayRun:
             state.close()
 
     def load_include(self, task: Task, args: dict[str, Any]) -> list[TaskOrBlock]:
+        if task.action in ("include_role", "import_role"):
+            tasks, handlers = self.sources.load_include_role(task, args, self.play)
+            with self._lock:
+                known = {(h.name, str(h.origin)) for h in self.play.handlers}
+                for handler in handlers:
+                    if (handler.name, str(handler.origin)) not in known:
+                        self.play.handlers.append(handler)
+            return tasks
         return self.sources.load_include(task, args, self.play)
 
     def end_play(self) -> None:
@@ -214,6 +231,8 @@ class PlayRun:
             if how == DONE_OK:
                 state.notified.clear()
                 how = worker.run_program(program)
+                if how == HOST_FAILED and self.play.force_handlers and state.notified:
+                    worker.run_handlers_now()
         except PyengineError as err:
             how = self._host_error(state, str(err))
         except Exception as err:  # noqa: BLE001 - a bug must fail one host, not the run
@@ -272,7 +291,7 @@ class PlayRun:
         if self.play.any_errors_fatal:
             self.group.abort(f"any_errors_fatal: {host} failed")
             return
-        mfp = self.play.max_fail_percentage
+        mfp = self.max_fail_percentage
         if mfp is not None and self.group.total and failed * 100.0 / self.group.total > mfp:
             self.group.abort(f"max_fail_percentage {mfp:g}% exceeded "
                              f"({failed} of {self.group.total} hosts failed)")
@@ -335,6 +354,28 @@ def _delegate_state(run: PlayRun, name: str) -> HostState:
 
     return HostState(name, HostResult(name), open_connection,
                      lambda conn, key: run.open_session(name, conn, key))
+
+
+def _percentage(play: Play, extra_vars: Mapping[str, Any]) -> float | None:
+    value = play.max_fail_percentage
+    if value is None:
+        return None
+    rendered = Templar({**play.vars, **extra_vars}).render(value)
+    try:
+        return float(str(rendered).rstrip("%"))
+    except ValueError as err:
+        raise PyengineError(f"{play.origin}: max_fail_percentage: {rendered!r} is not a "
+                            "number") from err
+
+
+def render_serial(play: Play, extra_vars: Mapping[str, Any]) -> list[int | str]:
+    """serial items may be templates ("{{ batch }}"), rendered with play and extra vars."""
+    templar = Templar({**play.vars, **extra_vars})
+    out: list[int | str] = []
+    for item in play.serial:
+        value = templar.render(item)
+        out.extend(value if isinstance(value, list) else [value])
+    return out
 
 
 def serial_batches(hosts: list[str], serial: list[int | str]) -> list[list[str]]:

@@ -20,6 +20,7 @@ from pyengine.executor.play import (
     Sources,
     new_run_result,
     play_program,
+    render_serial,
     serial_batches,
 )
 from pyengine.executor.results import HostResult, RunResult
@@ -72,11 +73,13 @@ def _run_plays(playbook: Playbook, sources: Sources, options: RunOptions, report
                 states[host] = _new_state(host, result, lambda: current[-1])
         if not announced:
             reporter.run_start(str(playbook.path), hosts)
+            for warning in playbook.warnings:
+                reporter.message(f"warning: {warning}")
             announced = True
         live = [h for h in hosts if not states[h].failed and not states[h].unreachable]
         program = play_program(play)
         reporter.play_start(play.name or play.hosts, live, _count_tasks(program))
-        for batch in serial_batches(live, play.serial):
+        for batch in serial_batches(live, render_serial(play, options.extra_vars)):
             run = PlayRun(play, batch, hosts, sources, options, reporter, states)
             current.append(run)
             _run_batch(run, program, options.forks)

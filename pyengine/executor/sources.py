@@ -125,3 +125,10 @@ class InventorySources:
             raise PlaybookError("include_tasks needs a file", task.origin.file,
                                 task.origin.line or None, task.origin.column or None)
         return load_include(task, str(file), play, self.vault)
+
+    def load_include_role(self, task: Task, args: dict[str, Any], play: Play
+                          ) -> tuple[list[TaskOrBlock], list[Task]]:
+        from pyengine.playbook.loader import load_include_role
+
+        tasks, handlers, _role = load_include_role(task, args, play, self.vault)
+        return tasks, handlers

@@ -18,7 +18,7 @@ from pyengine import modspec
 from pyengine.connection.local import LocalConnection
 from pyengine.executor.play import RunOptions
 from pyengine.executor.run import run_playbook
-from pyengine.playbook.loader import load_include, load_playbook
+from pyengine.playbook.loader import load_include, load_include_role, load_playbook
 from pyengine.playbook.model import Play, Task
 
 HOSTS = ["h1", "h2", "h3"]
@@ -64,6 +64,10 @@ class LocalSources:
 
     def load_include(self, task: Task, args: dict[str, Any], play: Play) -> list[Any]:
         return load_include(task, str(args.get("file") or args.get("_raw_params")), play)
+
+    def load_include_role(self, task: Task, args: dict[str, Any], play: Play) -> Any:
+        tasks, handlers, _ = load_include_role(task, args, play)
+        return tasks, handlers
 
 
 def run_yaml(tmp_path: Path, text: str, hosts: list[str] | None = None, **opts: Any):
@@ -368,6 +372,30 @@ def test_include_tasks_at_run_time_with_loop_var(tmp_path: Path) -> None:
         """, hosts=["h1"])
     assert run.exit_code == 0, statuses(run, "h1")
     assert (tmp_path / "h1.inc").exists()
+
+
+def test_include_tasks_in_a_loop_and_include_role(tmp_path: Path) -> None:
+    (tmp_path / "inc.yml").write_text(
+        f'- copy: {{dest: "{tmp_path}/{{{{ inventory_hostname }}}}.{{{{ item }}}}", '
+        'content: "x"}\n')
+    role = tmp_path / "roles" / "r1"
+    (role / "tasks").mkdir(parents=True)
+    (role / "handlers").mkdir()
+    (role / "tasks" / "main.yml").write_text(
+        f'- copy: {{dest: "{tmp_path}/{{{{ inventory_hostname }}}}.role", content: "x"}}\n'
+        "  notify: role handler\n")
+    (role / "handlers" / "main.yml").write_text(
+        f'- name: role handler\n  copy: {{dest: "{tmp_path}/handled", content: "x"}}\n')
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - include_tasks: inc.yml
+              loop: [a, b]
+            - include_role: {name: r1}
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+    assert (tmp_path / "h1.a").exists() and (tmp_path / "h1.b").exists()
+    assert (tmp_path / "h1.role").exists() and (tmp_path / "handled").exists()
 
 
 def test_template_renders_on_the_controller(tmp_path: Path) -> None:

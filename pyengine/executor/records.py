@@ -1,0 +1,107 @@
+"""What a run leaves behind for a scheduler and a morning reader.
+
+After the hosts are done: the JSON report (with each host's posture `extra`:
+client, compliance, patches, drift — see pyengine/report/extra.py), the JUnit file,
+a row set in the SQLite history and, when something needs a person, the alerts.
+Every one of them is built from the same masked report dict, so none can show a
+secret the others hide. A failing alert or history write is reported in one line
+and never changes the run's exit code: the hosts' outcome is what that code says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyengine.alerts import AlertConfig, send_alerts
+from pyengine.errors import PyengineError
+from pyengine.executor.results import RunResult
+from pyengine.masking import mask
+from pyengine.report.extra import host_extra
+from pyengine.report.json_report import report_dict
+
+
+@dataclass
+class RecordOptions:
+    """Where the records go (None: not written)."""
+
+    report_json: Path | None = None
+    report_junit: Path | None = None
+    history_db: Path | None = None
+    alerts: AlertConfig | None = None
+    inventory: str = ""
+    playbook_dir: Path | None = None
+
+
+def client_of(group_names: list[str], host_vars: Mapping[str, Any]) -> str:
+    """The client a host belongs to: `pyengine_client`, else its first group."""
+    explicit = host_vars.get("pyengine_client")
+    if explicit:
+        return str(explicit)
+    groups = [g for g in group_names if g not in ("all", "ungrouped")]
+    return groups[0] if groups else "ungrouped"
+
+
+def full_report(run: RunResult, exit_code: int, clients: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON report dict plus each host's posture `extra` (masked)."""
+    data = report_dict(run, exit_code)
+    for name, host in data["hosts"].items():
+        host["extra"] = host_extra(host, run.check_mode, clients.get(name, ""))
+    masked: dict[str, Any] = mask(data)
+    return masked
+
+
+def git_revision(folder: Path | None) -> str:
+    """The playbook repository's commit (with '+dirty' for local edits), or ''."""
+    if folder is None:
+        return ""
+    try:
+        rev = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if rev.returncode != 0:
+            return ""
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain"],
+                               capture_output=True, text=True, timeout=10)
+        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_records(run: RunResult, exit_code: int, options: RecordOptions,
+                  clients: Mapping[str, str], warn: Callable[[str], None]) -> dict[str, Any]:
+    """Write every configured record; returns the report dict they were made from."""
+    from pyengine.history.db import HistoryDB
+    from pyengine.report.junit import junit_xml
+
+    report = full_report(run, exit_code, clients)
+    if options.report_json:
+        _write_atomic(options.report_json, json.dumps(report, indent=2, default=str) + "\n")
+    if options.report_junit:
+        _write_atomic(options.report_junit, junit_xml(report))
+    if options.history_db:
+        try:
+            with HistoryDB(options.history_db) as db:
+                db.record_run(report, inventory=options.inventory,
+                              git_revision=git_revision(options.playbook_dir))
+        except Exception as err:  # sqlite3, disk, schema: a broken history must not hide the run
+            warn(f"history not recorded in {options.history_db}: {err}")
+    if options.alerts and options.alerts.configured:
+        try:
+            sent = send_alerts(report, options.alerts)
+            if sent:
+                warn(f"alert sent by {' and '.join(sent)}")
+        except PyengineError as err:
+            warn(str(err))
+    return report

@@ -1,0 +1,90 @@
+"""The `run` options for what a run leaves behind: reports, history, lock, alerts, quiet.
+
+Kept beside the `run` command so its signature stays readable; `split_record_options`
+takes these keys out of the command's keyword arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pyengine.alerts import AlertConfig
+from pyengine.errors import PyengineError
+from pyengine.executor.records import RecordOptions
+
+KEYS = ("report_junit", "history_db", "no_history", "lock", "quiet", "alerts_file",
+        "alert_webhook", "alert_email", "smtp_host")
+
+
+def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the record, lock and alert options to a click command."""
+    options = [
+        click.option("--report-junit", type=click.Path(dir_okay=False), default=None,
+                     help="Write JUnit XML (a testsuite per host, a testcase per task)."),
+        click.option("--history-db", type=click.Path(dir_okay=False), default=None,
+                     help="Run history database (default: .pyengine/history.sqlite here)."),
+        click.option("--no-history", is_flag=True, help="Do not record the run in the history."),
+        click.option("--lock", is_flag=True,
+                     help="Refuse to start while another --lock run of this project is active "
+                          "(exit 5); nightly jobs use it."),
+        click.option("-q", "--quiet", is_flag=True, help="Print only the recap."),
+        click.option("--alerts", "alerts_file", type=click.Path(dir_okay=False), default=None,
+                     help="YAML file with alert settings (email_to, smtp_host, webhook_url, on)."),
+        click.option("--alert-webhook", default=None, metavar="URL",
+                     help="POST a JSON summary here when a task failed, a host was unreachable "
+                          "or drift was found."),
+        click.option("--alert-email", multiple=True, metavar="ADDRESS",
+                     help="E-mail the summary to this address (with --smtp-host)."),
+        click.option("--smtp-host", default=None, metavar="HOST[:PORT]",
+                     help="SMTP server for --alert-email."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def split_record_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Remove and return the record options from a command's keyword arguments."""
+    return {key: kwargs.pop(key) for key in KEYS if key in kwargs}
+
+
+def alert_config(opts: dict[str, Any]) -> AlertConfig | None:
+    """The alert settings from --alerts FILE and the quick flags (flags win)."""
+    from pyengine.yamlload import load_yaml
+
+    data: dict[str, Any] = {}
+    if opts.get("alerts_file"):
+        loaded = load_yaml(Path(opts["alerts_file"]))
+        if loaded is not None and not isinstance(loaded, dict):
+            raise PyengineError(f"{opts['alerts_file']}: alert settings must be a mapping")
+        data.update((loaded or {}).get("alerts", loaded or {}))
+    if opts.get("alert_webhook"):
+        data["webhook_url"] = opts["alert_webhook"]
+    if opts.get("alert_email"):
+        data["email_to"] = list(opts["alert_email"])
+    if opts.get("smtp_host"):
+        host, _, port = str(opts["smtp_host"]).partition(":")
+        data["smtp_host"] = host
+        if port:
+            data["smtp_port"] = int(port)
+    return AlertConfig.from_mapping(data) if data else None
+
+
+def record_settings(opts: dict[str, Any], report_json: str | None, inventories: list[str],
+                    playbook: Path) -> RecordOptions:
+    from pyengine.history.db import default_history_path
+
+    history = None if opts.get("no_history") else Path(
+        opts.get("history_db") or default_history_path())
+    return RecordOptions(
+        report_json=Path(report_json) if report_json else None,
+        report_junit=Path(opts["report_junit"]) if opts.get("report_junit") else None,
+        history_db=history,
+        alerts=alert_config(opts),
+        inventory=",".join(inventories),
+        playbook_dir=playbook.resolve().parent,
+    )
