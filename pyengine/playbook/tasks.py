@@ -421,7 +421,7 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
     p.extend(arg_errors)
 
     if spec.name == "import_tasks":
-        return _import_tasks(data, args, own, scope, ctx, file, origin)
+        return _import_tasks(data, args, own, scope, ctx, file, origin, handlers)
     if spec.name == "import_role":
         from pyengine.playbook.roles import import_role
 
@@ -536,8 +536,8 @@ def tasks_file_candidates(name: str, file: Path | None, role_path: Path | None,
 
 
 def _import_tasks(data: dict[str, Any], args: dict[str, Any], own: dict[str, Any],
-                  scope: Scope, ctx: LoadContext, file: Path, origin: Origin
-                  ) -> list[TaskOrBlock]:
+                  scope: Scope, ctx: LoadContext, file: Path, origin: Origin,
+                  handlers: bool = False) -> list[TaskOrBlock]:
     p = ctx.problems
     for bad in ("loop", "with_items", "register", "notify", "until"):
         if bad in data:
@@ -557,7 +557,7 @@ def _import_tasks(data: dict[str, Any], args: dict[str, Any], own: dict[str, Any
         p.add(f"tasks file '{name}' not found (looked in "
               f"{', '.join(str(c.parent) for c in candidates)})", origin)
         return []
-    return load_tasks_into(target, scope.child(**own), ctx, origin)
+    return load_tasks_into(target, scope.child(**own), ctx, origin, handlers)
 
 
 def load_tasks_into(path: Path, scope: Scope, ctx: LoadContext, origin: Origin | None,

@@ -319,3 +319,13 @@ def test_ignored_keywords_are_warned_about_with_their_location(tmp_path: Path) -
         f"{tmp_path}/p.yml:7:7: 'poll' is accepted but ignored: tasks run to completion (no "
         "background jobs)"]
     assert book.plays[0].remote_user == "admin"
+
+
+def test_import_tasks_in_handlers_imports_handlers(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "handlers/web.yml": "- name: reload web\n  command: echo reload\n",
+        "p.yml": "- hosts: all\n  tasks:\n    - command: echo hi\n      notify: reload web\n"
+                 "  handlers:\n    - import_tasks: handlers/web.yml\n",
+    })
+    play = load_playbook(tmp_path / "p.yml").plays[0]
+    assert [(h.name, h.is_handler) for h in play.handlers] == [("reload web", True)]
