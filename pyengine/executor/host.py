@@ -46,7 +46,7 @@ from pyengine.executor.plan import (
 )
 from pyengine.executor.results import FAILED, SKIPPED, UNREACHABLE, TaskResult
 from pyengine.masking import mask
-from pyengine.playbook.model import Task
+from pyengine.playbook.model import Task, TaskOrBlock
 from pyengine.templating import Templar
 
 if TYPE_CHECKING:
@@ -612,7 +612,7 @@ class HostWorker(PlanContext):
 
     def run_handlers_now(self) -> None:
         """force_handlers: a failed host still runs what it notified (no meeting)."""
-        todo = [h for h in self.run.play.handlers if self._is_notified(h)]
+        todo: list[TaskOrBlock] = [h for h in self.run.play.handlers if self._is_notified(h)]
         self.state.notified.clear()
         if todo:
             self.run_program(prg.compile_tasks(todo), (1 << 30,))
