@@ -252,3 +252,26 @@ def test_invalid_playbook_lists_every_problem_and_exits_3(tmp_path: Path, lab: A
                           env={**os.environ})
     assert proc.returncode == 3, proc.stderr
     assert "bad.yml:3" in proc.stderr and "bad.yml:4" in proc.stderr
+
+
+def test_reboot_waits_for_a_new_boot_id_and_the_run_goes_on(lab: Any, tmp_path: Path) -> None:
+    host = lab.hosts[-1].name
+    rc, report, out = pyengine_run(lab, tmp_path, f"""
+        - hosts: {host}
+          tasks:
+            - command: cat /proc/sys/kernel/random/boot_id
+              register: before
+              changed_when: false
+            - reboot: {{reboot_timeout: 180}}
+            - command: cat /proc/sys/kernel/random/boot_id
+              register: after
+              changed_when: false
+            - assert:
+                that:
+                  - before.stdout != after.stdout
+                  - ansible_boot_id == after.stdout
+        """)
+    assert rc == 0, out
+    tasks = report["hosts"][host]["tasks"]
+    assert [t["status"] for t in tasks] == ["ok", "changed", "ok", "ok"]
+    assert tasks[1]["result"]["rebooted"] is True
