@@ -15,7 +15,6 @@ from pyengine.errors import PlaybookError, PlaybookErrors, did_you_mean
 from pyengine.playbook import keywords
 from pyengine.playbook.context import LoadContext
 from pyengine.playbook.model import (
-    Become,
     Block,
     Origin,
     Play,
@@ -376,4 +375,4 @@ def load_include_role(task: Task, args: dict[str, Any], play: Play,
 
 
 __all__ = ["load_playbook", "load_tasks_file", "load_include", "load_include_role",
-           "resolve_include", "walk", "handler_names", "Become", "templates"]
+           "resolve_include", "walk", "handler_names"]

@@ -15,7 +15,7 @@ from pyengine.errors import did_you_mean
 from pyengine.playbook import keywords
 from pyengine.playbook.context import LoadContext
 from pyengine.playbook.model import Become, Block, Origin, Task, TaskOrBlock
-from pyengine.playbook.scope import Scope, merge_environment
+from pyengine.playbook.scope import Scope
 from pyengine.playbook.values import (
     IDENTIFIER,
     as_bool,
@@ -461,8 +461,6 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
         p.add("'listen' is only valid on handlers", key_origin(data, "listen", where))
     if handlers and not name and not listen:
         p.add("a handler needs a 'name' (or 'listen') to be notified by", origin)
-    if handlers and notify:
-        pass  # handlers may notify other handlers, as in Ansible
     changed_when = as_conditions(data["changed_when"], "changed_when", at("changed_when"), p) \
         if "changed_when" in data else None
     failed_when = as_conditions(data["failed_when"], "failed_when", at("failed_when"), p) \
@@ -472,8 +470,6 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
     delay = as_int(data.get("delay"), "delay", at("delay"), p)
     if until is not None and retries is None:
         retries = 3  # Ansible's default when only `until` is given
-    if "args" in data and not isinstance(data["args"], dict):
-        pass  # already reported
     delegate_to = inner.delegate_to
     if key == "local_action" or data.get("connection") == "local":
         delegate_to = "localhost"  # runs on the controller, as Ansible's connection: local
@@ -604,7 +600,3 @@ def _prevalidate_role(task: Task, ctx: LoadContext) -> None:
     if isinstance(name, str) and not is_template(name) and find_role(name, ctx.basedir) is None:
         ctx.problems.add(f"role '{name}' not found", task.origin,
                          did_you_mean(name, known_roles(ctx.basedir)))
-
-
-def env_of(scope: Scope) -> dict[str, Any] | str:
-    return merge_environment({}, scope.environment)

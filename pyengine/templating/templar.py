@@ -9,7 +9,6 @@ unused variable that cannot be rendered is no error, and a used one raises a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -229,10 +228,6 @@ def check_syntax(value: str, expression: bool = False) -> str | None:
     except jinja2.TemplateSyntaxError as err:
         return f"template syntax error: {err.message}"
     return None
-
-
-def lookup_env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
 
 
 __all__ = ["Templar", "LazyVars", "template_variables", "check_syntax", "truth", "OMIT",
