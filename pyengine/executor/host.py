@@ -175,7 +175,7 @@ class HostWorker(PlanContext):
                 self._apply_known(planned)
             else:
                 pending |= produced_names(task)
-            if planned.ends_batch or (strict and planned.kind != DONE):
+            if planned.ends_batch or strict:
                 return batch, cur
             cur, op2, err = prg.advance(prog, prg.Cursor(cur.pc + 1, cur.frames))
             if op2 is None or err or not isinstance(op2, prg.TaskOp):

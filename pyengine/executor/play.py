@@ -173,6 +173,13 @@ class PlayRun:
 
     def open_session(self, host: str, connection: Connection, key: SessionKey
                      ) -> PythonAgentSession:
+        if connection.name == "winrm":
+            # Windows: the PowerShell runner (no sudo; WinRM users are admins or not).
+            from pyengine.agent.powershell import PowerShellSession
+
+            resolver = getattr(self.sources, "module_source_ps1", self.sources.module_source)
+            session: Any = PowerShellSession(connection, module_source=resolver)  # type: ignore[arg-type]
+            return session  # type: ignore[no-any-return]
         variables = _VarsView(self, host)
         become, user = key
         password = None

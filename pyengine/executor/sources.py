@@ -104,6 +104,21 @@ class InventorySources:
             self._sources[name] = source
         return source
 
+    def module_source_ps1(self, name: str) -> str:
+        """A module's PowerShell source, for Windows hosts (`modules/NAME.ps1`)."""
+        key = f"{name}.ps1"
+        with self._lock:
+            if key in self._sources:
+                return self._sources[key]
+        spec = modspec.find_module(name, self._project_dirs)
+        path = spec.ps1_path if spec is not None else None
+        if path is None:
+            raise PyengineError(f"module {name!r} has no Windows (.ps1) version")
+        source = path.read_text(encoding="utf-8")
+        with self._lock:
+            self._sources[key] = source
+        return source
+
     def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]:
         out = modspec.normalize_args(module, args, self._project_dirs, task.origin)
         spec = modspec.find_module(module, self._project_dirs)

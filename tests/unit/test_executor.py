@@ -446,3 +446,86 @@ def test_serial_batches_run_the_play_in_groups(tmp_path: Path, serial: list[Any]
     from pyengine.executor.play import serial_batches
 
     assert len(serial_batches(["a", "b", "c"], serial)) == expected
+
+
+def test_max_fail_percentage_stops_the_play(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          max_fail_percentage: 30
+          tasks:
+            - command: "false"
+              when: inventory_hostname == "h1"
+            - copy: {dest: "TMP/{{ inventory_hostname }}.after", content: "x"}
+        """)
+    # 1 of 3 failed = 33% > 30%: nobody starts the next task.
+    assert "max_fail_percentage" in run.aborted_msg
+    assert not any(tmp_path.glob("*.after"))
+    ok = run_yaml(tmp_path, """
+        - hosts: all
+          max_fail_percentage: 40
+          tasks:
+            - command: "false"
+              when: inventory_hostname == "h1"
+            - copy: {dest: "TMP/{{ inventory_hostname }}.after", content: "x"}
+        """)
+    assert not ok.aborted_msg
+    assert sorted(p.name for p in tmp_path.glob("*.after")) == ["h2.after", "h3.after"]
+
+
+def test_serial_runs_the_play_host_group_by_host_group(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          serial: 1
+          tasks:
+            - shell: "echo {{ inventory_hostname }} >> TMP/order"
+            - shell: "echo {{ inventory_hostname }} >> TMP/order"
+        """)
+    assert run.exit_code == 0
+    assert (tmp_path / "order").read_text().split() == ["h1", "h1", "h2", "h2", "h3", "h3"]
+
+
+def test_failed_host_is_left_out_of_later_plays(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - command: "false"
+              when: inventory_hostname == "h2"
+        - hosts: all
+          tasks:
+            - copy: {dest: "TMP/{{ inventory_hostname }}.play2", content: "x"}
+        """)
+    assert sorted(p.name for p in tmp_path.glob("*.play2")) == ["h1.play2", "h3.play2"]
+    assert run.exit_code == 2
+
+
+def test_registered_results_and_facts_carry_over_between_plays(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - command: echo first
+              register: from_play1
+            - set_fact: {fact1: "{{ ansible_hostname }}"}
+        - hosts: all
+          tasks:
+            - assert:
+                that:
+                  - from_play1.stdout == "first"
+                  - fact1 | length > 0
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+
+
+def test_run_without_inventory_and_without_a_lab_says_what_to_do(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from pyengine.lab import lab as lab_module
+
+    if lab_module.default_inventory_path() is not None:
+        pytest.skip("the default lab is up: `pyengine run` without -i would target it")
+    (tmp_path / "p.yml").write_text("- hosts: all\n  tasks:\n    - ping:\n")
+    proc = subprocess.run([sys.executable, "-m", "pyengine", "run", str(tmp_path / "p.yml")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0
+    assert "-i" in proc.stderr and "pyengine lab up" in proc.stderr
