@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PyengineError
+from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PlaybookErrors, PyengineError
 from pyengine.executor.run_options import record_options
 from pyengine.vault.options import vault_from_options, vault_options
 
@@ -162,6 +162,18 @@ def prepare(playbook: str, inventories: tuple[str, ...], limit: str | None,
         sources.set_playbook_dir(play.basedir)
     if limit and not inventory.select(limit):
         raise PyengineError(f"--limit {limit!r} matches no host of the inventory")
+    # vars_files are resolved per host: a missing one is an input error, found before
+    # anything connects.
+    problems: list[PlaybookError] = []
+    for play in book.plays:
+        for host in sources.play_hosts(play):
+            try:
+                variables.get_vars(host, play)
+            except PlaybookError as err:
+                if str(err) not in {str(p) for p in problems}:
+                    problems.append(err)
+    if problems:
+        raise PlaybookErrors(problems)
     return sources, book
 
 

@@ -53,6 +53,9 @@ class InventorySources:
 
     # -- hosts -----------------------------------------------------------------------
     def play_hosts(self, play: Play) -> list[str]:
+        # Read the playbook's group_vars/host_vars here, once, before the host threads
+        # start asking for variables.
+        self.inventory.add_playbook_dir(play.basedir, self.vault)
         pattern = str(Templar(self.vm.extra_vars).render(play.hosts))
         names = [h.name for h in self.inventory.select(pattern)]
         if self.limit:
