@@ -1,0 +1,88 @@
+"""The compliance table after a baseline run: every control per host, pass or fail,
+what would change, and the host's score.
+
+`pyengine.report.extra.compliance` gives the score and the failing controls for the
+history and the HTML page; this module adds the passing ones (an audit report shows
+what is fine too) from the same task list and the same rules (control-id tags, skipped
+controls do not count, in check mode a control that would change fails), and renders
+them with rich after the recap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pyengine.report.extra import _natural, compliance, control_ids
+
+
+def control_rows(tasks: list[Mapping[str, Any]], check_mode: bool) -> list[dict[str, Any]]:
+    """One row per control id: id, title, passed, detail (what would change / failed)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        ids = control_ids(list(task.get("tags") or []))
+        status = task.get("status")
+        if not ids or status in ("skipped", None) or task.get("handler"):
+            continue
+        failed = status in ("failed", "unreachable") or (check_mode and bool(task.get("changed")))
+        for cid in ids:
+            row = rows.setdefault(cid, {"id": cid, "title": str(task.get("name", "")),
+                                        "passed": True, "details": []})
+            if failed:
+                row["passed"] = False
+                msg = str(task.get("msg") or "").strip()
+                if msg and msg not in row["details"]:
+                    row["details"].append(msg[:160])
+    out = []
+    for row in sorted(rows.values(), key=lambda r: _natural(r["id"])):
+        out.append({"id": row["id"], "title": row["title"], "passed": row["passed"],
+                    "detail": "; ".join(row["details"])})
+    return out
+
+
+def host_compliance(host: Mapping[str, Any], check_mode: bool) -> dict[str, Any] | None:
+    """Score (from report.extra) plus every control's row, or None without controls."""
+    tasks = list(host.get("tasks") or [])
+    summary = compliance(tasks, check_mode)
+    if summary is None:
+        return None
+    return dict(summary, controls=control_rows(tasks, check_mode))
+
+
+def compliance_tables(report: Mapping[str, Any], failing_only: bool = False) -> list[Table]:
+    """One rich table per host of a JSON-shaped report that ran control tasks."""
+    check_mode = bool(report.get("check_mode"))
+    tables = []
+    for name, host in sorted((report.get("hosts") or {}).items()):
+        data = host_compliance(host, check_mode)
+        if data is None:
+            continue
+        verb = "would change" if check_mode else "failed"
+        table = Table(title=f"{name}: compliance {data['score']:g}% "
+                            f"({data['passed']} pass, {data['failed']} fail"
+                            f"{', audit only' if check_mode else ''})",
+                      title_justify="left", show_lines=False)
+        table.add_column("control", no_wrap=True)
+        table.add_column("title")
+        table.add_column("state", no_wrap=True)
+        table.add_column(verb)
+        for row in data["controls"]:
+            if failing_only and row["passed"]:
+                continue
+            state = "[green]pass[/green]" if row["passed"] else "[red]FAIL[/red]"
+            table.add_row(row["id"].split("_", 1)[-1], row["title"], state, row["detail"])
+        tables.append(table)
+    return tables
+
+
+def print_compliance(report: Mapping[str, Any], console: Console | None = None,
+                     failing_only: bool = False) -> int:
+    """Print the tables; returns how many hosts had controls (0: printed nothing)."""
+    tables = compliance_tables(report, failing_only=failing_only)
+    out = console or Console()
+    for table in tables:
+        out.print(table)
+    return len(tables)
