@@ -333,6 +333,8 @@ class HostWorker(PlanContext):
             else:
                 self.state.set_facts(facts)
         status = status_of(value)
+        if status != FAILED and ("add_group" in value or "add_host" in value):
+            self.run.inventory_change(self.host, value)
         if value.get("changed") and status != FAILED and task.notify:
             self._notify(planned, task.notify)
         shown = censor(value) if planned.no_log else value

@@ -90,6 +90,7 @@ class PlayRun:
         self.max_fail_percentage = _percentage(play, options.extra_vars)
         self._groups = sources.groups()
         self._delegates: dict[tuple[str, str], HostState] = {}
+        self.inventory_changes: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
 
     # -- variables -------------------------------------------------------------------
@@ -222,6 +223,18 @@ class PlayRun:
                         self.play.handlers.append(handler)
             return tasks
         return self.sources.load_include(task, args, self.play)
+
+    def inventory_change(self, host: str, result: dict[str, Any]) -> None:
+        """group_by / add_host: applied when the play ends (see apply_inventory_changes)."""
+        with self._lock:
+            self.inventory_changes.append((host, result))
+
+    def apply_inventory_changes(self) -> None:
+        apply = getattr(self.sources, "apply_inventory_change", None)
+        for host, result in self.inventory_changes:
+            if apply is not None:
+                apply(host, result)
+        self.inventory_changes.clear()
 
     def end_play(self) -> None:
         self.ended = True

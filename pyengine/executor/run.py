@@ -84,6 +84,7 @@ def _run_plays(playbook: Playbook, sources: Sources, options: RunOptions, report
             current.append(run)
             _run_batch(run, program, options.forks)
             run.close_delegates()
+            run.apply_inventory_changes()
             if run.group.interrupted:
                 raise KeyboardInterrupt
             if run.group.aborted and not run.ended:

@@ -66,6 +66,26 @@ class InventorySources:
     def groups(self) -> dict[str, list[str]]:
         return self.inventory.groups_mapping()
 
+    def apply_inventory_change(self, host: str, result: dict[str, Any]) -> None:
+        """A group_by or add_host result, between plays (main thread)."""
+        if result.get("add_group"):
+            group = str(result["add_group"])
+            for parent in result.get("parent_groups") or ["all"]:
+                if parent != "all":
+                    self.inventory.add_child(str(parent), group)
+            self.inventory.add_host(host, group)
+        new = result.get("add_host")
+        if isinstance(new, dict) and new.get("host_name"):
+            name = str(new["host_name"])
+            groups = [str(g) for g in new.get("groups") or []]
+            entry = self.inventory.add_host(name, groups[0] if groups else None)
+            for group in groups[1:]:
+                self.inventory.add_host(name, group)
+            entry.vars.update(new.get("host_vars") or {})
+        self.inventory.reconcile()
+        with self._lock:
+            self._cache.clear()
+
     # -- variables -------------------------------------------------------------------
     def base_vars(self, host: str, play: Play, task: Task | None) -> Mapping[str, Any]:
         key = (host, id(play), id(task))

@@ -529,3 +529,59 @@ def test_run_without_inventory_and_without_a_lab_says_what_to_do(tmp_path: Path)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0
     assert "-i" in proc.stderr and "pyengine lab up" in proc.stderr
+
+
+def run_with_inventory(tmp_path: Path, inventory: str, text: str, **opts: Any) -> Any:
+    """The production adapter: INI inventory + VariableManager (local connections)."""
+    from pyengine.executor.sources import InventorySources
+    from pyengine.inventory import load_inventory
+    from pyengine.vars import VariableManager
+
+    (tmp_path / "inv.ini").write_text(textwrap.dedent(inventory))
+    book = tmp_path / "site.yml"
+    book.write_text(textwrap.dedent(text).replace("TMP", str(tmp_path)))
+    playbook = load_playbook(book)
+    inv = load_inventory(tmp_path / "inv.ini", playbook_dir=tmp_path)
+    vm = VariableManager(inv, opts.pop("extra_vars", {}))
+    sources = InventorySources(inv, vm, limit=opts.pop("limit", None))
+    return run_playbook(playbook, sources, RunOptions(extra_vars=vm.extra_vars, **opts))
+
+
+def test_group_vars_limit_group_by_and_add_host_with_the_inventory(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "web.yml").write_text("role_name_var: webserver\n")
+    run = run_with_inventory(tmp_path, """
+        [web]
+        w1 ansible_connection=local
+        w2 ansible_connection=local
+        [db]
+        d1 ansible_connection=local
+        """, """
+        - hosts: all
+          tasks:
+            - copy:
+                dest: "TMP/{{ inventory_hostname }}.role"
+                content: "{{ role_name_var | default('none') }}"
+            - group_by: {key: "kind_{{ role_name_var | default('other') }}"}
+            - add_host: {name: extra1, groups: [added], ansible_connection: local}
+              run_once: true
+        - hosts: kind_webserver:added
+          tasks:
+            - copy: {dest: "TMP/{{ inventory_hostname }}.play2", content: "x"}
+        """, limit="w1,d1,extra1")
+    assert run.exit_code == 0, [statuses(run, h) for h in run.hosts]
+    assert (tmp_path / "w1.role").read_text() == "webserver"
+    assert (tmp_path / "d1.role").read_text() == "none"
+    assert not (tmp_path / "w2.role").exists()  # --limit
+    assert sorted(p.name for p in tmp_path.glob("*.play2")) == ["extra1.play2", "w1.play2"]
+
+
+def test_extra_vars_win_over_play_vars(tmp_path: Path) -> None:
+    run = run_with_inventory(tmp_path, "a ansible_connection=local\n", """
+        - hosts: all
+          vars: {colour: red}
+          tasks:
+            - copy: {dest: "TMP/colour", content: "{{ colour }}"}
+        """, extra_vars={"colour": "blue"})
+    assert run.exit_code == 0
+    assert (tmp_path / "colour").read_text() == "blue"
