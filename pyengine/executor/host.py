@@ -140,6 +140,8 @@ class HostWorker(PlanContext):
             raise _Stop(STOPPED)
         if group.aborted:
             raise _Stop(STOPPED)
+        if group.ended:
+            raise _Stop(END_PLAY)
 
     def _fill_batch(self, prog: prg.Program, cur: prg.Cursor
                     ) -> tuple[list[Planned], prg.Cursor]:

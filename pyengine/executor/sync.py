@@ -40,6 +40,7 @@ class HostGroup:
         self.failed: set[str] = set()
         self.aborted = ""  # reason once any_errors_fatal / max_fail_percentage hit
         self.interrupted = False
+        self.ended = False  # meta: end_play (no failure: the others stop quietly)
         self._cond = threading.Condition()
         self._waiting: dict[str, Position] = {}
         self._released: dict[str, Meeting] = {}
@@ -57,6 +58,11 @@ class HostGroup:
                 self.aborted = reason
             self._cond.notify_all()
 
+    def end(self) -> None:
+        with self._cond:
+            self.ended = True
+            self._cond.notify_all()
+
     def mark_failed(self, host: str) -> int:
         with self._cond:
             self.failed.add(host)
@@ -68,7 +74,7 @@ class HostGroup:
             self._waiting[host] = position
             self._release_if_idle()
             while host not in self._released:
-                if self.aborted or self.interrupted:
+                if self.aborted or self.interrupted or self.ended:
                     self._waiting.pop(host, None)
                     return Meeting([host])
                 self._cond.wait(0.5)

@@ -585,3 +585,24 @@ def test_extra_vars_win_over_play_vars(tmp_path: Path) -> None:
         """, extra_vars={"colour": "blue"})
     assert run.exit_code == 0
     assert (tmp_path / "colour").read_text() == "blue"
+
+
+def test_meta_end_play_and_end_host(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          serial: 1
+          tasks:
+            - meta: end_host
+              when: inventory_hostname == "h1"
+            - copy: {dest: "TMP/{{ inventory_hostname }}.one", content: "x"}
+            - meta: end_play
+            - copy: {dest: "TMP/{{ inventory_hostname }}.two", content: "x"}
+        - hosts: all
+          tasks:
+            - copy: {dest: "TMP/{{ inventory_hostname }}.next", content: "x"}
+        """)
+    assert run.exit_code == 0
+    # h1 ended itself; h2 (the next serial batch) ended the play: h3 never ran it.
+    assert sorted(p.name for p in tmp_path.glob("*.one")) == ["h2.one"]
+    assert not any(tmp_path.glob("*.two"))
+    assert len(list(tmp_path.glob("*.next"))) == 3
