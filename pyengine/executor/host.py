@@ -347,7 +347,7 @@ class HostWorker(PlanContext):
             duration_s=round(duration if duration is not None else sum(durations), 4),
             msg=mask(message_of(shown)), tags=sorted(task.tags), play=self.run.play_name,
             diff=mask(_diff_of(shown)), result=mask(_public(shown)), ignored=ignored,
-            handler=task.is_handler, origin=str(task.origin),
+            handler=task.is_handler, origin=str(task.origin), check_mode=planned.check_mode,
         )
         self.state.result.tasks.append(tr)
         self.run.reporter.task_done(self.host, tr, shown)
@@ -380,7 +380,12 @@ class HostWorker(PlanContext):
         task = planned.task
         nxt = prg.Cursor(planned.cursor.pc + 1, planned.cursor.frames)
         if task.run_once:
-            meeting = self.run.group.meet(self.host, position + (planned.cursor.pc,))
+            where = position + (planned.cursor.pc,)
+            done = self.run.group.once.get(where)
+            if done is not None:  # ran already, for hosts that started earlier (forks)
+                failed = self._record(planned, done[0], 0.0)
+                return self._after_failure(planned, prog) if failed else nxt
+            meeting = self.run.group.meet(self.host, where)
             if meeting.leader != self.host:
                 meeting.done.wait()
                 if meeting.value is None:
@@ -391,6 +396,7 @@ class HostWorker(PlanContext):
             try:
                 raw = self._run_alone(planned)
                 meeting.value = (raw, time.monotonic())
+                self.run.group.once[where] = meeting.value
             finally:
                 meeting.done.set()
         else:

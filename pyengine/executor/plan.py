@@ -186,10 +186,12 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
     `alone`: the task runs by itself now (after the batch was flushed); a sequenced
     action's slots then only get their rendered arguments.
     """
-    check_mode = ctx.check_mode if task.check_mode is None else bool(task.check_mode)
-    diff = ctx.diff if task.diff is None else bool(task.diff)
-    planned = Planned(task, cursor, MODULE, templar, check_mode=check_mode, diff=diff)
+    planned = Planned(task, cursor, MODULE, templar, check_mode=ctx.check_mode, diff=ctx.diff)
     try:
+        if task.check_mode is not None:
+            planned.check_mode = as_bool(templar.render(task.check_mode))
+        if task.diff is not None:
+            planned.diff = as_bool(templar.render(task.diff))
         planned.ignore_errors = as_bool(templar.render(task.ignore_errors))
         planned.no_log = as_bool(templar.render(task.no_log))
     except PyengineError as err:

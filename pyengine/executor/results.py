@@ -38,6 +38,7 @@ class TaskResult:
     rescued: bool = False  # failed inside a block whose rescue ran
     handler: bool = False
     origin: str = ""
+    check_mode: bool = False  # ran in check mode: "changed" means "would change"
 
     @property
     def counts_as(self) -> str:

@@ -116,8 +116,8 @@ def _run_batch(run: PlayRun, program: object, forks: int) -> None:
         with gate:
             try:
                 if run.group.interrupted:
-                    run.group.leave(host)
                     return
+                run.group.join(host)
                 run.run_host(host, program)  # type: ignore[arg-type]
             except BaseException as err:  # noqa: BLE001 - surfaced in the main thread
                 errors.append(err)

@@ -35,7 +35,10 @@ class HostGroup:
 
     def __init__(self, hosts: list[str]) -> None:
         self.order = {h: i for i, h in enumerate(hosts)}
-        self.active: set[str] = set(hosts)
+        # Only hosts that have started count: with fewer forks than hosts, the others
+        # join later (and must not be waited for before they can even start).
+        self.active: set[str] = set()
+        self.once: dict[Position, Any] = {}  # run_once results, for hosts that come later
         self.total = len(hosts)
         self.failed: set[str] = set()
         self.aborted = ""  # reason once any_errors_fatal / max_fail_percentage hit
@@ -44,6 +47,10 @@ class HostGroup:
         self._cond = threading.Condition()
         self._waiting: dict[str, Position] = {}
         self._released: dict[str, Meeting] = {}
+
+    def join(self, host: str) -> None:
+        with self._cond:
+            self.active.add(host)
 
     def leave(self, host: str) -> None:
         """`host` will not meet anyone again in this play (done, failed or unreachable)."""

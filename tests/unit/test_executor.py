@@ -606,3 +606,20 @@ def test_meta_end_play_and_end_host(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.glob("*.one")) == ["h2.one"]
     assert not any(tmp_path.glob("*.two"))
     assert len(list(tmp_path.glob("*.next"))) == 3
+
+
+def test_fewer_forks_than_hosts_still_meets_at_flushes_and_run_once(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          handlers:
+            - name: h
+              copy: {dest: "TMP/{{ inventory_hostname }}.h", content: "x"}
+          tasks:
+            - shell: "echo {{ inventory_hostname }} >> TMP/once"
+              run_once: true
+            - copy: {dest: "TMP/{{ inventory_hostname }}.c", content: "x"}
+              notify: h
+        """, forks=1)
+    assert run.exit_code == 0
+    assert (tmp_path / "once").read_text() == "h1\n"
+    assert len(list(tmp_path.glob("*.h"))) == 3
