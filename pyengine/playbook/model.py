@@ -87,8 +87,8 @@ class Task:
     # Effective. A template string ("{{ proxy_env }}") when a level set it that way.
     environment: dict[str, Any] | str = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)  # task + enclosing block vars
-    check_mode: bool | None = None
-    diff: bool | None = None
+    check_mode: bool | str | None = None  # a template is rendered per host
+    diff: bool | str | None = None
     delegate_to: str | None = None
     run_once: bool = False
     role: RoleRef | None = None
@@ -143,8 +143,8 @@ class Play:
     gather_facts: bool = True
     tags: set[str] = field(default_factory=set)
     environment: dict[str, Any] | str = field(default_factory=dict)
-    check_mode: bool | None = None
-    diff: bool | None = None
+    check_mode: bool | str | None = None  # a template is rendered per host
+    diff: bool | str | None = None
     remote_user: str | None = None
     connection: str | None = None
     force_handlers: bool = False

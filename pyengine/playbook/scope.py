@@ -22,8 +22,8 @@ class Scope:
     become: Become = field(default_factory=Become)
     environment: dict[str, Any] | str = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
-    check_mode: bool | None = None
-    diff: bool | None = None
+    check_mode: bool | str | None = None  # a template is rendered per host
+    diff: bool | str | None = None
     ignore_errors: bool | str | None = None
     ignore_unreachable: bool | None = None
     no_log: bool | str | None = None

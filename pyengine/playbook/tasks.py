@@ -95,11 +95,12 @@ def _own_keywords(data: dict[str, Any], ctx: LoadContext, where: Origin | None
                   at("environment"))
     if "vars" in data:
         own["vars"] = as_vars(data["vars"], "vars", at("vars"), p)
-    for key in ("check_mode", "diff", "ignore_unreachable", "run_once", "any_errors_fatal"):
+    for key in ("ignore_unreachable", "run_once", "any_errors_fatal"):
         if key in data:
             value = as_bool(data[key], key, at(key), p)
             own[key] = value if isinstance(value, bool) else None
-    for key in ("ignore_errors", "no_log"):
+    # check_mode/diff may be templates ("{{ mode == 'audit' }}"), rendered per host at run time.
+    for key in ("check_mode", "diff", "ignore_errors", "no_log"):
         if key in data:
             own[key] = as_bool(data[key], key, at(key), p)
     if "delegate_to" in data:

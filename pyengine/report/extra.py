@@ -3,10 +3,10 @@
 Kept out of the executor: it reads only the JSON report's host entry, so the same
 function serves the history database, the HTML page and the alerts.
 
-- compliance: tasks tagged with a control id (`cis_5.2.4`, `win_1.1.4`, ...). In check
-  mode (audit) a control that would change fails; in an enforcing run a control that
-  failed fails and one that applied passes. Skipped controls (switched off, not
-  applicable) do not count. Score = passed / (passed + failed) * 100.
+- compliance: tasks tagged with a control id (`cis_5.2.4`, `win_1.1.4`, ...). A task
+  run in check mode (audit; the task's own mode, else the run's) that would change fails;
+  in an enforcing run a control that failed fails and one that applied passes. Skipped
+  controls (switched off, not applicable) do not count. Score = passed / (passed + failed) * 100.
 - patches: the last `patch` (or `win_updates`) result: pending and security counts,
   applied packages with from→to versions, reboot required.
 - drift: paths the `backup` action found changed since the last backup of the host.
@@ -33,7 +33,8 @@ def compliance(tasks: list[dict[str, Any]], check_mode: bool) -> dict[str, Any] 
         status = task.get("status")
         if not ids or status in ("skipped", None) or task.get("handler"):
             continue
-        failed = status in ("failed", "unreachable") or (check_mode and bool(task.get("changed")))
+        audit = bool(task.get("check_mode", check_mode))
+        failed = status in ("failed", "unreachable") or (audit and bool(task.get("changed")))
         for cid in ids:
             entry = controls.setdefault(cid, {"id": cid, "title": task.get("name", ""),
                                               "passed": True, "would_change": []})

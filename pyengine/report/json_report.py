@@ -23,7 +23,7 @@ def task_dict(task: TaskResult) -> dict[str, Any]:
         "changed": task.changed, "duration_s": task.duration_s, "msg": task.msg,
         "tags": list(task.tags), "play": task.play, "diff": task.diff,
         "result": task.result, "ignored": task.ignored, "rescued": task.rescued,
-        "handler": task.handler,
+        "handler": task.handler, "check_mode": task.check_mode,
     }
 
 
