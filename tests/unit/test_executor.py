@@ -623,3 +623,20 @@ def test_fewer_forks_than_hosts_still_meets_at_flushes_and_run_once(tmp_path: Pa
     assert run.exit_code == 0
     assert (tmp_path / "once").read_text() == "h1\n"
     assert len(list(tmp_path.glob("*.h"))) == 3
+
+
+def test_unreachable_host_from_the_start_does_not_stop_the_others(tmp_path: Path) -> None:
+    run = run_with_inventory(tmp_path, """
+        down ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_timeout=3
+        up ansible_connection=local
+        """, """
+        - hosts: all
+          tasks:
+            - copy: {dest: "TMP/{{ inventory_hostname }}.ok", content: "x"}
+        """)
+    assert run.exit_code == 4
+    assert run.hosts["down"].unreachable and run.hosts["down"].unreachable_msg
+    assert (tmp_path / "up.ok").exists() and not (tmp_path / "down.ok").exists()
+    from pyengine.report.json_report import report_dict
+
+    assert report_dict(run)["hosts"]["down"]["tasks"][0]["status"] == "unreachable"
