@@ -164,13 +164,18 @@ class PlayRun:
         return (True, user or "root")
 
     def open_connection(self, host: str) -> Connection:
-        variables = dict(self.sources.inventory_vars(host))
-        # Play keywords count only where the inventory says nothing (Ansible's order).
-        if self.play.remote_user and "ansible_user" not in variables:
-            variables["ansible_user"] = self.play.remote_user
-        if self.play.connection and "ansible_connection" not in variables:
-            variables["ansible_connection"] = self.play.connection
-        return self.sources.connection(host, variables)
+        # Connection variables may come from any level (inventory, play vars, -e), as in
+        # Ansible; only the ansible_*/pyengine_* ones are used.
+        view = _VarsView(self, host)
+        keywords: dict[str, Any] = {}
+        # Play keywords count only where the variables say nothing (Ansible's order).
+        if self.play.remote_user and "ansible_user" not in view:
+            keywords["ansible_user"] = self.play.remote_user
+        if self.play.connection and "ansible_connection" not in view:
+            keywords["ansible_connection"] = self.play.connection
+        from collections import ChainMap
+
+        return self.sources.connection(host, ChainMap(keywords, view))  # type: ignore[arg-type]
 
     def open_session(self, host: str, connection: Connection, key: SessionKey
                      ) -> PythonAgentSession:

@@ -275,3 +275,35 @@ def test_reboot_waits_for_a_new_boot_id_and_the_run_goes_on(lab: Any, tmp_path: 
     tasks = report["hosts"][host]["tasks"]
     assert [t["status"] for t in tasks] == ["ok", "changed", "ok", "ok"]
     assert tasks[1]["result"]["rebooted"] is True
+
+
+def test_become_password_from_vars_works_and_is_never_shown(lab: Any, tmp_path: Path) -> None:
+    from pyengine.lab.config import LAB_PW_PASSWORD, LAB_PW_USER
+
+    play = f"""
+        - hosts: h1:h2
+          become: true
+          vars:
+            ansible_user: {LAB_PW_USER}
+            ansible_become_password: "{{{{ pw }}}}"
+          tasks:
+            - command: id -u
+              register: me
+              changed_when: false
+            - debug: {{msg: "uid {{{{ me.stdout }}}} via {{{{ pw }}}}"}}
+        """
+    def forget_sudo_timestamps() -> None:  # so that sudo really asks, every time
+        for name in ("h1", "h2"):
+            lab.host(name).exec(["rm", "-rf", f"/run/sudo/ts/{LAB_PW_USER}"], check=False)
+
+    forget_sudo_timestamps()
+    rc, report, out = pyengine_run(lab, tmp_path, play, "-vv", "-e", f"pw={LAB_PW_PASSWORD}")
+    assert rc == 0, out
+    text = json.dumps(report)
+    assert LAB_PW_PASSWORD not in out and LAB_PW_PASSWORD not in text
+    assert report["hosts"]["h1"]["tasks"][0]["result"]["stdout"] == "0"
+    forget_sudo_timestamps()
+    rc, report, out = pyengine_run(lab, tmp_path, play, "-e", "pw=wrong-password")
+    assert rc == 2, out
+    assert "incorrect sudo password" in out
+    assert "wrong-password" not in out
