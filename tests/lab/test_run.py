@@ -307,3 +307,25 @@ def test_become_password_from_vars_works_and_is_never_shown(lab: Any, tmp_path: 
     assert rc == 2, out
     assert "incorrect sudo password" in out
     assert "wrong-password" not in out
+
+
+def test_unknown_host_key_is_refused_unless_trust_new_hosts(lab: Any, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    play = """
+        - hosts: h1
+          tasks:
+            - ping:
+        """
+    overrides = ["-e", f"pyengine_known_hosts={known}", "-e", "pyengine_user_known_hosts=false",
+                 "-e", f"ansible_ssh_common_args='-o UserKnownHostsFile={known}'"]
+    rc, report, out = pyengine_run(lab, tmp_path, play, *overrides)
+    assert rc == 4, out
+    assert report["hosts"]["h1"]["unreachable"] is True
+    assert "host key" in report["hosts"]["h1"]["unreachable_msg"].lower()
+    assert known.read_text() == ""
+    rc, report, out = pyengine_run(lab, tmp_path, play, "--trust-new-hosts", *overrides)
+    assert rc == 0, out
+    assert lab.host("h1").address in known.read_text()
+    rc, report, out = pyengine_run(lab, tmp_path, play, *overrides)  # now known
+    assert rc == 0, out
