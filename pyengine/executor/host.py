@@ -236,10 +236,10 @@ class HostWorker(PlanContext):
                     items.append(item)
         if not items or key is None:
             return {}
-        session = self.state.session(key)
         out: dict[str, dict[str, Any]] = {}
         self.state.current = batch[0].task.display_name
         try:
+            session = self.state.session(key)
             self.run.reporter.batch_sent(self.host, len(items), session.round_trips + 1)
             for frame in session.run_batch(items):
                 result = frame.get("result") or {}
@@ -475,10 +475,10 @@ class HostWorker(PlanContext):
                 self.state.current = None
         if slot.result is not None and not slot.agent_items:
             return slot.result
-        session = self._delegate_session(planned) or self.state.session(planned.session_key)
         results: list[dict[str, Any]] = []
         self.state.current = task.display_name
         try:
+            session = self._delegate_session(planned) or self.state.session(planned.session_key)
             for n, item in enumerate(slot.agent_items):
                 item["id"] = f"s{planned.cursor.pc}.{n}"
             self.run.reporter.batch_sent(self.host, len(slot.agent_items),
