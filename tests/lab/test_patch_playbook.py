@@ -101,11 +101,10 @@ def test_serial_two_stops_after_the_first_batch_with_a_failing_host(six, tmp_pat
     bad = hosts[1]
     bad.exec(["touch", FAIL_MARKER])  # its v2 postinst fails: a broken update
     limit = ",".join(h.name for h in hosts)
-    rolling = tmp_path / "rolling.yml"  # the built-in role in a play of batches of two
-    rolling.write_text("- name: Patch in batches of two\n  hosts: all\n  serial: 2\n"
-                       "  max_fail_percentage: 0\n  roles:\n    - patch\n")
-    proc, data = run_patch_playbook(lab, tmp_path, limit, playbook=rolling)
+    # patch_max_fail_percentage defaults to 0 once patch_serial is set
+    proc, data = run_patch_playbook(lab, tmp_path, limit, patch_serial=2)
     assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "max_fail_percentage 0% exceeded" in proc.stdout + proc.stderr
     apply = task(data, bad.name, "Apply updates")
     assert apply["status"] == "failed" and "apt-get upgrade failed" in apply["msg"]
     first = hosts[0]
@@ -113,6 +112,15 @@ def test_serial_two_stops_after_the_first_batch_with_a_failing_host(six, tmp_pat
     for host in hosts[2:]:  # batches two and three never started
         assert lab_versions(host) == {"sec": "1.0", "fail": "1.0"}
         assert not data["hosts"].get(host.name, {}).get("tasks")
+    # without patch_serial it is one batch: a failing host fails alone
+    hosts[3].exec(["touch", FAIL_MARKER])
+    rest = ",".join(h.name for h in hosts[2:])
+    proc, data = run_patch_playbook(lab, tmp_path, rest)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert task(data, hosts[3].name, "Apply updates")["status"] == "failed"
+    for host in (hosts[2], hosts[4], hosts[5]):
+        assert lab_versions(host) == {"sec": "2.0", "fail": "2.0"}
+        assert task(data, host.name, "Patch summary")["status"] == "ok"
 
 
 def test_outside_the_window_skips_the_host_and_says_why(six, tmp_path):
