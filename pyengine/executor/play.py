@@ -27,7 +27,7 @@ from pyengine.executor.plan import as_bool
 from pyengine.executor.results import RunResult
 from pyengine.executor.sync import HostGroup
 from pyengine.playbook.model import Play, Task, TaskOrBlock
-from pyengine.templating import Templar
+from pyengine.templating import Templar, is_template
 
 
 @dataclass
@@ -334,7 +334,11 @@ class _VarsView(Mapping[str, Any]):
                              run.base_vars(host, None))  # type: ignore[arg-type]
 
     def __getitem__(self, key: str) -> Any:
-        return self._map[key]
+        value = self._map[key]
+        if is_template(value) or isinstance(value, (dict, list)):
+            # hostvars['web1'].x reads web1's x rendered with web1's own variables.
+            return Templar(self._map).render(value)
+        return value
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._map)

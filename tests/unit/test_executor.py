@@ -640,3 +640,18 @@ def test_unreachable_host_from_the_start_does_not_stop_the_others(tmp_path: Path
     from pyengine.report.json_report import report_dict
 
     assert report_dict(run)["hosts"]["down"]["tasks"][0]["status"] == "unreachable"
+
+
+def test_hostvars_reads_another_hosts_rendered_variables(tmp_path: Path) -> None:
+    run = run_with_inventory(tmp_path, """
+        a ansible_connection=local colour=red shade="dark {{ colour }}"
+        b ansible_connection=local colour=blue
+        """, """
+        - hosts: all
+          tasks:
+            - copy:
+                dest: "TMP/{{ inventory_hostname }}.seen"
+                content: "{{ hostvars['a'].shade }} {{ hostvars['b'].colour }}"
+        """)
+    assert run.exit_code == 0
+    assert (tmp_path / "b.seen").read_text() == "dark red blue"
