@@ -29,7 +29,8 @@ def pyengine_run(lab: Any, tmp_path: Path, playbook: str, *args: str,
     report = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json"
     cmd = [sys.executable, "-m", "pyengine", "run", str(book), "-i", str(lab.inventory_path),
            "--report-json", str(report), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    # cwd: the run history (.pyengine/) lands in the test's folder, not the checkout.
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
     data = json.loads(report.read_text()) if report.exists() else {}
     return proc.returncode, data, proc.stdout + proc.stderr
 
@@ -202,7 +203,7 @@ def test_host_whose_sshd_stops_mid_run_is_unreachable_while_others_finish(
     proc = subprocess.Popen(
         [sys.executable, "-m", "pyengine", "run", str(book), "-i", str(lab.inventory_path),
          "--report-json", str(report)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        text=True, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         while victim.exec(["test", "-d", workdir], check=False).returncode != 0:
@@ -238,7 +239,8 @@ def test_unknown_inventory_gives_a_one_line_error(tmp_path: Path) -> None:
     book = tmp_path / "p.yml"
     book.write_text("- hosts: all\n  tasks:\n    - ping:\n")
     proc = subprocess.run([sys.executable, "-m", "pyengine", "run", str(book), "-i",
-                           str(tmp_path / "nope.ini")], capture_output=True, text=True)
+                           str(tmp_path / "nope.ini")], capture_output=True, text=True,
+                          cwd=tmp_path)
     assert proc.returncode == 3
     assert "nope.ini" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -249,7 +251,7 @@ def test_invalid_playbook_lists_every_problem_and_exits_3(tmp_path: Path, lab: A
                     "    - lineinfile: {path: /x, lin: y}\n")
     proc = subprocess.run([sys.executable, "-m", "pyengine", "run", str(book), "-i",
                            str(lab.inventory_path)], capture_output=True, text=True,
-                          env={**os.environ})
+                          env={**os.environ}, cwd=tmp_path)
     assert proc.returncode == 3, proc.stderr
     assert "bad.yml:3" in proc.stderr and "bad.yml:4" in proc.stderr
 

@@ -525,7 +525,7 @@ def test_run_without_inventory_and_without_a_lab_says_what_to_do(tmp_path: Path)
         pytest.skip("the default lab is up: `pyengine run` without -i would target it")
     (tmp_path / "p.yml").write_text("- hosts: all\n  tasks:\n    - ping:\n")
     proc = subprocess.run([sys.executable, "-m", "pyengine", "run", str(tmp_path / "p.yml")],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0
     assert "-i" in proc.stderr and "pyengine lab up" in proc.stderr

@@ -25,7 +25,7 @@ def test_ctrl_c_names_the_hosts_that_were_mid_task(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "pyengine", "run", str(tmp_path / "p.yml"), "-i",
          str(tmp_path / "inv.ini"), "--report-json", str(report)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.monotonic() + 30
     while not marker.exists():
         assert time.monotonic() < deadline and proc.poll() is None
