@@ -250,6 +250,10 @@ class HostWorker(PlanContext):
             if self.run.group.interrupted:
                 raise _Stop(STOPPED) from None
             self._unreachable(batch[0].task, err.reason, batch, out)
+        except (OSError, EOFError) as err:  # the transport broke below the agent protocol
+            if self.run.group.interrupted:
+                raise _Stop(STOPPED) from None
+            self._unreachable(batch[0].task, f"connection lost: {err}", batch, out)
         except PyengineError as err:
             if self.run.group.interrupted:
                 raise _Stop(STOPPED) from None
@@ -469,6 +473,9 @@ class HostWorker(PlanContext):
             except HostUnreachable as err:
                 self.state.mark_unreachable(task, err.reason, self.run)
                 raise _Stop(UNREACHED) from None
+            except (OSError, EOFError) as err:  # a socket timeout while the host comes back
+                self.state.mark_unreachable(task, f"connection lost: {err}", self.run)
+                raise _Stop(UNREACHED) from None
             except PyengineError as err:
                 return {"failed": True, "changed": False, "msg": str(err)}
             finally:
@@ -540,7 +547,12 @@ class HostWorker(PlanContext):
         if what == "noop" or what == "":
             return nxt
         if what == "clear_host_errors":
-            self.run.group.failed.discard(self.host)
+            # Hosts that failed earlier in this play take part in the next plays again
+            # (after every host got here, as in the linear strategy).
+            self.run.group.meet(self.host, position + (planned.cursor.pc,))
+            for name in self.run.hosts:
+                self.run.states[name].failed = False
+            self.run.group.failed.clear()
             return nxt
         if what == "end_host":
             self._record(planned, [{"changed": False, "msg": "end_host conditional evaluated"

@@ -655,3 +655,18 @@ def test_hostvars_reads_another_hosts_rendered_variables(tmp_path: Path) -> None
         """)
     assert run.exit_code == 0
     assert (tmp_path / "b.seen").read_text() == "dark red blue"
+
+
+def test_clear_host_errors_brings_failed_hosts_back_for_later_plays(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - command: "false"
+              when: inventory_hostname == "h1"
+            - meta: clear_host_errors
+        - hosts: all
+          tasks:
+            - copy: {dest: "TMP/{{ inventory_hostname }}.again", content: "x"}
+        """)
+    assert (tmp_path / "h1.again").exists()
+    assert run.hosts["h1"].failed == 1  # the failure itself stays in the record
