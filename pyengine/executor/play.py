@@ -197,9 +197,7 @@ class PlayRun:
                     password = str(Templar(variables).render(value))
                     break
         python = _get(variables, "ansible_python_interpreter", None) or "python3"
-        python = str(Templar(variables).render(python))
-        if "auto" in python:
-            python = "python3"
+        python = str(Templar(variables).render(python))  # "auto" is resolved by the session
         return PythonAgentSession(connection, module_source=self.sources.module_source,
                                   become=become, become_user=user, become_password=password,
                                   python=python)
