@@ -14,7 +14,8 @@ ARGS = {
     "datastream": {"type": "path", "required": True, "aliases": ["path"],
                    "help": "SCAP source data stream on the host (ssg-*-ds.xml)."},
     "profile": {"type": "str", "required": True,
-                "help": "XCCDF profile id, e.g. xccdf_org.ssgproject.content_profile_cis_level1_server."},
+                "help": "XCCDF profile id, e.g. "
+                        "xccdf_org.ssgproject.content_profile_cis_level1_server."},
     "oscap": {"type": "str", "default": "oscap", "help": "The oscap program."},
     "rule_prefix": {"type": "str", "default": "xccdf_org.ssgproject.content_rule_",
                     "help": "Prefix cut from rule ids in the summary."},
@@ -72,7 +73,7 @@ def main(m):
     p = m.params
     datastream = p["datastream"]
     if not os.path.isfile(datastream):
-        m.fail("data stream %s not found on the host" % datastream)
+        m.fail(f"data stream {datastream} not found on the host")
     oscap = m.which(p["oscap"]) if os.sep not in p["oscap"] else p["oscap"]
     if not oscap:
         m.fail("oscap not found: install openscap-scanner (Debian) or openscap-scanner "
@@ -82,18 +83,18 @@ def main(m):
                           "--results", results, datastream])
     # oscap: 0 every rule passed, 2 at least one failed, anything else is an error.
     if rc not in (0, 2) or not os.path.exists(results):
-        m.fail("oscap xccdf eval exited %d: %s" % (rc, (err or out).strip()[-500:]), rc=rc)
+        m.fail(f"oscap xccdf eval exited {rc}: {(err or out).strip()[-500:]}", rc=rc)
     with open(results, "rb") as handle:
         data = handle.read()
     try:
         summary = summarize(data, p["rule_prefix"])
     except (ValueError, ET.ParseError) as exc:
-        m.fail("cannot read the XCCDF results: %s" % exc)
+        m.fail(f"cannot read the XCCDF results: {exc}")
     if p.get("keep_results"):
         m.atomic_write(p["keep_results"], data, mode=0o600)
         summary["results_path"] = p["keep_results"]
     c = summary["counts"]
     summary.update(changed=False, rc=rc, datastream=datastream,
-                   msg="score %s: %d pass, %d fail, %d not applicable, %d error" % (
-                       summary["score"], c["pass"], c["fail"], c["notapplicable"], c["error"]))
+                   msg=(f"score {summary['score']}: {c['pass']} pass, {c['fail']} fail, "
+                        f"{c['notapplicable']} not applicable, {c['error']} error"))
     return summary

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "history": "pyengine.history.cli:history",
     "report": "pyengine.report.cli:report",
     "schedule": "pyengine.schedule.cli:schedule",
+    "compliance": "pyengine.report.compliance:compliance_cmd",
 }
 
 

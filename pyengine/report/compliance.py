@@ -11,8 +11,10 @@ them with rich after the recap.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -43,13 +45,24 @@ def control_rows(tasks: list[Mapping[str, Any]], check_mode: bool) -> list[dict[
     return out
 
 
+def scap_summary(tasks: list[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The last OpenSCAP scan (module scap_eval) of the host in this run, if any."""
+    for task in reversed(tasks):
+        result = task.get("result") or {}
+        if task.get("module") == "scap_eval" and task.get("status") == "ok" and result:
+            return {"score": result.get("score"), "counts": result.get("counts") or {},
+                    "failed_rules": list(result.get("failed_rules") or [])}
+    return None
+
+
 def host_compliance(host: Mapping[str, Any], check_mode: bool) -> dict[str, Any] | None:
-    """Score (from report.extra) plus every control's row, or None without controls."""
+    """Score (from report.extra) plus every control's row and the OpenSCAP scan of the
+    same run when there was one; None without controls."""
     tasks = list(host.get("tasks") or [])
     summary = compliance(tasks, check_mode)
     if summary is None:
         return None
-    return dict(summary, controls=control_rows(tasks, check_mode))
+    return dict(summary, controls=control_rows(tasks, check_mode), scap=scap_summary(tasks))
 
 
 def compliance_tables(report: Mapping[str, Any], failing_only: bool = False) -> list[Table]:
@@ -61,9 +74,15 @@ def compliance_tables(report: Mapping[str, Any], failing_only: bool = False) -> 
         if data is None:
             continue
         verb = "would change" if check_mode else "failed"
+        scap = data["scap"]
+        judge = ""
+        if scap is not None:
+            counts = scap["counts"]
+            judge = (f"; OpenSCAP {scap['score']} ({counts.get('pass', 0)} pass, "
+                     f"{counts.get('fail', 0)} fail)")
         table = Table(title=f"{name}: compliance {data['score']:g}% "
                             f"({data['passed']} pass, {data['failed']} fail"
-                            f"{', audit only' if check_mode else ''})",
+                            f"{', audit only' if check_mode else ''}){judge}",
                       title_justify="left", show_lines=False)
         table.add_column("control", no_wrap=True)
         table.add_column("title")
@@ -73,7 +92,11 @@ def compliance_tables(report: Mapping[str, Any], failing_only: bool = False) -> 
             if failing_only and row["passed"]:
                 continue
             state = "[green]pass[/green]" if row["passed"] else "[red]FAIL[/red]"
-            table.add_row(row["id"].split("_", 1)[-1], row["title"], state, row["detail"])
+            number = row["id"].split("_", 1)[-1]
+            title = row["title"]
+            if title.startswith(number + " "):  # task names often start with the id
+                title = title[len(number) + 1:]
+            table.add_row(number, title, state, row["detail"])
         tables.append(table)
     return tables
 
@@ -86,3 +109,20 @@ def print_compliance(report: Mapping[str, Any], console: Console | None = None,
     for table in tables:
         out.print(table)
     return len(tables)
+
+
+@click.command("compliance")
+@click.argument("report_json", type=click.Path(exists=True, dir_okay=False))
+@click.option("--failing", is_flag=True, help="Show only the failing controls.")
+def compliance_cmd(report_json: str, failing: bool) -> None:
+    """Show the per-host compliance table of a run's JSON report (--report-json)."""
+    import json
+
+    from pyengine.errors import PyengineError
+
+    try:
+        report = json.loads(Path(report_json).read_text())
+    except (OSError, ValueError) as err:
+        raise PyengineError(f"{report_json}: not a JSON report ({err})") from None
+    if not print_compliance(report, failing_only=failing):
+        click.echo("no control tasks (tags cis_*/win_*/ctl_*) in this report")
