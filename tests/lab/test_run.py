@@ -190,11 +190,17 @@ def _ssh_pids(host: Any) -> list[str]:
 def test_host_whose_sshd_stops_mid_run_is_unreachable_while_others_finish(
         lab: Any, tmp_path: Path, workdir: str) -> None:
     victim = lab.host("h3")
+    go_on = tmp_path / "sshd-stopped"
+    # The middle task waits on the controller until the test has stopped h3's sshd, so
+    # the timing cannot race however busy the machine is.
     play = f"""
         - hosts: h1:h2:h3
           tasks:
             - file: {{path: {workdir}, state: directory}}
-            - pause: {{seconds: 4}}
+            - name: wait for the test
+              command: sh -c 'until [ -e {go_on} ]; do sleep 0.1; done'
+              delegate_to: localhost
+              changed_when: false
             - copy: {{dest: {workdir}/after, content: "x"}}
         """
     book = tmp_path / "unreach.yml"
@@ -214,6 +220,7 @@ def test_host_whose_sshd_stops_mid_run_is_unreachable_while_others_finish(
         pids = _ssh_pids(victim)
         if pids:
             victim.exec(["kill", "-KILL", *pids], check=False)
+        go_on.write_text("")
         out, _ = proc.communicate(timeout=120)
         data = json.loads(report.read_text())
         assert proc.returncode == 4, out
