@@ -295,6 +295,12 @@ def _plan_slot(ctx: PlanContext, planned: Planned, kind: str | None, item_vars: 
         slot.result = {"failed": True, "changed": False, "msg": err.msg, **err.data}
     except PyengineError as err:
         slot.result = {"failed": True, "changed": False, "msg": str(err)}
+    except Exception as err:  # noqa: BLE001 - a broken action fails its task, not the run
+        import traceback
+
+        slot.result = {"failed": True, "changed": False,
+                       "msg": f"{task.action}: internal error: {type(err).__name__}: {err}",
+                       "exception": traceback.format_exc()}
     return slot
 
 
