@@ -16,10 +16,67 @@ Reboots are reported (`reboot_required`), never done here: the playbook decides.
   "reject_list": {"type": "list", "elements": "str", "default": [], "help": "Never updates whose KB or title matches one of these."},
   "state": {"type": "str", "default": "installed", "choices": ["installed", "searched", "downloaded"], "help": "How far to go."},
   "server_selection": {"type": "str", "default": "default", "choices": ["default", "managed_server", "windows_update"], "help": "Update source: WSUS/configured, WSUS only, or Microsoft."},
-  "timeout": {"type": "int", "default": 7200, "help": "Seconds to wait for the worker task."}
+  "timeout": {"type": "int", "default": 7200, "help": "Seconds to wait for the worker task."},
+  "window": {"type": "str", "help": "Maintenance window(s) on the host's clock, e.g. 'Sat 02:00-05:00; Mon-Fri 22:00-04:00' (same syntax as patch); outside it nothing is done."}
 }
 #>
 param($Params, $Context)
+
+function ConvertTo-PyDays([string] $Text) {
+    $names = @('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')
+    $text = $Text.Trim().ToLower()
+    if (@('', 'daily', 'any', '*', 'everyday') -contains $text) { return 0..6 }
+    $days = @()
+    foreach ($part in $text.Split(',')) {
+        $part = $part.Trim()
+        if ($part.Contains('-')) {
+            $lo = [array]::IndexOf($names, $part.Split('-')[0].Trim().Substring(0, 3))
+            $hi = [array]::IndexOf($names, $part.Split('-')[1].Trim().Substring(0, 3))
+            if ($lo -lt 0 -or $hi -lt 0) { throw "window: unknown day in '$part' (use Mon..Sun)" }
+            $k = $lo
+            while ($true) { $days += $k; if ($k -eq $hi) { break }; $k = ($k + 1) % 7 }
+        }
+        else {
+            $k = [array]::IndexOf($names, $part.Substring(0, [Math]::Min(3, $part.Length)))
+            if ($k -lt 0) { throw "window: unknown day '$part' (use Mon..Sun, Mon-Fri or daily)" }
+            $days += $k
+        }
+    }
+    return $days
+}
+
+function Test-PyWindow([string] $Spec, [datetime] $Now) {
+    # Same rules as the Linux patch module: a window ending before it starts runs past
+    # midnight and belongs to the day it starts on. Monday is 0.
+    $minute = $Now.Hour * 60 + $Now.Minute
+    $day = ([int]$Now.DayOfWeek + 6) % 7
+    foreach ($chunk in ($Spec -split '[;\n]')) {
+        $chunk = $chunk.Trim()
+        if (-not $chunk) { continue }
+        if ($chunk -notmatch '^(?:(.*?)\s+)?(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$') {
+            throw "window: cannot read '$chunk' (expected e.g. 'Sat 02:00-05:00')"
+        }
+        $days = ConvertTo-PyDays $Matches[1]
+        $start = [int]$Matches[2] * 60 + [int]$Matches[3]
+        $end = [int]$Matches[4] * 60 + [int]$Matches[5]
+        if ($start -lt $end) {
+            if ($days -contains $day -and $minute -ge $start -and $minute -lt $end) { return $true }
+        }
+        else {
+            if ($days -contains $day -and $minute -ge $start) { return $true }
+            if ($days -contains (($day + 6) % 7) -and $minute -lt $end) { return $true }
+        }
+    }
+    return $false
+}
+
+if ($Params.window -and -not (Test-PyWindow $Params.window (Get-Date))) {
+    return @{
+        changed = $false; in_window = $false; found_update_count = 0; installed_update_count = 0
+        reboot_required = $false; updates = @{}
+        msg = "outside maintenance window '$($Params.window)' (host time $((Get-Date).ToString('ddd HH:mm'))): nothing done"
+    }
+}
 
 $worker = @'
 param([string] $Folder)
@@ -123,6 +180,7 @@ $installed = @($outcome.updates | Where-Object { $_.installed })
 $updates = @{}
 foreach ($u in @($outcome.updates)) { $updates[$u.id] = @{ title = $u.title; kb = @($u.kb); categories = @($u.categories); installed = [bool]$u.installed } }
 @{
+    in_window              = $true
     changed                = ($installed.Count -gt 0) -or ($Context.check_mode -and @($outcome.updates).Count -gt 0 -and $Params.state -eq 'installed')
     failed                 = [bool]$outcome.failed
     msg                    = $(if ($outcome.msg) { $outcome.msg } else { "$(@($outcome.updates).Count) found, $($installed.Count) installed" })

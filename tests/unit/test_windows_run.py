@@ -31,10 +31,12 @@ from pyengine.paths import builtin_playbooks_dir
 class WindowsStandIn:
     """Answers the runner protocol; remembers applied (module, args) pairs."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, updates_need_reboot: bool = False) -> None:
         self.name = name
         self.applied: set[str] = set()
         self.invocations: list[dict] = []
+        self.boots = 1
+        self.updates_need_reboot = updates_need_reboot
 
     def __call__(self, line: str, arguments: str, stdin: bytes) -> tuple[bytes, bytes, int]:
         payload = json.loads(base64.b64decode(stdin.strip()))
@@ -44,25 +46,40 @@ class WindowsStandIn:
             lines.append(("FACTS", {"ansible_os_family": "Windows", "ansible_hostname":
                                     self.name.upper(), "ansible_distribution":
                                     "Microsoft Windows Server 2022 Standard",
-                                    "ansible_boot_id": "2026-11-26T01:00:00Z"}))
+                                    "ansible_boot_id": f"boot-{self.boots}"}))
         for task in payload["tasks"]:
             assert task["module"] in payload["modules"], "module source shipped with the batch"
-            key = task["module"] + json.dumps(task["args"], sort_keys=True)
-            changed = key not in self.applied
-            if changed and not task["check_mode"]:
-                self.applied.add(key)
-            lines.append(("RESULT", {"id": task["id"], "duration_s": 0.001, "result": {
-                "changed": changed, "msg": "stand-in", "echo": task["args"]}}))
+            lines.append(("RESULT", {"id": task["id"], "duration_s": 0.001,
+                                     "result": self.module(task)}))
         lines.append(("DONE", {}))
+        if any(t["module"] == "win_command" and t["args"].get("argv", [""])[0] ==
+               "shutdown.exe" for t in payload["tasks"]):
+            self.boots += 1  # the next connection finds a host that has rebooted
         out = b"".join(f"PYENGINE-{kind}:".encode() + base64.b64encode(json.dumps(data).encode())
                        + b"\r\n" for kind, data in lines)
         return out, b"", 0
+
+    def module(self, task: dict) -> dict:
+        if task["module"] == "win_updates":
+            pending = "win_updates-installed" not in self.applied
+            if pending and not task["check_mode"]:
+                self.applied.add("win_updates-installed")
+            return {"changed": pending, "found_update_count": int(pending),
+                    "installed_update_count": int(pending and not task["check_mode"]),
+                    "reboot_required": pending and self.updates_need_reboot,
+                    "updates": {}, "msg": "stand-in updates"}
+        key = task["module"] + json.dumps(task["args"], sort_keys=True)
+        changed = key not in self.applied
+        if changed and not task["check_mode"] and task["module"] != "win_command":
+            self.applied.add(key)
+        return {"changed": changed, "msg": "stand-in", "echo": task["args"]}
 
 
 @pytest.fixture
 def windows(tls, tmp_path: Path) -> Iterator[tuple[Path, dict[str, WindowsStandIn]]]:  # noqa: F811
     context, ca = tls
-    stand_ins = {name: WindowsStandIn(name) for name in ("win1", "win2")}
+    stand_ins = {"win1": WindowsStandIn("win1", updates_need_reboot=True),
+                 "win2": WindowsStandIn("win2")}
     servers = [WSManServer(stand_ins[name], auth="basic", tls=context).start()
                for name in stand_ins]
     hosts = {name: {"ansible_port": server.port}
@@ -128,3 +145,23 @@ def test_values_reach_the_runner_as_data(windows: tuple[Path, dict[str, WindowsS
     assert tasks[0]["args"]["type"] == "string"  # defaults filled by the controller
     assert tasks[1]["args"]["_raw_params"] == "Write-Output 'WIN1'"  # facts rendered
     assert stand_ins["win2"].invocations == []
+
+
+def test_windows_patching_reboots_only_where_required(
+        windows: tuple[Path, dict[str, WindowsStandIn]], tmp_path: Path) -> None:
+    inventory, stand_ins = windows
+    book = builtin_playbooks_dir() / "patch.yml"
+    rc, report, out = _run(tmp_path, book, inventory, "-e", "patch_mode=security")
+    assert rc == 0, out
+    assert (stand_ins["win1"].boots, stand_ins["win2"].boots) == (2, 1)
+    reboot = next(t for t in report["hosts"]["win1"]["tasks"] if t["module"] == "win_reboot")
+    assert reboot["status"] == "changed" and reboot["result"]["rebooted"] is True
+    skipped = next(t for t in report["hosts"]["win2"]["tasks"] if t["module"] == "win_reboot")
+    assert skipped["status"] == "skipped"
+    sent = [t for p in stand_ins["win1"].invocations for t in p["tasks"]
+            if t["module"] == "win_updates"][0]["args"]
+    assert sent["category_names"] == ["SecurityUpdates", "CriticalUpdates"]
+    assert report["hosts"]["win1"]["extra"]["patches"]["reboot_required"] is True
+    rc, report, out = _run(tmp_path, book, inventory, "-e", "patch_mode=security")
+    assert rc == 0, out
+    assert all(h["changed"] == 0 for h in report["hosts"].values()), out
