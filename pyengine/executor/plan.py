@@ -24,7 +24,7 @@ from pyengine.actions.base import (
 )
 from pyengine.errors import PyengineError
 from pyengine.executor.program import Cursor
-from pyengine.masking import register_secret
+from pyengine.masking import register_secret, register_tree
 from pyengine.playbook.model import Task
 from pyengine.templating import Templar, is_template, template_variables
 from pyengine.templating.filters import to_bool
@@ -276,6 +276,8 @@ def _plan_slot(ctx: PlanContext, planned: Planned, kind: str | None, item_vars: 
         slot.args = args
         if planned.no_log or kind is None:
             _register_templated_secrets(task.args, args, planned.no_log)
+        if planned.no_log:
+            _register_referenced_values(task.args, templar)
         environment = templar.render(task.environment) if task.environment else {}
         if kind == SEQUENCED:
             return slot  # runs later, alone, with these arguments
@@ -345,6 +347,17 @@ def _register_templated_secrets(raw: Any, rendered: Any, no_log: bool) -> None:
     elif isinstance(raw, (list, tuple)) and isinstance(rendered, (list, tuple)):
         for a, b in zip(raw, rendered, strict=False):
             _register_templated_secrets(a, b, no_log)
+
+
+def _register_referenced_values(raw: Any, templar: Templar) -> None:
+    """For no_log tasks: each variable the arguments use is secret on its own, so it stays
+    masked where a later task shows it (not only the whole rendered argument)."""
+    for name in template_variables(raw):
+        if name in templar.variables:
+            try:
+                register_tree(templar.render(templar.variables[name]))
+            except PyengineError:
+                continue
 
 
 def _short(value: Any, limit: int = 80) -> str:
