@@ -14,13 +14,13 @@ always take over — the agent has not run anything after it.
 
 from __future__ import annotations
 
-import time
 from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from pyengine.actions.base import ActionContext, ActionFailed
+from pyengine.actions.base import ActionContext
 from pyengine.errors import HostUnreachable, PyengineError
+from pyengine.executor import alone, flow
 from pyengine.executor import program as prg
 from pyengine.executor.outcome import (
     apply_conditions,
@@ -28,7 +28,6 @@ from pyengine.executor.outcome import (
     combine_loop,
     message_of,
     status_of,
-    until_met,
 )
 from pyengine.executor.plan import (
     DONE,
@@ -45,26 +44,21 @@ from pyengine.executor.plan import (
     task_references,
 )
 from pyengine.executor.results import FAILED, SKIPPED, UNREACHABLE, TaskResult
+from pyengine.executor.stops import (
+    DONE_OK,
+    END_HOST,
+    END_PLAY,
+    HOST_FAILED,
+    STOPPED,
+    UNREACHED,
+    Stop,
+)
 from pyengine.masking import mask
-from pyengine.playbook.model import Task, TaskOrBlock
+from pyengine.playbook.model import Task
 from pyengine.templating import Templar
 
 if TYPE_CHECKING:
     from pyengine.executor.play import HostState, PlayRun
-
-# How a program run ended for a host.
-DONE_OK = "ok"
-HOST_FAILED = "failed"
-END_HOST = "end_host"
-END_PLAY = "end_play"
-UNREACHED = "unreachable"
-STOPPED = "stopped"  # any_errors_fatal / max_fail_percentage / Ctrl-C
-
-
-class _Stop(Exception):
-    def __init__(self, how: str) -> None:
-        super().__init__(how)
-        self.how = how
 
 
 class HostWorker(PlanContext):
@@ -131,17 +125,17 @@ class HostWorker(PlanContext):
                 if isinstance(nxt, str):
                     return nxt
                 cur = nxt
-        except _Stop as stop:
+        except Stop as stop:
             return stop.how
 
     def _check_stop(self) -> None:
         group = self.run.group
         if group.interrupted:
-            raise _Stop(STOPPED)
+            raise Stop(STOPPED)
         if group.aborted:
-            raise _Stop(STOPPED)
+            raise Stop(STOPPED)
         if group.ended:
-            raise _Stop(END_PLAY)
+            raise Stop(END_PLAY)
 
     def _fill_batch(self, prog: prg.Program, cur: prg.Cursor
                     ) -> tuple[list[Planned], prg.Cursor]:
@@ -198,9 +192,9 @@ class HostWorker(PlanContext):
             raise AssertionError("empty batch")
         first = batch[0]
         if first.kind == FLOW_KIND:
-            return self._flow(first, prog, position)
+            return flow.flow(self, first, prog, position)
         if first.kind == SEQ:
-            return self._sequenced(first, prog, position)
+            return alone.sequenced(self, first, prog, position)
         results = self._send(batch)
         self.overlay = {}
         for planned in batch:
@@ -248,15 +242,15 @@ class HostWorker(PlanContext):
                 out[str(frame.get("id"))] = result
         except HostUnreachable as err:
             if self.run.group.interrupted:
-                raise _Stop(STOPPED) from None
+                raise Stop(STOPPED) from None
             self._unreachable(batch[0].task, err.reason, batch, out)
         except (OSError, EOFError) as err:  # the transport broke below the agent protocol
             if self.run.group.interrupted:
-                raise _Stop(STOPPED) from None
+                raise Stop(STOPPED) from None
             self._unreachable(batch[0].task, f"connection lost: {err}", batch, out)
         except PyengineError as err:
             if self.run.group.interrupted:
-                raise _Stop(STOPPED) from None
+                raise Stop(STOPPED) from None
             # The agent broke (not the network): the tasks not answered fail.
             for item in items:
                 out.setdefault(str(item["id"]), {"failed": True, "changed": False,
@@ -281,9 +275,9 @@ class HostWorker(PlanContext):
                 self._record(planned, raw)
                 continue
             self.state.mark_unreachable(planned.task, reason, self.run)
-            raise _Stop(UNREACHED)
+            raise Stop(UNREACHED)
         self.state.mark_unreachable(task, reason, self.run)
-        raise _Stop(UNREACHED)
+        raise Stop(UNREACHED)
 
     @staticmethod
     def _merge_items(planned: Planned, got: list[dict[str, Any] | None]) -> dict[str, Any]:
@@ -378,281 +372,12 @@ class HostWorker(PlanContext):
             last.rescued = True
         return cursor
 
-    # -- tasks that run alone --------------------------------------------------------
-    def _sequenced(self, planned: Planned, prog: prg.Program,
-                   position: tuple[int, ...]) -> prg.Cursor | str:
-        task = planned.task
-        nxt = prg.Cursor(planned.cursor.pc + 1, planned.cursor.frames)
-        if task.run_once:
-            where = position + (planned.cursor.pc,)
-            done = self.run.group.once.get(where)
-            if done is not None:  # ran already, for hosts that started earlier (forks)
-                failed = self._record(planned, done[0], 0.0)
-                return self._after_failure(planned, prog) if failed else nxt
-            meeting = self.run.group.meet(self.host, where)
-            if meeting.leader != self.host:
-                meeting.done.wait()
-                if meeting.value is None:
-                    return nxt
-                raw, started = meeting.value
-                failed = self._record(planned, raw, time.monotonic() - started)
-                return self._after_failure(planned, prog) if failed else nxt
-            try:
-                raw = self._run_alone(planned)
-                meeting.value = (raw, time.monotonic())
-                self.run.group.once[where] = meeting.value
-            finally:
-                meeting.done.set()
-        else:
-            started = time.monotonic()
-            raw = self._run_alone(planned)
-            failed = self._record(planned, raw, time.monotonic() - started)
-            return self._after_failure(planned, prog) if failed else nxt
-        failed = self._record(planned, raw)
-        return self._after_failure(planned, prog) if failed else nxt
-
-    def _run_alone(self, planned: Planned) -> list[dict[str, Any]]:
-        """Plan again with run-time rendering allowed, then run each item by itself."""
-        task = planned.task
-        planned.kind = MODULE
-        planned.slots = []
-        templar = planned.templar
-        replanned = plan_task(self, _plain(task), planned.cursor, templar, alone=True)
-        planned.looped = replanned.looped
-        planned.slots = replanned.slots
-        raw: list[dict[str, Any]] = []
-        for slot in planned.slots:
-            if slot.result is not None and not slot.agent_items:
-                raw.append(slot.result)
-                if slot.result.get("failed") and not planned.ignore_errors:
-                    break
-                continue
-            result = self._run_slot(planned, slot, replanned)
-            raw.append(result)
-            if result.get("failed") and not planned.ignore_errors:
-                break
-        return raw
-
-    def _run_slot(self, planned: Planned, slot: Slot, replanned: Planned) -> dict[str, Any]:
-        task = planned.task
-        templar = self._slot_templar(planned, slot)
-        retries = int(templar.render(task.retries)) if task.retries is not None else 3
-        delay = float(templar.render(task.delay)) if task.delay is not None else 5.0
-        attempts = 1 + (max(retries, 0) if task.until is not None else 0)
-        result: dict[str, Any] = {}
-        for attempt in range(1, attempts + 1):
-            result = self._run_once_slot(planned, slot)
-            if task.until is None:
-                return result
-            checked = apply_conditions(task, templar, result)
-            if until_met(task, templar, checked):
-                result["attempts"] = attempt
-                return result
-            if attempt < attempts:
-                time.sleep(delay)
-        result = dict(result)
-        result["attempts"] = attempts
-        result["failed"] = True
-        result.setdefault("msg", "")
-        result["msg"] = f"retries exhausted ({attempts} attempts): {result['msg']}".rstrip(": ")
-        return result
-
-    def _run_once_slot(self, planned: Planned, slot: Slot) -> dict[str, Any]:
-        task = planned.task
-        action = planned.action
-        if action is not None and getattr(action, "KIND", None) == "sequenced":
-            templar = self._slot_templar(planned, slot)
-            ctx = self.action_context(task, slot.args, templar, planned.check_mode,
-                                      planned.diff)
-            try:
-                self.state.current = task.display_name
-                result: dict[str, Any] = action.run(ctx)
-                return result
-            except ActionFailed as err:
-                return {"failed": True, "changed": False, "msg": err.msg, **err.data}
-            except HostUnreachable as err:
-                self.state.mark_unreachable(task, err.reason, self.run)
-                raise _Stop(UNREACHED) from None
-            except (OSError, EOFError) as err:  # a socket timeout while the host comes back
-                self.state.mark_unreachable(task, f"connection lost: {err}", self.run)
-                raise _Stop(UNREACHED) from None
-            except PyengineError as err:
-                return {"failed": True, "changed": False, "msg": str(err)}
-            finally:
-                self.state.current = None
-        if slot.result is not None and not slot.agent_items:
-            return slot.result
-        results: list[dict[str, Any]] = []
-        self.state.current = task.display_name
-        try:
-            session = self._delegate_session(planned) or self.state.session(planned.session_key)
-            for n, item in enumerate(slot.agent_items):
-                item["id"] = f"s{planned.cursor.pc}.{n}"
-            self.run.reporter.batch_sent(self.host, len(slot.agent_items),
-                                         session.round_trips + 1)
-            for frame in session.run_batch(slot.agent_items):
-                r = frame.get("result") or {}
-                r.setdefault("changed", False)
-                r["_duration_s"] = frame.get("duration_s", 0.0)
-                results.append(r)
-            self.state.record_batch(len(slot.agent_items))
-        except HostUnreachable as err:
-            if task.delegate_to is not None:
-                return {"failed": True, "unreachable": True, "changed": False, "msg": str(err)}
-            self.state.mark_unreachable(task, err.reason, self.run)
-            raise _Stop(UNREACHED) from None
-        except PyengineError as err:
-            return {"failed": True, "changed": False, "msg": str(err)}
-        finally:
-            self.state.current = None
-        if len(results) < len(slot.agent_items) and not any(r.get("failed") for r in results):
-            results.append({"failed": True, "changed": False, "msg": "no result from the agent"})
-        return self._merge_items(planned, results)  # type: ignore[arg-type]
-
-    def _delegate_session(self, planned: Planned) -> Any:
-        target = planned.task.delegate_to
-        if target is None:
-            return None
-        name = str(planned.templar.render(target))
-        if name == self.host:
-            return None
-        return self.run.delegate_session(name, self.host)
-
-    # -- flow control ----------------------------------------------------------------
-    def _flow(self, planned: Planned, prog: prg.Program,
-              position: tuple[int, ...]) -> prg.Cursor | str:
-        task = planned.task
-        nxt = prg.Cursor(planned.cursor.pc + 1, planned.cursor.frames)
-        try:
-            if task.when and not planned.templar.evaluate(task.when):
-                self._record(planned, [{"changed": False, "skipped": True,
-                                        "skip_reason": "Conditional result was False"}])
-                return nxt
-            args = planned.templar.render(task.args)
-        except PyengineError as err:
-            failed = self._record(planned, [{"failed": True, "msg": str(err)}])
-            return self._after_failure(planned, prog) if failed else nxt
-        if task.action == "meta":
-            return self._meta(planned, args, nxt, position)
-        if task.loop is not None:
-            return self._include_loop(planned, prog, nxt, position)
-        return self._include(planned, args, prog, nxt, position)
-
-    def _meta(self, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
-              position: tuple[int, ...]) -> prg.Cursor | str:
-        what = str(args.get("_raw_params") or args.get("free_form") or "").strip()
-        if what == "flush_handlers":
-            how = self.flush_handlers(position + (planned.cursor.pc,))
-            return nxt if how == DONE_OK else how
-        if what == "noop" or what == "":
-            return nxt
-        if what == "clear_host_errors":
-            # Hosts that failed earlier in this play take part in the next plays again
-            # (after every host got here, as in the linear strategy).
-            self.run.group.meet(self.host, position + (planned.cursor.pc,))
-            for name in self.run.hosts:
-                self.run.states[name].failed = False
-            self.run.group.failed.clear()
-            return nxt
-        if what == "end_host":
-            self._record(planned, [{"changed": False, "msg": "end_host conditional evaluated"
-                                    " to true, ending play for this host"}])
-            return END_HOST
-        if what == "end_play":
-            self._record(planned, [{"changed": False, "msg": "ending play"}])
-            self.run.end_play()
-            return END_PLAY
-        if what in ("refresh_inventory", "clear_facts", "reset_connection", "end_batch"):
-            if what == "clear_facts":
-                self.state.facts.clear()
-            if what == "reset_connection":
-                self.state.close_sessions()
-            return nxt
-        failed = self._record(planned, [{"failed": True, "msg": f"unknown meta action {what!r}"}])
-        return nxt if not failed else HOST_FAILED
-
-    def _include(self, planned: Planned, args: dict[str, Any], prog: prg.Program,
-                 nxt: prg.Cursor, position: tuple[int, ...]) -> prg.Cursor | str:
-        task = planned.task
-        try:
-            items = self.run.load_include(task, args)
-        except PyengineError as err:
-            failed = self._record(planned, [{"failed": True, "msg": str(err)}])
-            return self._after_failure(planned, prog) if failed else nxt
-        self._record(planned, [{"changed": False, "msg": f"included {len(items)} task(s)"}])
-        sub = prg.compile_tasks(items)
-        how = self.run_program(sub, position + (planned.cursor.pc,))
-        if how == HOST_FAILED:
-            return self._after_failure(planned, prog)
-        return nxt if how == DONE_OK else how
-
-    def _include_loop(self, planned: Planned, prog: prg.Program, nxt: prg.Cursor,
-                      position: tuple[int, ...]) -> prg.Cursor | str:
-        """include_tasks/include_role with a loop: the file runs once per item."""
-        task = planned.task
-        try:
-            items = planned.templar.render(task.loop)
-        except PyengineError as err:
-            failed = self._record(planned, [{"failed": True, "msg": str(err)}])
-            return self._after_failure(planned, prog) if failed else nxt
-        loop_var = str(task.loop_control.get("loop_var") or "item")
-        index_var = task.loop_control.get("index_var")
-        for index, value in enumerate(items or []):
-            item_vars: dict[str, Any] = {loop_var: value}
-            if index_var:
-                item_vars[str(index_var)] = index
-            from dataclasses import replace
-
-            single = replace(task, loop=None, vars={**task.vars, **item_vars})
-            sub = Planned(single, planned.cursor, FLOW_KIND, planned.templar.child(item_vars))
-            how = self._flow(sub, prog, position + (index,))
-            if isinstance(how, str):
-                return how
-            if how != nxt:  # a failure moved the cursor (rescue/always)
-                return how
-        return nxt
-
-    # -- handlers --------------------------------------------------------------------
+    # -- tasks that run alone, flow control, handlers (alone.py, flow.py) -------------
     def flush_handlers(self, position: tuple[int, ...]) -> str:
-        """Run the notified handlers (in the order they are defined), once each."""
-        self.run.group.meet(self.host, position)
-        ran: set[int] = set()
-        while True:
-            todo = [h for i, h in enumerate(self.run.play.handlers)
-                    if i not in ran and self._is_notified(h)]
-            if not todo:
-                return DONE_OK
-            for handler in todo:
-                ran.add(self.run.play.handlers.index(handler))
-            for handler in todo:
-                self.state.notified.discard(handler.name or "")
-                for topic in handler.listen:
-                    self.state.notified.discard(topic)
-            how = self.run_program(prg.compile_tasks(list(todo)), position + (1,))
-            if how != DONE_OK:
-                return how
+        return flow.flush_handlers(self, position)
 
     def run_handlers_now(self) -> None:
-        """force_handlers: a failed host still runs what it notified (no meeting)."""
-        todo: list[TaskOrBlock] = [h for h in self.run.play.handlers if self._is_notified(h)]
-        self.state.notified.clear()
-        if todo:
-            self.run_program(prg.compile_tasks(todo), (1 << 30,))
-
-    def _is_notified(self, handler: Task) -> bool:
-        notified = self.state.notified
-        if handler.name and handler.name in notified:
-            return True
-        if any(topic in notified for topic in handler.listen):
-            return True
-        return handler.action in notified  # a handler without name is notified by module
-
-
-def _plain(task: Task) -> Task:
-    """The task without the keywords that made it run alone (so plan_task expands it)."""
-    from dataclasses import replace
-
-    return replace(task, until=None, delegate_to=None, run_once=False)
+        flow.run_handlers_now(self)
 
 
 def _facts_of(planned: Planned, value: dict[str, Any]) -> dict[str, Any]:
