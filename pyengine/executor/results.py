@@ -59,8 +59,16 @@ class HostResult:
     round_trips: int = 0
     batches: list[int] = field(default_factory=list)  # items per agent round trip
     interrupted_during: str | None = None  # task name when Ctrl-C hit mid-task
-    ignored: int = 0
-    rescued: int = 0
+
+    @property
+    def ignored(self) -> int:
+        """Failures that ignore_errors let pass (Ansible's recap `ignored`)."""
+        return sum(1 for t in self.tasks if t.status == FAILED and t.ignored)
+
+    @property
+    def rescued(self) -> int:
+        """Failures a block's rescue handled (Ansible's recap `rescued`)."""
+        return sum(1 for t in self.tasks if t.status == FAILED and t.rescued)
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.tasks if t.counts_as == status)

@@ -30,7 +30,8 @@ def task_dict(task: TaskResult) -> dict[str, Any]:
 def host_dict(host: HostResult) -> dict[str, Any]:
     return {
         "ok": host.ok, "changed": host.changed, "failed": host.failed,
-        "skipped": host.skipped, "unreachable": host.unreachable,
+        "skipped": host.skipped, "rescued": host.rescued, "ignored": host.ignored,
+        "unreachable": host.unreachable,
         "unreachable_msg": host.unreachable_msg, "round_trips": host.round_trips,
         "batches": list(host.batches), "interrupted_during": host.interrupted_during,
         "tasks": [task_dict(t) for t in host.tasks],

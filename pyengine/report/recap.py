@@ -33,6 +33,7 @@ def recap_lines(run: RunResult) -> list[str]:
     width = max((len(n) for n in run.hosts), default=0)
     return [
         f"{name:<{width}} : ok={ok} changed={changed} unreachable={int(unreachable)} "
-        f"failed={failed} skipped={skipped} round_trips={trips}"
+        f"failed={failed} skipped={skipped} rescued={run.hosts[name].rescued} "
+        f"ignored={run.hosts[name].ignored} round_trips={trips}"
         for name, ok, changed, failed, skipped, unreachable, trips in recap_rows(run)
     ]

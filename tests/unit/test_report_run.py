@@ -90,7 +90,8 @@ def test_plain_output_has_one_line_per_changed_or_failed_task_and_a_recap() -> N
     assert "check" not in out.split("PLAY RECAP")[0]  # ok tasks only with -v
     assert "-a\n+b" in out  # the diff
     assert "unreachable h2 | connection refused" in out
-    assert "h1 : ok=3 changed=1 unreachable=0 failed=0 skipped=1 round_trips=2" in out
+    assert ("h1 : ok=3 changed=1 unreachable=0 failed=0 skipped=1 rescued=0 ignored=1 "
+            "round_trips=2") in out
 
 
 def test_verbose_shows_ok_tasks_and_batches() -> None:
