@@ -126,9 +126,10 @@ def expand_references(names: set[str], variables: Mapping[str, Any],
 
 
 def _has_template(value: Any) -> bool:
+    # Plain data only: hostvars and other lazy mappings would render on iteration.
     if isinstance(value, str):
         return is_template(value)
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return any(_has_template(v) for v in value.values())
     if isinstance(value, (list, tuple)):
         return any(_has_template(v) for v in value)

@@ -345,8 +345,12 @@ class _VarsView(Mapping[str, Any]):
         return len(self._map)
 
 
-class HostVars(Mapping[str, Any]):
-    """`hostvars[name]`: another host's variables, read when asked (never copied)."""
+class HostVars:
+    """`hostvars[name]`: another host's variables, read when asked (never copied).
+
+    Deliberately not a `Mapping`: the templar walks mappings to find templates, and
+    walking every host's variables would render them all (and fail on any broken one).
+    """
 
     def __init__(self, run: PlayRun) -> None:
         self._run = run
@@ -356,11 +360,20 @@ class HostVars(Mapping[str, Any]):
             raise KeyError(host)
         return _VarsView(self._run, host)
 
+    def __contains__(self, host: object) -> bool:
+        return host in self._run.states or host in self._run.all_hosts
+
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._run.all_hosts)
 
     def __len__(self) -> int:
         return len(self._run.all_hosts)
+
+    def keys(self) -> list[str]:
+        return list(self._run.all_hosts)
+
+    def get(self, host: str, default: Any = None) -> Any:
+        return self[host] if host in self else default
 
 
 def _get(variables: Mapping[str, Any], name: str, default: Any) -> Any:

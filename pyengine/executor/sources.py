@@ -105,7 +105,8 @@ class InventorySources:
     def connection(self, host: str, variables: Mapping[str, Any]) -> Connection:
         from pyengine.connection.hostvars import connection_for_host
 
-        wanted = {k: v for k, v in variables.items()
+        # Keys first: reading another variable's value could render it (and fail).
+        wanted = {k: variables[k] for k in list(variables)
                   if k.startswith(("ansible_", "pyengine_"))}
         rendered = Templar(variables).render(wanted)
         for key in ("ansible_password", "ansible_ssh_pass", "ansible_become_password",

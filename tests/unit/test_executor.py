@@ -670,3 +670,20 @@ def test_clear_host_errors_brings_failed_hosts_back_for_later_plays(tmp_path: Pa
         """)
     assert (tmp_path / "h1.again").exists()
     assert run.hosts["h1"].failed == 1  # the failure itself stays in the record
+
+
+def test_a_task_reading_hostvars_plans_without_rendering_every_host(tmp_path: Path) -> None:
+    run = run_with_inventory(tmp_path, """
+        a ansible_connection=local broken="{{ undefined_thing }}"
+        b ansible_connection=local
+        """, """
+        - hosts: all
+          tasks:
+            - command: echo x
+              register: r
+            - copy:
+                dest: "TMP/{{ inventory_hostname }}.hv"
+                content: "{{ hostvars['b'].inventory_hostname | default('b') }} {{ r.rc }}"
+        """)
+    assert run.exit_code == 0, [statuses(run, h) for h in run.hosts]
+    assert (tmp_path / "a.hv").read_text().endswith(" 0")
