@@ -55,7 +55,7 @@ from pyengine.executor.stops import (
 )
 from pyengine.masking import mask
 from pyengine.playbook.model import Task
-from pyengine.templating import Templar
+from pyengine.templating import Templar, wrap_unsafe
 
 if TYPE_CHECKING:
     from pyengine.executor.play import HostState, PlayRun
@@ -325,13 +325,14 @@ class HostWorker(PlanContext):
             r.pop("_duration_s", None)
         value.pop("_duration_s", None)
         if task.register:
-            self.state.runtime[task.register] = value
+            # Output from a host is data, never a template (see templating/unsafe.py).
+            self.state.runtime[task.register] = wrap_unsafe(value)
         facts = _facts_of(planned, value)
         if facts:
             if planned.task.action in ("set_fact", "include_vars"):
                 self.state.runtime.update(facts)
             else:
-                self.state.set_facts(facts)
+                self.state.set_facts(wrap_unsafe(facts))
         status = status_of(value)
         if status != FAILED and ("add_group" in value or "add_host" in value):
             self.run.inventory_change(self.host, value)

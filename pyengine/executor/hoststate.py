@@ -17,6 +17,7 @@ from pyengine.errors import HostUnreachable, PyengineError
 from pyengine.executor.results import UNREACHABLE, HostResult, TaskResult
 from pyengine.masking import mask
 from pyengine.playbook.model import Task
+from pyengine.templating import wrap_unsafe
 
 SessionKey = tuple[bool, str | None]
 
@@ -62,6 +63,7 @@ class HostState:
     def set_facts(self, facts: Mapping[str, Any]) -> None:
         """Facts from the agent or a facts module: `X`, `ansible_facts.X` (and `ansible_X`
         for the agent's `ansible_*` names), as Ansible injects them."""
+        facts = wrap_unsafe(dict(facts))  # from the host: data, never a template
         self.facts.update(facts)
         self.runtime.update(facts)
         self.runtime["ansible_facts"] = ansible_facts_namespace(self.facts)

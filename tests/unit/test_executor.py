@@ -687,3 +687,16 @@ def test_a_task_reading_hostvars_plans_without_rendering_every_host(tmp_path: Pa
         """)
     assert run.exit_code == 0, [statuses(run, h) for h in run.hosts]
     assert (tmp_path / "a.hv").read_text().endswith(" 0")
+
+
+def test_output_from_the_host_is_never_rendered_as_a_template(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          vars: {secret_word: leaked}
+          tasks:
+            - command: "echo '{{ '{{' }} secret_word {{ '}}' }}'"
+              register: out
+            - copy: {dest: "TMP/{{ inventory_hostname }}.out", content: "{{ out.stdout }}"}
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
+    assert (tmp_path / "h1.out").read_text() == "{{ secret_word }}"
