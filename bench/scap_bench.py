@@ -114,7 +114,10 @@ def main() -> None:
     opts = parser.parse_args()
 
     lab = Lab(opts.name, opts.octet)
-    lab.up(2)
+    # A lab that is already up is used as it is (its h1 and h2 must be fresh) and left up.
+    reused = lab.is_up()
+    if not reused:
+        lab.up(2)
     inventory = lab.inventory_path
     try:
         started = time.monotonic()
@@ -127,7 +130,7 @@ def main() -> None:
         after = scan(inventory, "h2", opts.datastream)
         elapsed = time.monotonic() - started
     finally:
-        if not opts.keep_lab:
+        if not opts.keep_lab and not reused:
             lab.down()
     groups: dict[str, list[tuple[str, str]]] = {}
     for rule in after["failed_rules"]:
