@@ -157,7 +157,9 @@ class ConsoleReporter(Reporter):
         else:
             self.console.print("PLAY RECAP", markup=False, highlight=False)
             for line in recap_lines(run):
-                self.console.print(mask_text(line), markup=False, highlight=False)
+                # soft_wrap: a log line stays one line whatever the (assumed) width.
+                self.console.print(mask_text(line), markup=False, highlight=False,
+                                   soft_wrap=True)
 
     def _stop_progress(self) -> None:
         if self._progress is not None:
