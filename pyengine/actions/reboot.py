@@ -33,8 +33,8 @@ KIND = "sequenced"
 
 
 def run(ctx: Any) -> dict[str, Any]:
+    from pyengine.actions._rebooting import wait_for_new_boot
     from pyengine.actions.base import ActionFailed
-    from pyengine.errors import HostUnreachable
 
     if ctx.check_mode:
         return {"changed": True, "rebooted": False, "msg": "would reboot (check mode)"}
@@ -56,22 +56,7 @@ def run(ctx: Any) -> dict[str, Any]:
     ops.drop_connection()
     time.sleep(max(delay, 1) + 1)
     timeout = float(ctx.args.get("reboot_timeout") or 600)
-    deadline = started + timeout
-    facts: dict[str, Any] = {}
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise ActionFailed(f"host did not come back with a new boot id within {timeout:g}s",
-                               rebooted=False)
-        try:
-            facts = ops.reconnect(left, 2.0)
-        except HostUnreachable as err:
-            raise ActionFailed(f"host did not come back within {timeout:g}s: {err.reason}",
-                               rebooted=False) from None
-        if facts.get("ansible_boot_id") and facts.get("ansible_boot_id") != before:
-            break
-        ops.drop_connection()
-        time.sleep(2)
+    wait_for_new_boot(ops, before, started, timeout, 2.0)
     post = int(ctx.args.get("post_reboot_delay") or 0)
     if post:
         time.sleep(post)

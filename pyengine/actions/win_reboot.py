@@ -28,8 +28,8 @@ KIND = "sequenced"
 
 
 def run(ctx: Any) -> dict[str, Any]:
+    from pyengine.actions._rebooting import wait_for_new_boot
     from pyengine.actions.base import ActionFailed
-    from pyengine.errors import HostUnreachable
 
     if ctx.check_mode:
         return {"changed": True, "rebooted": False, "msg": "would reboot (check mode)"}
@@ -45,21 +45,7 @@ def run(ctx: Any) -> dict[str, Any]:
     ops.drop_connection()
     time.sleep(delay + 5)
     timeout = float(ctx.args.get("reboot_timeout") or 1200)
-    deadline = started + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise ActionFailed(f"host did not come back with a new boot time within {timeout:g}s",
-                               rebooted=False)
-        try:
-            facts = ops.reconnect(left, 5.0)
-        except HostUnreachable as err:
-            raise ActionFailed(f"host did not come back within {timeout:g}s: {err.reason}",
-                               rebooted=False) from None
-        if facts.get("ansible_boot_id") and facts.get("ansible_boot_id") != before:
-            break
-        ops.drop_connection()
-        time.sleep(5)
+    wait_for_new_boot(ops, before, started, timeout, 5.0)
     if ctx.args.get("post_reboot_delay"):
         time.sleep(int(ctx.args["post_reboot_delay"]))
     check = ops.run_module("win_shell", {"_raw_params": str(ctx.args.get("test_command"))})

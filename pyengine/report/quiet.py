@@ -4,34 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyengine.executor.results import HostResult, TaskResult
+from pyengine.executor.events import Reporter
+from pyengine.executor.results import RunResult
 from pyengine.report.console import ConsoleReporter
 
 
-class QuietReporter(ConsoleReporter):
-    """Prints only the recap at the end; unreachable hosts and failures show there."""
+class QuietReporter(Reporter):
+    """Silent during the run (the base Reporter's hooks do nothing); the plain recap at
+    the end shows failures and unreachable hosts."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs["live"] = False
-        super().__init__(**kwargs)
+        self._console = ConsoleReporter(**{**kwargs, "live": False})
 
-    def run_start(self, playbook: str, hosts: list[str]) -> None:
-        pass
+    def run_end(self, run: RunResult) -> None:
+        self._console.run_end(run)
 
-    def play_start(self, name: str, hosts: list[str], total_tasks: int) -> None:
-        pass
+    def print_recap(self, run: RunResult) -> None:
+        self._console.print_recap(run)
 
-    def batch_sent(self, host: str, items: int, round_trip: int) -> None:
-        pass
-
-    def task_done(self, host: str, task: TaskResult, raw: dict[str, Any]) -> None:
-        pass
-
-    def host_unreachable(self, host: str, msg: str) -> None:
-        pass
-
-    def host_done(self, host: str, result: HostResult) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
+    def close(self) -> None:
+        self._console.close()
