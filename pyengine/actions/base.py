@@ -33,9 +33,6 @@ LOCAL = "local"
 TRANSFORM = "transform"
 SEQUENCED = "sequenced"
 
-# Handled by the executor itself (they change control flow), declared here for specs.
-FLOW_ACTIONS = {"meta", "include_tasks", "import_tasks"}
-
 
 class HostOps(Protocol):
     """What a sequenced action may do with its host (implemented by the host worker)."""
@@ -104,8 +101,8 @@ class ActionFailed(Exception):
 
 def load_action(name: str) -> ModuleType | None:
     """The action module for `name`, or None when `name` is a target module."""
-    if name in FLOW_ACTIONS and name != "meta":
-        pass
+    if name.startswith("_") or name == "base":
+        return None
     modname = f"pyengine.actions.{name}"
     try:
         if importlib.util.find_spec(modname) is None:
