@@ -48,7 +48,10 @@ class HostOps(Protocol):
     def put_file(self, data: bytes, path: str, mode: int | None = None) -> None:
         """Write a file on the target over the connection."""
 
-    def reconnect(self, timeout: float) -> dict[str, Any]:
+    def get_file(self, path: str) -> bytes:
+        """Read a file from the target over the connection."""
+
+    def reconnect(self, timeout: float, delay: float = 1.0) -> dict[str, Any]:
         """Drop the connection and agent, connect again (retrying until `timeout`), return facts."""
 
     def drop_connection(self) -> None:
