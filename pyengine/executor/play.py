@@ -92,6 +92,10 @@ class PlayRun:
         self._delegates: dict[tuple[str, str], HostState] = {}
         self.inventory_changes: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
+        # `ansible_check_mode`: --check, or the play's own `check_mode:` (it may be a template
+        # of extra vars, as in nightly.yml's audit play). A task's `check_mode: false` does
+        # not change it, so such a task can still tell it must only look.
+        self.play_check_mode = options.check or _play_check_mode(play, sources)
 
     # -- variables -------------------------------------------------------------------
     def base_vars(self, host: str, task: Task | None) -> Mapping[str, Any]:
@@ -109,7 +113,7 @@ class PlayRun:
             "ansible_play_hosts": self.active_hosts(),
             "ansible_play_batch": list(self.hosts),
             "ansible_play_hosts_all": list(self.all_hosts),
-            "ansible_check_mode": self.options.check,
+            "ansible_check_mode": self.play_check_mode,
             "ansible_diff_mode": self.options.diff,
             "ansible_play_name": self.play_name,
             "playbook_dir": str(self.play.basedir),
@@ -455,3 +459,14 @@ def play_program(play: Play) -> prg.Program:
 
 def new_run_result(playbook: str, started: str, check: bool) -> RunResult:
     return RunResult(playbook=playbook, started=started, check_mode=check)
+
+
+def _play_check_mode(play: Play, sources: Sources) -> bool:
+    if play.check_mode is None or isinstance(play.check_mode, bool):
+        return bool(play.check_mode)
+    extra = getattr(getattr(sources, "vm", None), "extra_vars", {}) or {}
+    try:
+        rendered = Templar(extra).render(play.check_mode)
+    except PyengineError:
+        return False
+    return as_bool(rendered)
