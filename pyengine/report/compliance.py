@@ -88,9 +88,10 @@ def compliance_tables(report: Mapping[str, Any], failing_only: bool = False) -> 
         table.add_column("title")
         table.add_column("state", no_wrap=True)
         table.add_column(verb)
-        for row in data["controls"]:
-            if failing_only and row["passed"]:
-                continue
+        rows = [r for r in data["controls"] if not (failing_only and r["passed"])]
+        if not rows:
+            table.add_row("", "no failing control", "", "")
+        for row in rows:
             state = "[green]pass[/green]" if row["passed"] else "[red]FAIL[/red]"
             number = row["id"].split("_", 1)[-1]
             title = row["title"]
