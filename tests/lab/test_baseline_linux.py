@@ -4,7 +4,8 @@ The baseline changes hosts deeply (sshd, PAM, firewall, packages), so these test
 only the LAST three hosts of the session lab (h8-h10 in a 10-host lab, h2-h4 in a 4-host
 one), which other tests leave alone, and put them back at the end: with
 `Lab.reset_host(name)` when the lab offers it, otherwise by restoring a copy of /etc
-taken first and removing the firewall table (packages the baseline installed stay).
+taken first (with /var/lib/pam and /usr/share/pam-configs), purging the packages the
+baseline installed and removing the firewall table.
 Checks go through `LabHost.exec` (nsenter), never through the SSH being tested.
 Tests run in file order and build on each other (check mode on a fresh host first).
 """
@@ -58,7 +59,7 @@ def restore(lab: Any, host: Any) -> None:
         [ -z "$new" ] || DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $new >/dev/null 2>&1
         rm -f /tmp/.pe-pkgs {PACKAGES}
         cd / && tar -tf {SNAPSHOT} | sed 's#/$##' | sort > /tmp/.pe-then
-        find etc -xdev | sort > /tmp/.pe-now
+        find etc usr/share/pam-configs -xdev | sort > /tmp/.pe-now
         comm -13 /tmp/.pe-then /tmp/.pe-now | sort -r | while read -r p; do rm -rf "/$p"; done
         tar -xpf {SNAPSHOT} && rm -f {SNAPSHOT} /tmp/.pe-then /tmp/.pe-now
         systemctl daemon-reload; systemctl restart ssh
@@ -72,7 +73,8 @@ def targets(lab: Any) -> Iterator[list[Any]]:
         pytest.skip("the baseline tests need a lab of 4+ hosts (they use the last three)")
     hosts = list(lab.hosts[-3:])
     for host in hosts:
-        host.exec(["tar", "-cpf", SNAPSHOT, "-C", "/", "etc", "var/lib/pam"], timeout=120)
+        host.exec(["tar", "-cpf", SNAPSHOT, "-C", "/", "etc", "var/lib/pam",
+                   "usr/share/pam-configs"], timeout=120)
         host.exec(["/bin/sh", "-c", f"dpkg-query -W -f '${{Package}}\\n' | sort > {PACKAGES}"])
     yield hosts
     for host in hosts:
