@@ -29,7 +29,9 @@ def control_rows(tasks: list[Mapping[str, Any]], check_mode: bool) -> list[dict[
         status = task.get("status")
         if not ids or status in ("skipped", None) or task.get("handler"):
             continue
-        failed = status in ("failed", "unreachable") or (check_mode and bool(task.get("changed")))
+        # a task's own check mode when the report has it (a play with `check_mode:`)
+        audit = bool(task.get("check_mode", check_mode))
+        failed = status in ("failed", "unreachable") or (audit and bool(task.get("changed")))
         for cid in ids:
             row = rows.setdefault(cid, {"id": cid, "title": str(task.get("name", "")),
                                         "passed": True, "details": []})
@@ -67,12 +69,15 @@ def host_compliance(host: Mapping[str, Any], check_mode: bool) -> dict[str, Any]
 
 def compliance_tables(report: Mapping[str, Any], failing_only: bool = False) -> list[Table]:
     """One rich table per host of a JSON-shaped report that ran control tasks."""
-    check_mode = bool(report.get("check_mode"))
+    run_check = bool(report.get("check_mode"))
     tables = []
     for name, host in sorted((report.get("hosts") or {}).items()):
-        data = host_compliance(host, check_mode)
+        data = host_compliance(host, run_check)
         if data is None:
             continue
+        tasks = list(host.get("tasks") or [])
+        check_mode = run_check or any(
+            t.get("check_mode") for t in tasks if control_ids(list(t.get("tags") or [])))
         verb = "would change" if check_mode else "failed"
         scap = data["scap"]
         judge = ""

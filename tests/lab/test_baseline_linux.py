@@ -125,6 +125,12 @@ def test_check_mode_on_a_fresh_host_changes_nothing_and_reports_failing_controls
     assert row["detail"], row
     if comp is not None:
         assert comp["score"] == data["score"]
+    # -e baseline_mode=audit is the same audit without --check
+    rc, report, out = run(lab, tmp_path, BASELINE, "-l", host.name, "-e", "baseline_mode=audit")
+    assert rc == 0, out[-3000:]
+    assert host.exec(["/bin/sh", "-c", FINGERPRINT]).stdout == before
+    again = host_compliance(report["hosts"][host.name], check_mode=bool(report["check_mode"]))
+    assert again is not None and again["score"] == data["score"]
 
 
 def test_openscap_score_before_the_baseline(lab: Any, targets: list[Any], tmp_path: Path,
