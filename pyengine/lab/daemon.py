@@ -110,11 +110,16 @@ class LabDaemon:
             },
         }
 
-    def reset(self) -> dict[str, Any]:
-        marks = {name: sup.reset() for name, sup in self.supervisors.items()}
-        failed = [name for name, sup in self.supervisors.items()
+    def reset(self, names: list[str] | None = None) -> dict[str, Any]:
+        """Wipe and reboot the named hosts (all when None)."""
+        chosen = {n: sup for n, sup in self.supervisors.items() if names is None or n in names}
+        unknown = sorted(set(names or []) - set(self.supervisors))
+        if unknown:
+            return {"ok": False, "failed": unknown, "error": "unknown host"}
+        marks = {name: sup.reset() for name, sup in chosen.items()}
+        failed = [name for name, sup in chosen.items()
                   if not sup.wait_boots_past(marks[name], 60)]
-        return {"ok": not failed, "failed": failed}
+        return {"ok": not failed, "failed": failed, "reset": sorted(chosen)}
 
     def stop_hosts(self) -> None:
         for sup in self.supervisors.values():
@@ -136,7 +141,7 @@ class LabDaemon:
                     sup.start_if_down()
                 reply = {"ok": True}
             elif cmd == "reset":
-                reply = await loop.run_in_executor(None, self.reset)
+                reply = await loop.run_in_executor(None, self.reset, request.get("hosts"))
             elif cmd == "stop":
                 reply = {"ok": True}
                 assert self.stop_event is not None

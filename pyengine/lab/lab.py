@@ -206,12 +206,12 @@ class Lab:
 
     # -- control socket ---------------------------------------------------------------
 
-    def _control(self, cmd: str, timeout: float = 10) -> dict[str, Any]:
+    def _control(self, cmd: str, timeout: float = 10, **fields: Any) -> dict[str, Any]:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(timeout)
                 sock.connect(str(self.paths.control))
-                sock.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+                sock.sendall(json.dumps({"cmd": cmd, **fields}).encode() + b"\n")
                 data = b""
                 while not data.endswith(b"\n"):
                     chunk = sock.recv(65536)
@@ -286,18 +286,26 @@ class Lab:
             self._start_daemon()
             self._wait_ready(config, say)
 
-    def reset(self, log: Log | None = None) -> None:
-        """Every host back to pristine: upper layer wiped, seed restored, booted again."""
+    def reset(self, log: Log | None = None, hosts: list[str] | None = None) -> None:
+        """Hosts back to pristine (all, or the named ones): upper layer wiped, seed
+        restored, booted again."""
         say = log or (lambda _msg: None)
         _require_root()
         with self._locked():
             config = self.config()
             if config is None or not self.is_up():
                 raise LabError(f"lab {self.name} is not up")
-            reply = self._control("reset", timeout=120)
+            reply = self._control("reset", timeout=120, hosts=hosts)
             if not reply.get("ok"):
                 raise LabError(f"lab {self.name}: reset failed for {', '.join(reply['failed'])}")
+            if hosts is not None and sorted(reply.get("reset", [])) != sorted(hosts):
+                raise LabError(f"lab {self.name}: its daemon reset {reply.get('reset', 'all')} "
+                               f"instead of {hosts} (restart the lab to update it)")
             self._wait_ready(config, say)
+
+    def reset_host(self, name: str, log: Log | None = None) -> None:
+        """One host back to pristine; the others keep running untouched."""
+        self.reset(log, hosts=[name])
 
     def down(self, log: Log | None = None) -> None:
         """Stop what this lab started and remove its state directory (the image cache stays)."""

@@ -380,3 +380,20 @@ def test_delay_ms_adds_latency_to_ssh_round_trips(lab: Lab) -> None:
         delayed.down()
     # One round trip crosses the forwarder once each way: about 2 x delay more.
     assert delayed_ms - plain_ms > 1.5 * delay, (plain_ms, delayed_ms)
+
+
+def test_reset_host_wipes_one_host_and_leaves_the_others_running(lab: Lab) -> None:
+    target, other = lab.hosts[3], lab.hosts[4]
+    marker = "/root/pe-reset-host-marker"
+    for host in (target, other):
+        host.exec(["touch", marker])
+    other_pid = other.pid
+    try:
+        lab.reset_host(target.name)
+        assert target.exec(["test", "-e", marker], check=False).returncode != 0
+        assert other.exec(["test", "-e", marker], check=False).returncode == 0
+        assert other.pid == other_pid
+        assert target.exec(["systemctl", "is-system-running", "--wait"],
+                           check=False).stdout.strip() == "running"
+    finally:
+        other.exec(["rm", "-f", marker], check=False)
