@@ -98,6 +98,7 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
     from pyengine.executor.run import Interrupted, run_playbook
     from pyengine.executor.run_options import record_settings, split_record_options
     from pyengine.masking import register_secret
+    from pyengine.report.compliance import print_compliance
     from pyengine.report.console import ConsoleReporter
     from pyengine.report.quiet import QuietReporter
     from pyengine.runlock import default_lock_path, run_lock
@@ -135,7 +136,11 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
             reporter.print_recap(stop.result)
             write_records(stop.result, EXIT_INTERRUPTED, records, clients(), warn)
             sys.exit(EXIT_INTERRUPTED)
-        write_records(result, result.exit_code, records, clients(), warn)
+        report = write_records(result, result.exit_code, records, clients(), warn)
+    if not record_opts.get("quiet"):
+        # Controls tagged with an id: each one's pass/fail and the score per host (all of
+        # them in an audit run, the failing ones after an enforcing run).
+        print_compliance(report, failing_only=not result.check_mode)
     sys.exit(result.exit_code)
 
 
