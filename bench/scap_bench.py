@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 from pyengine.lab import Lab  # noqa: E402
 
-DATASTREAM = Path("/work/shared/judge/ssg-debian12-ds-machine.xml")
+# The judge lives in the project's shared/ folder beside the checkout;
+# PYENGINE_SCAP_DATASTREAM (or --datastream) points elsewhere.
+DATASTREAM = Path(os.environ.get("PYENGINE_SCAP_DATASTREAM")
+                  or Path(__file__).resolve().parents[1].parent / "shared" / "judge"
+                  / "ssg-debian12-ds-machine.xml")
 PROFILE = "xccdf_org.ssgproject.content_profile_cis_level1_server"
 
 # Rules a lab host cannot pass, whatever the baseline does, and why.

@@ -13,6 +13,7 @@ Tests run in file order and build on each other (check mode on a fresh host firs
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -27,7 +28,10 @@ pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "playbooks" / "baseline-linux.yml"
 SCAN = ROOT / "playbooks" / "scap-scan.yml"
-DATASTREAM = Path("/work/shared/judge/ssg-debian12-ds-machine.xml")
+# The judge lives in the project's shared/ folder beside the checkout (CI lays it there
+# too); PYENGINE_SCAP_DATASTREAM points elsewhere.
+DATASTREAM = Path(os.environ.get("PYENGINE_SCAP_DATASTREAM")
+                  or ROOT.parent / "shared" / "judge" / "ssg-debian12-ds-machine.xml")
 SNAPSHOT = "/root/.pe-baseline-etc.tar"
 PACKAGES = "/root/.pe-baseline-packages"
 # What "nothing changed" is measured on: configuration, PAM profiles, installed packages.
