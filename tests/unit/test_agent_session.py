@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -414,9 +415,19 @@ def test_task_timeout_is_an_agent_error(agent_tmp: Path) -> None:
     conn.close()
 
 
+def _python(version: str) -> Path | None:
+    """An interpreter of that version: PYENGINE_TEST_PYTHON<maj><min>, PATH, or pyenv."""
+    found = os.environ.get("PYENGINE_TEST_PYTHON" + version.replace(".", "")) or shutil.which(
+        f"python{version}")
+    if found:
+        return Path(found)
+    candidates = sorted((Path.home() / ".pyenv" / "versions").glob(f"{version}.*/bin/python3"))
+    return candidates[-1] if candidates else None
+
+
 def test_old_python_is_refused_clearly() -> None:
-    old = Path("/root/.pyenv/versions/3.6.15/bin/python3")
-    if not old.exists():
+    old = _python("3.6")
+    if old is None:
         pytest.skip("no Python 3.6 on this machine")
     sess = PythonAgentSession(LocalConnection("old"), python=str(old))
     with pytest.raises(AgentError, match=r"needs Python 3.7\+ on the host, found 3.6"):
@@ -424,8 +435,8 @@ def test_old_python_is_refused_clearly() -> None:
 
 
 def test_agent_runs_on_python_37(agent_tmp: Path, tmp_path: Path) -> None:
-    py37 = Path("/root/.pyenv/versions/3.7.16/bin/python3")
-    if not py37.exists():
+    py37 = _python("3.7")
+    if py37 is None:
         pytest.skip("no Python 3.7 on this machine")
     conn = LocalConnection("py37", {"env": {"TMPDIR": str(agent_tmp)}})
     with PythonAgentSession(conn, module_source=Recording(), python=str(py37)) as sess:
