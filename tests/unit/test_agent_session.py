@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -416,13 +417,17 @@ def test_task_timeout_is_an_agent_error(agent_tmp: Path) -> None:
 
 
 def _python(version: str) -> Path | None:
-    """An interpreter of that version: PYENGINE_TEST_PYTHON<maj><min>, PATH, or pyenv."""
-    found = os.environ.get("PYENGINE_TEST_PYTHON" + version.replace(".", "")) or shutil.which(
-        f"python{version}")
-    if found:
-        return Path(found)
-    candidates = sorted((Path.home() / ".pyenv" / "versions").glob(f"{version}.*/bin/python3"))
-    return candidates[-1] if candidates else None
+    """A working interpreter of that version: PYENGINE_TEST_PYTHON<maj><min>, pyenv, PATH."""
+    candidates = [os.environ.get("PYENGINE_TEST_PYTHON" + version.replace(".", ""), "")]
+    candidates += [str(p) for p in sorted(
+        (Path.home() / ".pyenv" / "versions").glob(f"{version}.*/bin/python3"))]
+    candidates.append(shutil.which(f"python{version}") or "")
+    for found in filter(None, candidates):
+        probe = subprocess.run([found, "-c", "import sys; print(sys.version[:3])"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return Path(found)
+    return None
 
 
 def test_old_python_is_refused_clearly() -> None:
