@@ -288,16 +288,16 @@ def test_sysctl_in_a_container_says_the_kernel_refused(h1: Target) -> None:
     # kernel.* is machine-wide, so read-only inside a lab host; net.* belongs to the host's
     # own network namespace and really applies.
     path = f"/etc/sysctl.d/99-pyetest-{SUF}.conf"
-    live = h1.sh("cat /proc/sys/kernel/sysrq").strip()
+    live = h1.sh("cat /proc/sys/kernel/kptr_restrict").strip()
     want = "0" if live != "0" else "1"
-    args = {"name": "kernel.sysrq", "value": want, "sysctl_file": path, "sysctl_set": True}
+    args = {"name": "kernel.kptr_restrict", "value": want, "sysctl_file": path, "sysctl_set": True}
     try:
         refused = h1.run("sysctl", args)
         assert refused["failed"] and refused["live_applied"] is False
-        assert "kernel refused kernel.sysrq" in refused["msg"]
+        assert "kernel refused kernel.kptr_restrict" in refused["msg"]
         assert "read-only" in refused["msg"] and "was updated" in refused["msg"]
-        assert h1.sh(f"cat {path}") == f"kernel.sysrq={want}\n"
-        assert h1.sh("cat /proc/sys/kernel/sysrq").strip() == live
+        assert h1.sh(f"cat {path}") == f"kernel.kptr_restrict={want}\n"
+        assert h1.sh("cat /proc/sys/kernel/kptr_restrict").strip() == live
 
         tolerant = h1.ok("sysctl", dict(args, ignoreerrors=True))
         assert tolerant["live_applied"] is False and not tolerant["changed"]
@@ -310,7 +310,7 @@ def test_sysctl_in_a_container_says_the_kernel_refused(h1: Target) -> None:
         assert not h1.ok("sysctl", plain)["changed"]
         dry = h1.ok("sysctl", dict(plain, value=0), check=True)
         assert dry["changed"] and "kernel.dmesg_restrict=0" in _diff(dry)["after"]
-        assert h1.sh(f"cat {path}") == f"kernel.sysrq={want}\nkernel.dmesg_restrict=1\n"
+        assert h1.sh(f"cat {path}") == f"kernel.kptr_restrict={want}\nkernel.dmesg_restrict=1\n"
 
         net_live = h1.sh("cat /proc/sys/net/ipv4/conf/all/send_redirects").strip()
         net_want = "0" if net_live == "1" else "1"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,10 +152,18 @@ def test_7_exclude_pattern_keeps_a_package(env):
 
 def test_8_held_dpkg_lock_is_a_clear_failure(env):
     host, session = env
+    ready = "/run/pe-lock-held"
+    host.exec(["rm", "-f", ready])
     holder = host.exec(["sh", "-c", (
         "python3 -c \"import fcntl,time; f=open('/var/lib/dpkg/lock-frontend','r+'); "
-        "fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(20)\" >/dev/null 2>&1 & echo $!")])
+        f"fcntl.lockf(f, fcntl.LOCK_EX); open('{ready}','w').close(); time.sleep(20)\" "
+        ">/dev/null 2>&1 & echo $!")])
     pid = holder.stdout.strip()
+    # Only once the holder has the lock: on a quiet machine the patch would be first.
+    deadline = time.monotonic() + 20
+    while host.exec(["test", "-e", ready], check=False).returncode != 0:
+        assert time.monotonic() < deadline, "the lock holder never took the lock"
+        time.sleep(0.1)
     try:
         r = run_patch(session, {"state": "latest", "apt_options": LAB_APT_OPTIONS,
                                 "lock_timeout": 2})

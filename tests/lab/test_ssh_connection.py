@@ -6,10 +6,12 @@ under test. Host h3 is the one whose sshd gets stopped; it is started again afte
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,14 +144,28 @@ def _options(lab: Any, name: str) -> dict[str, Any]:
 
 # -- authentication and commands --------------------------------------------------------
 
-def _established_ssh(lab: Any) -> int:
-    peers = lab.host("h1").exec(["ss", "-tnH", "state", "established", "( sport = :22 )"])
-    return len(peers.stdout.strip().splitlines())
+ONE_TRANSPORT_PROBE = """
+import json, subprocess, sys
+from pyengine.agent.session import PythonAgentSession
+from pyengine.connection.hostvars import connection_for_host
+hostvars, address, port = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+noop = "ARGS = {}\\ndef main(m):\\n    return {'changed': False}\\n"
+conn = connection_for_host("h1", hostvars)
+with conn:
+    conn.run(["true"])
+    conn.put(b"x", "/tmp/pe-one-transport")
+    conn.get("/tmp/pe-one-transport")
+    with PythonAgentSession(conn, module_source=lambda _n: noop) as session:
+        list(session.run_batch([{"id": 1, "module": "noop", "args": {}}]))
+        out = subprocess.run(["ss", "-tnpH", "state", "established", "dst",
+                              f"{address}:{port}"], capture_output=True, text=True).stdout
+        mine = [line for line in out.splitlines() if f"pid={__import__('os').getpid()},"
+                in line]
+        print(len(mine))
+"""
 
 
 def test_one_transport_serves_commands_files_and_the_agent(lab: Any, tmp_path: Path) -> None:
-    # The lab is shared: other tests of the session may still hold connections to h1.
-    before = _established_ssh(lab)
     conn = connection_for_host("h1", hostvars(lab, "h1"))
     with conn:
         transport = conn.transport
@@ -169,8 +185,14 @@ def test_one_transport_serves_commands_files_and_the_agent(lab: Any, tmp_path: P
         sock = transport.sock
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15
-        # One TCP connection from the controller for all of it.
-        assert _established_ssh(lab) == before + 1
+    # One TCP connection for all of it, counted in a fresh process (this one may still hold
+    # connections of earlier tests).
+    host = lab.host("h1")
+    probe = subprocess.run([sys.executable, "-c", ONE_TRANSPORT_PROBE,
+                            json.dumps(hostvars(lab, "h1")), host.address, str(host.port)],
+                           capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "1"
 
 
 def test_command_timeout(lab: Any) -> None:
