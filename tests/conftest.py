@@ -17,6 +17,20 @@ import pytest
 from pyengine.lab import Lab
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _history_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs started by tests record their history in a temp folder, not in the checkout's
+    .pyengine/ (tests change only lab hosts and temporary folders)."""
+    path = tmp_path_factory.mktemp("history") / "history.sqlite"
+    old = os.environ.get("PYENGINE_HISTORY_DB")
+    os.environ["PYENGINE_HISTORY_DB"] = str(path)
+    yield
+    if old is None:
+        os.environ.pop("PYENGINE_HISTORY_DB", None)
+    else:
+        os.environ["PYENGINE_HISTORY_DB"] = old
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

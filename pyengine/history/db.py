@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,7 +68,11 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def default_history_path(project_dir: Path | None = None) -> Path:
-    """`.pyengine/history.sqlite` under the project (the current folder by default)."""
+    """`$PYENGINE_HISTORY_DB`, else `.pyengine/history.sqlite` under the project (the
+    current folder by default)."""
+    override = os.environ.get("PYENGINE_HISTORY_DB")
+    if override and project_dir is None:
+        return Path(override)
     return (project_dir or Path.cwd()) / ".pyengine" / "history.sqlite"
 
 

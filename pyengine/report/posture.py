@@ -78,7 +78,7 @@ def collect_postures(db: HistoryDB, since: datetime, max_runs: int = 500) -> lis
                 posture.trend_changed = previous.trend_changed
             if "score" in compliance:
                 posture.compliance_score = float(compliance["score"])
-                posture.failing_controls = list(compliance.get("failing", []))
+                posture.failing_controls = [_short_title(c) for c in compliance.get("failing", [])]
                 posture.trend_score = [*posture.trend_score, posture.compliance_score]
             if patches:
                 posture.pending_patches = patches.get("pending")
@@ -89,3 +89,12 @@ def collect_postures(db: HistoryDB, since: datetime, max_runs: int = 500) -> lis
             posture.trend_changed = [*posture.trend_changed, hr["changed"]]
             postures[hr["host"]] = posture
     return list(postures.values())
+
+
+def _short_title(control: dict[str, str]) -> dict[str, str]:
+    """Task names often start with the control number; the page shows the id already."""
+    number = str(control.get("id", "")).split("_", 1)[-1]
+    title = str(control.get("title", ""))
+    if number and title.startswith(number + " "):
+        title = title[len(number) + 1:]
+    return {**control, "title": title}

@@ -11,6 +11,7 @@ read ok everywhere.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -56,7 +57,9 @@ def webhook() -> Iterator[tuple[str, list[dict]]]:
 
 
 def _pyengine(cwd: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pyengine", *args], cwd=cwd,
+    # The project's own history (cwd/.pyengine), not the test session's override.
+    env = {k: v for k, v in os.environ.items() if k != "PYENGINE_HISTORY_DB"}
+    return subprocess.run([sys.executable, "-m", "pyengine", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -143,8 +146,9 @@ def test_second_locked_run_exits_at_once_and_changes_nothing(lab: Any, tmp_path:
         "    - pause: {seconds: 8}\n"
         f"    - file: {{path: '{marker}-{{{{ who }}}}', state: touch}}\n")
     args = ["run", str(book), "-i", str(lab.inventory_path), "--lock"]
+    env = {k: v for k, v in os.environ.items() if k != "PYENGINE_HISTORY_DB"}
     first = subprocess.Popen([sys.executable, "-m", "pyengine", *args, "-e", "who=first"],
-                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     try:
         deadline = time.monotonic() + 30

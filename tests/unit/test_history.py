@@ -113,3 +113,14 @@ def test_history_command_lists_runs_and_host_rows(tmp_path: Path) -> None:
 def test_history_command_without_database_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(history, ["--db", str(tmp_path / "none.sqlite")])
     assert result.exit_code == 0 and "no history yet" in result.output
+
+
+def test_history_path_can_be_moved_by_environment(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyengine.history.db import default_history_path
+
+    monkeypatch.setenv("PYENGINE_HISTORY_DB", str(tmp_path / "elsewhere.sqlite"))
+    assert default_history_path() == tmp_path / "elsewhere.sqlite"
+    assert default_history_path(tmp_path) == tmp_path / ".pyengine" / "history.sqlite"
+    monkeypatch.delenv("PYENGINE_HISTORY_DB")
+    assert default_history_path().name == "history.sqlite"
