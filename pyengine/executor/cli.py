@@ -96,7 +96,11 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
     from pyengine.executor.play import RunOptions
     from pyengine.executor.records import client_of, write_records
     from pyengine.executor.run import Interrupted, run_playbook
-    from pyengine.executor.run_options import record_settings, split_record_options
+    from pyengine.executor.run_options import (
+        record_settings,
+        scap_extra_vars,
+        split_record_options,
+    )
     from pyengine.masking import register_secret
     from pyengine.report.compliance import print_compliance
     from pyengine.report.console import ConsoleReporter
@@ -105,6 +109,7 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
 
     record_opts = split_record_options(vault_opts)
     vault = vault_from_options(**vault_opts)
+    extra = (*scap_extra_vars(record_opts), *extra)  # -e given by the user still wins
     sources, book = prepare(playbook, inventories, limit, extra, trust_new_hosts, vault)
     records = record_settings(record_opts, report_json, list(inventories), Path(playbook))
     become_password = None

@@ -17,7 +17,7 @@ from pyengine.errors import PyengineError
 from pyengine.executor.records import RecordOptions
 
 KEYS = ("report_junit", "history_db", "no_history", "lock", "quiet", "alerts_file",
-        "alert_webhook", "alert_email", "smtp_host")
+        "alert_webhook", "alert_email", "smtp_host", "scap_profile", "scap_datastream")
 
 
 def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,6 +41,11 @@ def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="E-mail the summary to this address (with --smtp-host)."),
         click.option("--smtp-host", default=None, metavar="HOST[:PORT]",
                      help="SMTP server for --alert-email."),
+        click.option("--scap-datastream", type=click.Path(dir_okay=False, exists=True),
+                     default=None, help="Also judge hosts with OpenSCAP (oscap on the host) "
+                     "using this SCAP data stream; the score shows beside the baseline's own."),
+        click.option("--scap-profile", default=None, metavar="PROFILE",
+                     help="XCCDF profile for --scap-datastream (default: CIS Level 1 Server)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -88,3 +93,17 @@ def record_settings(opts: dict[str, Any], report_json: str | None, inventories: 
         inventory=",".join(inventories),
         playbook_dir=playbook.resolve().parent,
     )
+
+
+def scap_extra_vars(opts: dict[str, Any]) -> tuple[str, ...]:
+    """--scap-datastream/--scap-profile as the variables the baseline and scap-scan.yml read."""
+    import json
+
+    values: dict[str, str] = {}
+    if opts.get("scap_datastream"):
+        path = str(Path(opts["scap_datastream"]).resolve())
+        values.update(baseline_scap_datastream=path, scap_datastream=path)
+    if opts.get("scap_profile"):
+        values.update(baseline_scap_profile=opts["scap_profile"],
+                      scap_profile=opts["scap_profile"])
+    return (json.dumps(values),) if values else ()
