@@ -20,13 +20,15 @@ from pyengine.connection import connection_for_host
 MODULES = Path(__file__).resolve().parents[1] / "modules"
 
 
-def hostvars(lab: Any, name: str) -> dict[str, Any]:
-    """The host's variables from the lab inventory, with the machine's ~/.ssh left out."""
+def hostvars(lab: Any, name: str, **extra: Any) -> dict[str, Any]:
+    """The host's variables from the lab inventory, with the machine's ~/.ssh left out
+    (`extra` on top)."""
     group = yaml.safe_load(Path(lab.inventory_path).read_text())["all"]["children"]["lab"]
     out = dict(group["vars"])
     out.update(group["hosts"][name])
     out.update({"pyengine_user_known_hosts": False, "pyengine_allow_agent": False,
                 "pyengine_look_for_keys": False})
+    out.update(extra)
     return out
 
 

@@ -123,9 +123,11 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
     reporter = (QuietReporter if record_opts.get("quiet") else ConsoleReporter)(
         verbosity=verbosity, show_diff=diff)
 
-    def clients() -> dict[str, str]:
+    def clients(run: Any) -> dict[str, str]:
+        # Only the hosts of this run: resolving every inventory host's variables would
+        # cost a full variable merge per host of a large inventory.
         return {name: client_of(sources.inventory.group_names(name),
-                                sources.inventory_vars(name)) for name in sources.inventory.hosts}
+                                sources.inventory_vars(name)) for name in run.hosts}
 
     def warn(text: str) -> None:
         click.echo(f"pyengine: {text}", err=True)
@@ -139,9 +141,9 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
             mid = ", ".join(f"{h} ({t})" for h, t in sorted(stop.mid_task.items())) or "none"
             click.echo(f"interrupted: hosts mid-task: {mid}", err=True)
             reporter.print_recap(stop.result)
-            write_records(stop.result, EXIT_INTERRUPTED, records, clients(), warn)
+            write_records(stop.result, EXIT_INTERRUPTED, records, clients(stop.result), warn)
             sys.exit(EXIT_INTERRUPTED)
-        report = write_records(result, result.exit_code, records, clients(), warn)
+        report = write_records(result, result.exit_code, records, clients(result), warn)
     if not record_opts.get("quiet"):
         # Controls tagged with an id: each one's pass/fail and the score per host (all of
         # them in an audit run, the failing ones after an enforcing run).

@@ -10,8 +10,6 @@ and never changes the run's exit code: the hosts' outcome is what that code says
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -72,24 +70,18 @@ def git_revision(folder: Path | None) -> str:
         return ""
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_records(run: RunResult, exit_code: int, options: RecordOptions,
                   clients: Mapping[str, str], warn: Callable[[str], None]) -> dict[str, Any]:
     """Write every configured record; returns the report dict they were made from."""
     from pyengine.history.db import HistoryDB
-    from pyengine.report.junit import junit_xml
+    from pyengine.report.json_report import write_report_dict
+    from pyengine.report.junit import write_junit
 
     report = full_report(run, exit_code, clients)
     if options.report_json:
-        _write_atomic(options.report_json, json.dumps(report, indent=2, default=str) + "\n")
+        write_report_dict(report, options.report_json)
     if options.report_junit:
-        _write_atomic(options.report_junit, junit_xml(report))
+        write_junit(report, options.report_junit)
     if options.history_db:
         try:
             with HistoryDB(options.history_db) as db:

@@ -9,6 +9,7 @@ import click
 from pyengine.errors import PyengineError
 from pyengine.history.db import HistoryDB, default_history_path
 from pyengine.report.html import render_html
+from pyengine.report.json_report import write_text_atomically
 from pyengine.report.posture import collect_postures, parse_since
 
 
@@ -28,7 +29,5 @@ def report(since: str, output: Path, db_path: Path | None) -> None:
     with HistoryDB(path) as db:
         postures = collect_postures(db, start)
     page = render_html(postures, since=start.strftime("%Y-%m-%d %H:%M UTC"))
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(output)
+    write_text_atomically(output, page)
     click.echo(f"wrote {output} ({len(postures)} hosts)")

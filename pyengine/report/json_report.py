@@ -52,12 +52,21 @@ def report_dict(run: RunResult, exit_code: int | None = None) -> dict[str, Any]:
     return masked
 
 
-def write_report(run: RunResult, path: Path | str, exit_code: int | None = None) -> Path:
-    """Write the report atomically (a reader never sees half a file)."""
+def write_text_atomically(path: Path | str, text: str) -> Path:
+    """Write a report file so a reader (a scheduler, a dashboard) never sees half of it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(report_dict(run, exit_code), indent=2, default=str) + "\n",
-                   encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+def write_report_dict(data: dict[str, Any], path: Path | str) -> Path:
+    """Write an already built (and masked) report dict as the JSON report."""
+    return write_text_atomically(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_report(run: RunResult, path: Path | str, exit_code: int | None = None) -> Path:
+    """Write the report of `run`."""
+    return write_report_dict(report_dict(run, exit_code), path)

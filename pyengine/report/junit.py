@@ -64,8 +64,7 @@ def junit_xml(report: dict[str, Any]) -> str:
 
 
 def write_junit(report: dict[str, Any], path: Path) -> None:
-    """Write the JUnit file atomically, so a half-written report never confuses a reader."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(junit_xml(report), encoding="utf-8")
-    tmp.replace(path)
+    """Write the JUnit file (atomically, like every report)."""
+    from pyengine.report.json_report import write_text_atomically
+
+    write_text_atomically(path, junit_xml(report))

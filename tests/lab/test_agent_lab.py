@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from modtarget import hostvars
 
 from pyengine.agent.session import AgentError, BecomeError, PythonAgentSession
 from pyengine.connection import connection_for_host
@@ -42,16 +41,6 @@ def main(m):
 '''
 
 SOURCES = {"whoami": WHOAMI, "scratch": SCRATCH}
-
-
-def hostvars(lab: Any, name: str, **extra: Any) -> dict[str, Any]:
-    group = yaml.safe_load(Path(lab.inventory_path).read_text())["all"]["children"]["lab"]
-    out = dict(group["vars"])
-    out.update(group["hosts"][name])
-    out.update({"pyengine_user_known_hosts": False, "pyengine_allow_agent": False,
-                "pyengine_look_for_keys": False})
-    out.update(extra)
-    return out
 
 
 def session_for(lab: Any, name: str, user: str = "root", **become: Any) -> PythonAgentSession:

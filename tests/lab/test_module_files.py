@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from modtarget import hostvars as _hostvars
 
 from pyengine.agent.session import PythonAgentSession
 from pyengine.connection import connection_for_host
@@ -35,15 +35,6 @@ from pyengine.modspec import normalize_args
 pytestmark = pytest.mark.lab
 
 MODULES = Path(__file__).resolve().parents[2] / "modules"
-
-
-def _hostvars(lab: Any, name: str) -> dict[str, Any]:
-    group = yaml.safe_load(Path(lab.inventory_path).read_text())["all"]["children"]["lab"]
-    out = dict(group["vars"])
-    out.update(group["hosts"][name])
-    out.update({"pyengine_user_known_hosts": False, "pyengine_allow_agent": False,
-                "pyengine_look_for_keys": False})
-    return out
 
 
 class Target:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from modtarget import hostvars
 
 from pyengine.agent.session import PythonAgentSession
 from pyengine.connection import CommandTimeout, HostKeyError, connection_for_host
@@ -39,17 +39,6 @@ def main(m):
         time.sleep(0.05)
     return {"changed": False}
 '''
-
-
-def hostvars(lab: Any, name: str, **extra: Any) -> dict[str, Any]:
-    """The host's variables from the lab inventory; the machine's ~/.ssh stays out of it."""
-    group = yaml.safe_load(Path(lab.inventory_path).read_text())["all"]["children"]["lab"]
-    out = dict(group["vars"])
-    out.update(group["hosts"][name])
-    out.update({"pyengine_user_known_hosts": False, "pyengine_allow_agent": False,
-                "pyengine_look_for_keys": False})
-    out.update(extra)
-    return out
 
 
 def lab_key_lines(lab: Any, address: str) -> list[str]:
