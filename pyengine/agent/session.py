@@ -259,7 +259,13 @@ class PythonAgentSession:
 
     def _start_failed(self, channel: AgentChannel, seen: str) -> NoReturn:
         status = channel.exit_status(2.0)
-        text = seen.replace(HELLO_MARK, "").strip()
+        # The exit status can arrive before the last of stderr ("doas: not found"): read
+        # stderr to its end (briefly) so the reason below is decided on all of it.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and channel.read_stderr(0.2) is not None:
+            pass
+        full = channel.stderr_so_far().decode("utf-8", "replace")
+        text = (full if len(full) >= len(seen) else seen).replace(HELLO_MARK, "").strip()
         if not self.connection.connected:
             raise HostUnreachable(self.host, f"connection lost starting the agent{_tail(text)}")
         if self.become and "a password is required" in text:
