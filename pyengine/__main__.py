@@ -1,5 +1,5 @@
 """`python -m pyengine` runs the CLI."""
 
-from pyengine.cli import main
+from pyengine.commands.main import main
 
 main()

@@ -11,10 +11,8 @@ them with rich after the recap.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import click
 from rich.console import Console
 from rich.table import Table
 
@@ -115,20 +113,3 @@ def print_compliance(report: Mapping[str, Any], console: Console | None = None,
     for table in tables:
         out.print(table)
     return len(tables)
-
-
-@click.command("compliance")
-@click.argument("report_json", type=click.Path(exists=True, dir_okay=False))
-@click.option("--failing", is_flag=True, help="Show only the failing controls.")
-def compliance_cmd(report_json: str, failing: bool) -> None:
-    """Show the per-host compliance table of a run's JSON report (--report-json)."""
-    import json
-
-    from pyengine.errors import PyengineError
-
-    try:
-        report = json.loads(Path(report_json).read_text())
-    except (OSError, ValueError) as err:
-        raise PyengineError(f"{report_json}: not a JSON report ({err})") from None
-    if not print_compliance(report, failing_only=failing):
-        click.echo("no control tasks (tags cis_*/win_*/ctl_*) in this report")

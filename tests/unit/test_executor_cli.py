@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pyengine.commands.run import parse_extra_vars
 from pyengine.errors import PlaybookError
-from pyengine.executor.cli import parse_extra_vars
 
 
 def pyengine(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pyengine import masking
-from pyengine.history.cli import history
+from pyengine.commands.history import history
 from pyengine.history.db import SCHEMA_VERSION, HistoryDB
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pyengine.commands.inventory import inventory
 from pyengine.errors import PlaybookError
 from pyengine.inventory import load_inventory
-from pyengine.inventory.cli import inventory
 
 PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "project"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyengine.cli import main
+from pyengine.commands.main import main
 from pyengine.errors import LabError
 from pyengine.lab import Lab, default_inventory_path
 from pyengine.lab import image as image_mod

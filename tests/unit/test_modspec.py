@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pyengine.commands.doc import doc
 from pyengine.errors import PlaybookError, PlaybookErrors
 from pyengine.modspec import (
     canonical_name,
@@ -18,7 +19,6 @@ from pyengine.modspec import (
     split_words,
     validate_args,
 )
-from pyengine.modspec_cli import doc
 from pyengine.paths import builtin_modules_dir
 from pyengine.playbook.model import Origin
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pyengine.commands.check_syntax import check_syntax
 from pyengine.errors import EXIT_INVALID_INPUT, PlaybookError, PlaybookErrors
 from pyengine.playbook import load_playbook
-from pyengine.playbook.cli import check_syntax
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from pyengine import masking
+from pyengine.commands.report import report
 from pyengine.errors import PyengineError
 from pyengine.history.db import HistoryDB
-from pyengine.report.cli import report
 from pyengine.report.html import sparkline
 from pyengine.report.posture import collect_postures, parse_since
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pyengine.commands.schedule import schedule
 from pyengine.errors import PyengineError
-from pyengine.schedule.cli import schedule
 from pyengine.schedule.units import Schedule, cron_entry, service_unit, timer_unit
 
 

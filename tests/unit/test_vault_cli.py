@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from vault_helpers import pyengine
 
 from pyengine import masking
+from pyengine.commands.vault import vault
 from pyengine.vault import VaultLib, VaultSecret, envelope
-from pyengine.vault.cli import vault
 
 PLAIN = b"secret_key: abcdef-123456\n"
 

@@ -69,7 +69,7 @@ def drift(repo: Path, since: str | None) -> None:
 def restore(host: str, path: str, repo: Path, rev: str, inventories: tuple[str, ...],
             check: bool, show_diff: bool, trust_new_hosts: bool) -> None:
     """Put PATH on HOST back as it was at REV, atomically (owner and mode kept)."""
-    from pyengine.cli import main as pyengine_main
+    from pyengine.commands.main import main as pyengine_main
     from pyengine.errors import PyengineError
     from pyengine.masking import MASK
 

@@ -1,9 +1,10 @@
 """The `pyengine` command line: a click group whose subcommands load lazily.
 
-Each subcommand lives beside the layer it drives (`pyengine/lab/cli.py`, ...)
-and is imported only when used, so `pyengine lab status` does not pay for
-paramiko and jinja2. Expected failures (`PyengineError`) print one line on
-stderr and exit with their documented code; nothing else is caught here.
+Each subcommand has its own module in `pyengine/commands/` (`commands/lab.py`, ...),
+the one package that wires the layers together, and is imported only when used, so
+`pyengine lab status` does not pay for paramiko and jinja2. Expected failures
+(`PyengineError`) print one line on stderr and exit with their documented code; nothing
+else is caught here.
 """
 
 from __future__ import annotations
@@ -23,18 +24,18 @@ from pyengine.masking import mask_text
 
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
-    "lab": "pyengine.lab.cli:lab",
-    "inventory": "pyengine.inventory.cli:inventory",
-    "check-syntax": "pyengine.playbook.cli:check_syntax",
-    "doc": "pyengine.modspec_cli:doc",
-    "run": "pyengine.executor.cli:run",
-    "vault": "pyengine.vault.cli:vault",
-    "patch": "pyengine.patching.cli:patch",
-    "backup": "pyengine.backup.cli:backup",
-    "history": "pyengine.history.cli:history",
-    "report": "pyengine.report.cli:report",
-    "schedule": "pyengine.schedule.cli:schedule",
-    "compliance": "pyengine.report.compliance:compliance_cmd",
+    "lab": "pyengine.commands.lab:lab",
+    "inventory": "pyengine.commands.inventory:inventory",
+    "check-syntax": "pyengine.commands.check_syntax:check_syntax",
+    "doc": "pyengine.commands.doc:doc",
+    "run": "pyengine.commands.run:run",
+    "vault": "pyengine.commands.vault:vault",
+    "patch": "pyengine.commands.patch:patch",
+    "backup": "pyengine.commands.backup:backup",
+    "history": "pyengine.commands.history:history",
+    "report": "pyengine.commands.report:report",
+    "schedule": "pyengine.commands.schedule:schedule",
+    "compliance": "pyengine.commands.compliance:compliance_cmd",
 }
 
 
