@@ -40,6 +40,11 @@ DENY_GLOBS = [
     "/etc/sudoers.d/*.pyengine-tmp", "*/.vault_pass*", "*/krb5.keytab", "*.keytab",
 ]
 PRIVATE_KEY_RE = re.compile(rb"-----BEGIN ([A-Z0-9 ]+ )?PRIVATE KEY-----|PuTTY-User-Key-File")
+# A shadow-style line: `name:<crypt hash>:` where the hash is one of crypt(3)'s
+# `$id$...` forms or a 13-character DES hash. A copy of /etc/shadow under any name
+# (a backup, a chroot's, /root/shadow.bak) is refused by what it holds.
+SHADOW_LINE_RE = re.compile(
+    rb"^[^:\n]+:(\$[0-9a-z]+\$[^:\n]+|[./0-9A-Za-z]{13}):\d*:", re.MULTILINE)
 
 DEFAULT_PATHS = {
     "Debian": [
@@ -82,11 +87,27 @@ COMMON_COMMANDS = {
 
 
 def is_denied(path, extra):
-    """True when the path matches the built-in denylist or a user addition."""
-    for pattern in DENY_GLOBS + list(extra):
-        if fnmatch.fnmatch(path, pattern):
-            return True
+    """True when the path, however it is spelled (`/etc//shadow`, `/etc/./shadow`,
+    `/etc/x/../shadow`) or wherever a symlink on the way leads, matches the built-in
+    denylist or a user addition. The globs name canonical paths, so each spelling is
+    reduced to its canonical forms before matching."""
+    spellings = {path, os.path.normpath(path), os.path.realpath(path)}
+    for spelling in spellings:
+        if spelling.startswith("//"):
+            spelling = "/" + spelling.lstrip("/")  # POSIX keeps a leading '//' in normpath
+        for pattern in DENY_GLOBS + list(extra):
+            if fnmatch.fnmatch(spelling, pattern):
+                return True
     return False
+
+
+def secret_in(data):
+    """Why `data` must not be kept, or None: a private key or shadow-style hashes."""
+    if PRIVATE_KEY_RE.search(data):
+        return "contains a private key"
+    if SHADOW_LINE_RE.search(data):
+        return "contains password hashes"
+    return None
 
 
 def expand(patterns):
@@ -102,6 +123,9 @@ def expand(patterns):
                     dirs.sort()
                     candidates.extend(os.path.join(root, f) for f in sorted(files))
             for path in candidates:
+                path = os.path.normpath(path)
+                if path.startswith("//"):
+                    path = "/" + path.lstrip("/")
                 if path not in seen:
                     seen.add(path)
                     found.append(path)
@@ -143,8 +167,9 @@ def main(m):
         except OSError as exc:
             skipped.append({"path": path, "reason": exc.strerror or str(exc)})
             continue
-        if PRIVATE_KEY_RE.search(data):
-            refused.append({"path": path, "reason": "contains a private key"})
+        reason = secret_in(data)
+        if reason:
+            refused.append({"path": path, "reason": reason})
             continue
         files[path] = base64.b64encode(data).decode("ascii")
 
@@ -165,8 +190,9 @@ def main(m):
             skipped.append({"path": "command:" + name, "reason": (err.strip() or "rc=%d" % rc)
                             .splitlines()[-1]})
             continue
-        if PRIVATE_KEY_RE.search(out.encode()):
-            refused.append({"path": "command:" + name, "reason": "output contains a private key"})
+        reason = secret_in(out.encode())
+        if reason:
+            refused.append({"path": "command:" + name, "reason": "output " + reason})
             continue
         commands[name] = out
     return {
