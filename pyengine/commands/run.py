@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
+from pyengine.commands.run_options import record_options
 from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PlaybookErrors, PyengineError
-from pyengine.executor.run_options import record_options
 from pyengine.vault.options import vault_from_options, vault_options
 
 
@@ -93,14 +93,14 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
         verbosity: int, report_json: str | None, trust_new_hosts: bool, ask_become_pass: bool,
         **vault_opts: Any) -> None:
     """Run PLAYBOOK on its hosts (exit 0 ok, 2 a task failed, 4 a host unreachable)."""
-    from pyengine.executor.play import RunOptions
-    from pyengine.executor.records import client_of, write_records
-    from pyengine.executor.run import Interrupted, run_playbook
-    from pyengine.executor.run_options import (
+    from pyengine.commands.records import client_of, write_records
+    from pyengine.commands.run_options import (
         record_settings,
         scap_extra_vars,
         split_record_options,
     )
+    from pyengine.executor.play import RunOptions
+    from pyengine.executor.run import Interrupted, run_playbook
     from pyengine.masking import register_secret
     from pyengine.report.compliance import print_compliance
     from pyengine.report.console import ConsoleReporter

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pyengine.executor.run_options import scap_extra_vars
+from pyengine.commands.run_options import scap_extra_vars
 
 
 def test_options_become_baseline_and_scan_variables(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from pyengine.alerts import AlertConfig
+from pyengine.commands.records import RecordOptions
 from pyengine.errors import PyengineError
-from pyengine.executor.records import RecordOptions
 
 KEYS = ("report_junit", "history_db", "no_history", "lock", "quiet", "alerts_file",
         "alert_webhook", "alert_email", "smtp_host", "scap_profile", "scap_datastream")
