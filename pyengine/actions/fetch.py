@@ -23,6 +23,7 @@ def run(ctx: Any) -> dict[str, Any]:
     import base64
 
     from pyengine.actions.base import ActionFailed
+    from pyengine.safepath import UnsafePath, contained
 
     src = str(ctx.args["src"])
     got = ctx.host_ops.run_module("slurp", {"src": src})
@@ -32,14 +33,20 @@ def run(ctx: Any) -> dict[str, Any]:
                     "file": src}
         raise ActionFailed(got.get("msg") or f"cannot read {src}", file=src)
     data = base64.b64decode(got.get("content", ""))
-    dest = str(ctx.args["dest"])
-    if ctx.args.get("flat"):
-        target = Path(dest, os.path.basename(src)) if dest.endswith("/") else Path(dest)
-    else:
-        target = Path(dest, ctx.host, src.lstrip("/"))
-    target = target.expanduser()
-    if not target.is_absolute():
-        target = ctx.basedir / target
+    dest = Path(str(ctx.args["dest"])).expanduser()
+    if not dest.is_absolute():
+        dest = ctx.basedir / dest
+    # The user chose `dest`; the part below it comes from `src`, which may come from
+    # the target (a registered listing): it must not climb out of `dest`.
+    try:
+        if not ctx.args.get("flat"):
+            target = contained(dest, f"{ctx.host}/{src}", "fetched path")
+        elif str(ctx.args["dest"]).endswith("/"):
+            target = contained(dest, os.path.basename(src.rstrip("/")), "fetched file name")
+        else:
+            target = dest
+    except UnsafePath as err:
+        raise ActionFailed(str(err), file=src) from None
     checksum = hashlib.sha1(data).hexdigest()
     if target.is_file() and hashlib.sha1(target.read_bytes()).hexdigest() == checksum:
         return {"changed": False, "dest": str(target), "checksum": checksum,

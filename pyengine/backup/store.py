@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from pyengine.errors import PyengineError
+from pyengine.safepath import contained
 
 BACKUP_ROOT = "backups"
 COMMANDS_DIR = "_commands"
@@ -123,7 +124,7 @@ class BackupStore:
         if target.exists():
             shutil.rmtree(target)
         for path, content in files.items():
-            dest = target / host_relpath(path)
+            dest = contained(target, host_relpath(path), "backup path")
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(content)
 

@@ -180,3 +180,19 @@ def test_unknown_module_argument_at_run_time_fails_the_task_clearly(tmp_path: Pa
     assert run.exit_code == 2
     msg = run.hosts["h1"].tasks[0].msg
     assert "bogus" in msg and "state" in msg
+
+
+def test_fetch_refuses_a_src_that_would_write_outside_dest(tmp_path: Path) -> None:
+    """CVE-2019-3828's class: the part of the path that comes from `src` (which may come
+    from the target) cannot climb out of `dest`."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "src.txt").write_text("data")
+    climbing = f"{tmp_path}/d/" + "../" * 30 + f"{str(tmp_path).lstrip('/')}/src.txt"
+    run = run_yaml(tmp_path, f"""
+        - hosts: all
+          tasks:
+            - fetch: {{src: "{climbing}", dest: "TMP/fetched"}}
+        """, hosts=["h1"])
+    assert run.exit_code == 2
+    assert "refusing fetched path" in run.hosts["h1"].tasks[0].msg
+    assert not (tmp_path / "fetched").exists()
