@@ -99,7 +99,7 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
         scap_extra_vars,
         split_record_options,
     )
-    from pyengine.executor.play import RunOptions
+    from pyengine.executor.contracts import RunOptions
     from pyengine.executor.run import Interrupted, run_playbook
     from pyengine.masking import register_secret
     from pyengine.report.compliance import print_compliance
@@ -117,9 +117,8 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
         become_password = click.prompt("BECOME password", hide_input=True, err=True)
         register_secret(become_password)
     options = RunOptions(check=check, diff=diff, tags=_split_tags(tags),
-                         skip_tags=_split_tags(skip_tags), limit=limit, forks=forks,
-                         extra_vars=sources.vm.extra_vars, verbosity=verbosity,
-                         become_password=become_password, trust_new_hosts=trust_new_hosts)
+                         skip_tags=_split_tags(skip_tags), forks=forks,
+                         extra_vars=sources.vm.extra_vars, become_password=become_password)
     reporter = (QuietReporter if record_opts.get("quiet") else ConsoleReporter)(
         verbosity=verbosity, show_diff=diff)
 

@@ -15,7 +15,7 @@ always take over — the agent has not run anything after it.
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pyengine.actions.base import ActionContext
@@ -37,16 +37,14 @@ from pyengine.executor.plan import (
     PlanContext,
     Planned,
     Slot,
-    as_bool,
     expand_references,
     plan_task,
     produced_names,
     task_references,
 )
-from pyengine.executor.results import FAILED, SKIPPED, UNREACHABLE, TaskResult
+from pyengine.executor.results import FAILED, TaskResult
 from pyengine.executor.stops import (
     DONE_OK,
-    END_HOST,
     END_PLAY,
     HOST_FAILED,
     STOPPED,
@@ -408,13 +406,3 @@ _HIDDEN = {"invocation", "_ansible_no_log"}
 
 def _public(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k not in _HIDDEN}
-
-
-def iter_items(batch: list[Planned]) -> Iterator[dict[str, Any]]:
-    for planned in batch:
-        for slot in planned.slots:
-            yield from slot.agent_items
-
-
-__all__ = ["HostWorker", "DONE_OK", "HOST_FAILED", "END_HOST", "END_PLAY", "UNREACHED",
-           "STOPPED", "SKIPPED", "UNREACHABLE", "as_bool"]

@@ -12,60 +12,23 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pyengine.agent.session import PythonAgentSession
 from pyengine.connection.base import Connection
 from pyengine.errors import PyengineError
 from pyengine.executor import program as prg
+from pyengine.executor.contracts import RunOptions, Sources
 from pyengine.executor.events import Reporter
-from pyengine.executor.host import DONE_OK, HOST_FAILED, UNREACHED, HostWorker
+from pyengine.executor.host import HostWorker
 from pyengine.executor.hoststate import HostState, SessionKey
 from pyengine.executor.plan import as_bool
 from pyengine.executor.results import RunResult
+from pyengine.executor.stops import DONE_OK, HOST_FAILED, UNREACHED
 from pyengine.executor.sync import HostGroup
 from pyengine.playbook.model import Play, Task, TaskOrBlock
 from pyengine.templating import Templar, is_template
-
-
-@dataclass
-class RunOptions:
-    check: bool = False
-    diff: bool = False
-    tags: set[str] = field(default_factory=set)
-    skip_tags: set[str] = field(default_factory=set)
-    limit: str | None = None
-    forks: int = 50
-    extra_vars: dict[str, Any] = field(default_factory=dict)
-    verbosity: int = 0
-    become_password: str | None = None
-    trust_new_hosts: bool = False
-
-
-class Sources(Protocol):
-    """What the executor needs from inventory, variables, modules and the loader."""
-
-    def play_hosts(self, play: Play) -> list[str]: ...
-
-    def base_vars(self, host: str, play: Play, task: Task | None) -> Mapping[str, Any]: ...
-
-    def inventory_vars(self, host: str) -> Mapping[str, Any]: ...
-
-    def groups(self) -> dict[str, list[str]]: ...
-
-    def connection(self, host: str, variables: Mapping[str, Any]) -> Connection: ...
-
-    def module_source(self, name: str) -> str: ...
-
-    def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]: ...
-
-    def load_include(self, task: Task, args: dict[str, Any], play: Play
-                     ) -> list[TaskOrBlock]: ...
-
-    def load_include_role(self, task: Task, args: dict[str, Any], play: Play
-                          ) -> tuple[list[TaskOrBlock], list[Task]]: ...
 
 
 class PlayRun:
@@ -95,7 +58,7 @@ class PlayRun:
         # `ansible_check_mode`: --check, or the play's own `check_mode:` (it may be a template
         # of extra vars, as in nightly.yml's audit play). A task's `check_mode: false` does
         # not change it, so such a task can still tell it must only look.
-        self.play_check_mode = options.check or _play_check_mode(play, sources)
+        self.play_check_mode = options.check or _play_check_mode(play, options.extra_vars)
 
     # -- variables -------------------------------------------------------------------
     def base_vars(self, host: str, task: Task | None) -> Mapping[str, Any]:
@@ -187,8 +150,8 @@ class PlayRun:
             # Windows: the PowerShell runner (no sudo; WinRM users are admins or not).
             from pyengine.agent.powershell import PowerShellSession
 
-            resolver = getattr(self.sources, "module_source_ps1", self.sources.module_source)
-            session: Any = PowerShellSession(connection, module_source=resolver)  # type: ignore[arg-type]
+            session: Any = PowerShellSession(connection,  # type: ignore[arg-type]
+                                             module_source=self.sources.module_source_ps1)
             return session  # type: ignore[no-any-return]
         variables = _VarsView(self, host)
         become, user = key
@@ -237,10 +200,8 @@ class PlayRun:
             self.inventory_changes.append((host, result))
 
     def apply_inventory_changes(self) -> None:
-        apply = getattr(self.sources, "apply_inventory_change", None)
         for host, result in self.inventory_changes:
-            if apply is not None:
-                apply(host, result)
+            self.sources.apply_inventory_change(host, result)
         self.inventory_changes.clear()
 
     def end_play(self) -> None:
@@ -461,12 +422,11 @@ def new_run_result(playbook: str, started: str, check: bool) -> RunResult:
     return RunResult(playbook=playbook, started=started, check_mode=check)
 
 
-def _play_check_mode(play: Play, sources: Sources) -> bool:
+def _play_check_mode(play: Play, extra_vars: Mapping[str, Any]) -> bool:
     if play.check_mode is None or isinstance(play.check_mode, bool):
         return bool(play.check_mode)
-    extra = getattr(getattr(sources, "vm", None), "extra_vars", {}) or {}
     try:
-        rendered = Templar(extra).render(play.check_mode)
+        rendered = Templar(extra_vars).render(play.check_mode)
     except PyengineError:
         return False
     return as_bool(rendered)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 
+from pyengine.executor.stops import HOST_FAILED
 from pyengine.playbook.model import Block, Task, TaskOrBlock
 
 _ids = itertools.count(1)
@@ -131,8 +132,6 @@ class Cursor:
     pc: int = 0
     frames: Frames = ()
 
-
-HOST_FAILED = "host_failed"
 
 
 def advance(prog: Program, cur: Cursor) -> tuple[Cursor, Op | None, str | None]:

@@ -12,12 +12,11 @@ import datetime
 import threading
 from collections.abc import Callable
 
+from pyengine.executor.contracts import RunOptions, Sources
 from pyengine.executor.events import Reporter
 from pyengine.executor.hoststate import HostState
 from pyengine.executor.play import (
     PlayRun,
-    RunOptions,
-    Sources,
     new_run_result,
     play_program,
     render_serial,

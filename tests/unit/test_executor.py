@@ -16,7 +16,7 @@ import pytest
 
 from pyengine import modspec
 from pyengine.connection.local import LocalConnection
-from pyengine.executor.play import RunOptions
+from pyengine.executor.contracts import RunOptions
 from pyengine.executor.run import run_playbook
 from pyengine.playbook.loader import load_include, load_include_role, load_playbook
 from pyengine.playbook.model import Play, Task
@@ -68,6 +68,12 @@ class LocalSources:
     def load_include_role(self, task: Task, args: dict[str, Any], play: Play) -> Any:
         tasks, handlers, _ = load_include_role(task, args, play)
         return tasks, handlers
+
+    def module_source_ps1(self, name: str) -> str:
+        raise AssertionError("no Windows host here")
+
+    def apply_inventory_change(self, host: str, result: dict[str, Any]) -> None:
+        pass  # the tests' hosts are fixed
 
 
 def run_yaml(tmp_path: Path, text: str, hosts: list[str] | None = None, **opts: Any):
