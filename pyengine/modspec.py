@@ -30,7 +30,7 @@ from pyengine.paths import PACKAGE_DIR, builtin_modules_dir
 from pyengine.playbook.model import Origin
 
 PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ansible.posix.", "ansible.windows.",
-            "community.general.", "community.windows.")
+            "community.general.", "community.windows.", "community.crypto.")
 TYPES = {"str", "int", "float", "bool", "list", "dict", "path", "raw"}
 SPEC_NAMES = ("ARGS", "MUTUALLY_EXCLUSIVE", "REQUIRED_ONE_OF", "REQUIRED_IF",
               "REQUIRED_TOGETHER", "FREE_FORM", "ANY_ARGS", "KIND")
