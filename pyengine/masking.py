@@ -95,6 +95,11 @@ def register_secret(value: str) -> None:
     if not isinstance(value, str) or len(value) < MIN_LENGTH:
         return
     new = {value}
+    # The transforms a template most often applies to a secret on its way out. What
+    # this guarantees is exactly this list (docs/VAULT.md): other transforms (slices,
+    # regex_replace, hashes) produce values no registry can know in advance.
+    for base in (value, value.strip()):
+        new.update(t for t in (base, base.upper(), base.lower()) if len(t) >= MIN_LENGTH)
     # A multi-line secret also leaks line by line (a key in a diff).
     if "\n" in value or "\r" in value:
         new.update(line.strip() for line in value.splitlines()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import click
 
 from pyengine.errors import VaultError
+from pyengine.masking import register_secret
 from pyengine.vault.envelope import DEFAULT_VAULT_ID
 
 ENV_PASSWORD = "PYENGINE_VAULT_PASSWORD"
@@ -39,6 +40,9 @@ class VaultSecret:
     def __post_init__(self) -> None:
         if not self.password:
             raise VaultError(f"empty vault password from {self.source or 'an unnamed source'}")
+        # The password opens every secret: it is one itself, wherever it turns up
+        # (`lookup('env', 'PYENGINE_VAULT_PASSWORD')`, a debug of the environment).
+        register_secret(self.password.decode("utf-8", "replace"))
 
 
 def split_vault_id(spec: str) -> tuple[str | None, str]:
