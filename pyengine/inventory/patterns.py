@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
+from pyengine.errors import PlaybookError
 from pyengine.inventory.model import LOCALHOST, Host, Inventory
 
 _SUBSCRIPT = re.compile(r"^(.+?)\[(-?\d+)(?::(-?\d*))?\]$")
@@ -39,7 +40,11 @@ def split_pattern(pattern: str) -> list[str]:
 
 def _match_names(names: list[str], term: str) -> list[str]:
     if term.startswith("~"):
-        regex = re.compile(term[1:])
+        try:
+            regex = re.compile(term[1:])
+        except re.error as err:
+            raise PlaybookError(f"host pattern {term!r} is not a valid regular expression: "
+                                f"{err}") from None
         return [n for n in names if regex.match(n)]
     if any(ch in term for ch in "*?["):
         return [n for n in names if fnmatch.fnmatchcase(n, term)]
