@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from pyengine.errors import PlaybookError, PlaybookErrors, did_you_mean
+from pyengine.origin import Origin
 from pyengine.paths import PACKAGE_DIR, builtin_modules_dir
-from pyengine.playbook.model import Origin
 
 PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ansible.posix.", "ansible.windows.",
             "community.general.", "community.windows.", "community.crypto.")

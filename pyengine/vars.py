@@ -14,7 +14,7 @@ from typing import Any
 
 from pyengine.errors import PlaybookError
 from pyengine.inventory.model import Inventory, VarLayer
-from pyengine.inventory.varsdirs import load_var_file
+from pyengine.inventory.varsdirs import add_playbook_dir, load_var_file
 from pyengine.playbook.model import Play, RoleRef, Task
 from pyengine.templating import OMIT, Templar, is_template, wrap_unsafe
 from pyengine.yamlload import Vault
@@ -76,7 +76,7 @@ class VariableManager:
         results of this host (the executor keeps them).
         """
         if play is not None:
-            self.inventory.add_playbook_dir(play.basedir, self.vault)
+            add_playbook_dir(self.inventory, play.basedir, self.vault)
         out: list[VarLayer] = []
         for role in _roles_of(play, task):
             if role.defaults:

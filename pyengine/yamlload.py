@@ -18,7 +18,7 @@ import yaml
 
 from pyengine.errors import PlaybookError
 from pyengine.masking import register_secret
-from pyengine.playbook.model import Origin
+from pyengine.origin import Origin
 
 VAULT_HEADER = b"$ANSIBLE_VAULT;"
 

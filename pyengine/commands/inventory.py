@@ -15,7 +15,7 @@ import click
 
 from pyengine.inventory.loader import load_inventory
 from pyengine.inventory.model import Inventory
-from pyengine.inventory.patterns import unmatched_terms
+from pyengine.inventory.patterns import select, unmatched_terms
 from pyengine.masking import mask
 
 ENV_INVENTORY = "PYENGINE_INVENTORY"
@@ -62,7 +62,7 @@ def list_hosts(inventories: tuple[str, ...], playbook_dir: str | None, limit: st
                as_json: bool, **vault_opts: Any) -> None:
     """List the hosts a pattern selects, with their groups."""
     inv = _load(inventories, playbook_dir, **vault_opts)
-    hosts = inv.select(limit)
+    hosts = select(inv, limit)
     for term in unmatched_terms(inv, limit):
         click.echo(f"warning: '{term}' matches no host or group", err=True)
     if as_json:
@@ -150,7 +150,7 @@ def host(inventories: tuple[str, ...], playbook_dir: str | None, name: str,
         book = load_playbook(playbook, vault=vault_from_options(**vault_opts))
         vm = VariableManager(inv, extra_vars, vault_from_options(**vault_opts))
         for play in book.plays:
-            if any(h.name == name for h in inv.select(play.hosts)):
+            if any(h.name == name for h in select(inv, play.hosts)):
                 sections.append((f"play '{play.name or play.hosts}' ({play.origin})",
                                  vm.get_vars_with_origins(name, play)))
         if not sections:

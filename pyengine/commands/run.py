@@ -155,6 +155,7 @@ def prepare(playbook: str, inventories: tuple[str, ...], limit: str | None,
     """Load and check the playbook, inventory and extra vars (raises PlaybookErrors)."""
     from pyengine.executor.sources import InventorySources
     from pyengine.inventory import load_inventory
+    from pyengine.inventory.patterns import select
     from pyengine.playbook.loader import load_playbook
     from pyengine.vars import VariableManager
 
@@ -171,7 +172,7 @@ def prepare(playbook: str, inventories: tuple[str, ...], limit: str | None,
     sources.set_playbook_dir(path.resolve().parent)
     for play in book.plays:
         sources.set_playbook_dir(play.basedir)
-    if limit and not inventory.select(limit):
+    if limit and not select(inventory, limit):
         raise PyengineError(f"--limit {limit!r} matches no host of the inventory")
     # vars_files are resolved per host: a missing one is an input error, found before
     # anything connects.

@@ -16,6 +16,8 @@ from pyengine import modspec
 from pyengine.connection.base import Connection
 from pyengine.errors import PlaybookError, PyengineError
 from pyengine.inventory.model import Inventory
+from pyengine.inventory.patterns import select
+from pyengine.inventory.varsdirs import add_playbook_dir
 from pyengine.masking import register_secret
 from pyengine.playbook.model import Play, Task, TaskOrBlock
 from pyengine.templating import Templar
@@ -55,11 +57,11 @@ class InventorySources:
     def play_hosts(self, play: Play) -> list[str]:
         # Read the playbook's group_vars/host_vars here, once, before the host threads
         # start asking for variables.
-        self.inventory.add_playbook_dir(play.basedir, self.vault)
+        add_playbook_dir(self.inventory, play.basedir, self.vault)
         pattern = str(Templar(self.vm.extra_vars).render(play.hosts))
-        names = [h.name for h in self.inventory.select(pattern)]
+        names = [h.name for h in select(self.inventory, pattern)]
         if self.limit:
-            allowed = {h.name for h in self.inventory.select(self.limit)}
+            allowed = {h.name for h in select(self.inventory, self.limit)}
             names = [n for n in names if n in allowed]
         return names
 

@@ -29,7 +29,7 @@ from pyengine.errors import PlaybookError, did_you_mean
 from pyengine.inventory.model import Inventory
 from pyengine.inventory.ranges import expand_hosts
 from pyengine.modspec import split_words
-from pyengine.playbook.model import Origin
+from pyengine.origin import Origin
 
 _SECTION = re.compile(r"^\[([^\]:\s]+)(?::(\w+))?\]\s*$")
 _HOSTPORT = re.compile(r"^(.+?):(\d+)$")

@@ -10,7 +10,7 @@ from pathlib import Path
 from pyengine.errors import PlaybookError
 from pyengine.inventory.ini import parse_ini
 from pyengine.inventory.model import Inventory
-from pyengine.inventory.varsdirs import SKIP_SUFFIXES, load_vars_dirs
+from pyengine.inventory.varsdirs import SKIP_SUFFIXES, add_playbook_dir, load_vars_dirs
 from pyengine.inventory.yamlinv import parse_yaml_inventory
 from pyengine.yamlload import Vault, load_yaml_text, read_text, register_leaves
 
@@ -122,5 +122,5 @@ def load_inventory(paths: Iterable[Path | str] | Path | str, vault: Vault | None
             inventory.inventory_host_files.setdefault(k, []).extend(v)
     inventory.invalidate()
     if playbook_dir is not None:
-        inventory.add_playbook_dir(playbook_dir, vault)
+        add_playbook_dir(inventory, playbook_dir, vault)
     return inventory

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyengine.playbook.model import Origin
+from pyengine.origin import Origin
 
 LOCALHOST = ("localhost", "127.0.0.1", "::1")
 
@@ -76,7 +76,8 @@ class Inventory:
         self.playbook_dirs: list[Path] = []
         # Derived data, computed on first use: a run asks for it per host and per task.
         self._cache: dict[Any, Any] = {}
-        self._seen_dirs: set[tuple[str, str]] = set()
+        # Playbook paths whose group_vars/host_vars were looked for (asked once per task).
+        self.seen_playbook_paths: set[str] = set()
 
     def invalidate(self) -> None:
         """Forget derived data (call after changing hosts, groups or variables)."""
@@ -264,27 +265,11 @@ class Inventory:
                 out[key] = (value, layer.origin(key))
         return out
 
-    def select(self, pattern: str) -> list[Host]:
-        """Hosts matching an Ansible host pattern (see `patterns.py`)."""
-        from pyengine.inventory.patterns import select
-
-        return select(self, pattern)
-
-    def add_playbook_dir(self, path: Path | str, vault: Any = None) -> None:
-        """Also read group_vars/ and host_vars/ next to a playbook (higher precedence)."""
-        from pyengine.inventory.varsdirs import load_vars_dirs
-
-        if ("pbdir", str(path)) in self._seen_dirs:
-            return  # asked once per task: answer without touching the file system
-        self._seen_dirs.add(("pbdir", str(path)))
-        folder = Path(path)
-        if folder.is_file():
-            folder = folder.parent
-        if folder.resolve() in [p.resolve() for p in self.playbook_dirs]:
-            return
+    def add_playbook_layers(self, folder: Path, groups: dict[str, list[VarLayer]],
+                            hosts: dict[str, list[VarLayer]]) -> None:
+        """Record the variable layers read beside a playbook (`varsdirs.add_playbook_dir`)."""
         self.playbook_dirs.append(folder)
         self._cache.clear()
-        groups, hosts = load_vars_dirs(folder, self, vault)
         for k, v in groups.items():
             self.playbook_group_files.setdefault(k, []).extend(v)
         for k, v in hosts.items():

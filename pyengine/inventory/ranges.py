@@ -6,7 +6,7 @@ import re
 import string
 
 from pyengine.errors import PlaybookError
-from pyengine.playbook.model import Origin
+from pyengine.origin import Origin
 
 _RANGE = re.compile(r"\[([^\]]*)\]")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pyengine.errors import PlaybookError
 from pyengine.inventory.model import Inventory, VarLayer
-from pyengine.playbook.model import Origin
+from pyengine.origin import Origin
 from pyengine.yamlload import Vault, load_yaml
 
 VAR_EXTS = {"", ".yml", ".yaml", ".json"}
@@ -57,3 +57,17 @@ def load_vars_dirs(folder: Path, inventory: Inventory | None, vault: Vault | Non
     for name, files in _var_files(folder / "host_vars").items():
         hosts[name] = [load_var_file(f, vault) for f in files]
     return groups, hosts
+
+
+def add_playbook_dir(inventory: Inventory, path: Path | str, vault: Vault | None = None) -> None:
+    """Also read group_vars/ and host_vars/ next to a playbook (higher precedence)."""
+    if str(path) in inventory.seen_playbook_paths:
+        return  # asked once per task: answer without touching the file system
+    inventory.seen_playbook_paths.add(str(path))
+    folder = Path(path)
+    if folder.is_file():
+        folder = folder.parent
+    if folder.resolve() in [p.resolve() for p in inventory.playbook_dirs]:
+        return
+    groups, hosts = load_vars_dirs(folder, inventory, vault)
+    inventory.add_playbook_layers(folder, groups, hosts)

@@ -17,7 +17,7 @@ from typing import Any
 from pyengine.errors import PlaybookError, did_you_mean
 from pyengine.inventory.model import Inventory
 from pyengine.inventory.ranges import expand_hosts
-from pyengine.playbook.model import Origin
+from pyengine.origin import Origin
 from pyengine.yamlload import key_origin, origin_of, value_origin
 
 GROUP_KEYS = ("hosts", "vars", "children")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pyengine.errors import EXIT_INVALID_INPUT, PyengineError
 from pyengine.inventory import Inventory
+from pyengine.inventory.patterns import select
 from pyengine.masking import mask
 from pyengine.patching.remote import open_session, run_patch
 
@@ -98,7 +99,7 @@ def host_status(inventory: Inventory, host: str, args: dict[str, Any],
 def collect(inventory: Inventory, pattern: str = "all", args: dict[str, Any] | None = None,
             forks: int = 10, trust_new_hosts: bool = False) -> list[HostPatchStatus]:
     """Status rows of the hosts matching `pattern`, in inventory order."""
-    hosts = [h.name for h in inventory.select(pattern)]
+    hosts = [h.name for h in select(inventory, pattern)]
     if not hosts:
         raise NoHostsMatched(f"no hosts match {pattern!r}")
     call_args = {"state": "list"}

@@ -17,17 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a YAML node came from, for error messages (1-based line and column)."""
-
-    file: str
-    line: int = 0
-    column: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+from pyengine.origin import Origin
 
 
 @dataclass

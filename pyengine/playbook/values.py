@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from pyengine.errors import PlaybookError
-from pyengine.playbook.model import Origin
+from pyengine.origin import Origin
 from pyengine.templating import check_syntax, is_template
 from pyengine.yamlload import item_origin, origin_of
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pyengine.inventory import load_inventory
+from pyengine.inventory.patterns import select
 
 PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "project"
 PROD = PROJECT / "inventory" / "production"
@@ -81,11 +82,11 @@ def test_yaml_inventory(tmp_path: Path) -> None:
 def test_several_sources_and_comma_lists() -> None:
     inv = load_inventory([PROD, STAGING])
     assert len(inv.hosts) == 14
-    assert "stg-db1.acme.example" in names(inv.select("dbservers"))
+    assert "stg-db1.acme.example" in names(select(inv, "dbservers"))
     inline = load_inventory("h1.example,h2.example,")
     assert list(inline.hosts) == ["h1.example", "h2.example"]
     assert inline.group_names("h1.example") == []
-    assert names(inline.select("ungrouped")) == ["h1.example", "h2.example"]
+    assert names(select(inline, "ungrouped")) == ["h1.example", "h2.example"]
 
 
 @pytest.mark.parametrize("pattern, expected", [
@@ -108,7 +109,7 @@ def test_several_sources_and_comma_lists() -> None:
     ("localhost", ["localhost"]),
 ])
 def test_host_patterns(prod, pattern: str, expected: object) -> None:  # type: ignore[no-untyped-def]
-    found = names(prod.select(pattern))
+    found = names(select(prod, pattern))
     if isinstance(expected, int):
         assert len(found) == expected
     else:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pyengine.errors import PlaybookError
 from pyengine.inventory import load_inventory
+from pyengine.inventory.patterns import select
 
 ini_pieces = st.sampled_from([
     "[web]", "[web:vars]", "[web:children]", "[db]", "[all:vars]", "[x:y]", "[", "]", "\n",
@@ -33,7 +34,7 @@ def load(name: str, text: str) -> None:
             return
         for host in inv.hosts:
             inv.host_vars(host)
-        inv.select("all:!web:&db")
+        select(inv, "all:!web:&db")
 
 
 @settings(max_examples=300, deadline=None)

@@ -19,8 +19,8 @@ from pyengine.modspec import (
     split_words,
     validate_args,
 )
+from pyengine.origin import Origin
 from pyengine.paths import builtin_modules_dir
-from pyengine.playbook.model import Origin
 
 PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "modspec"
 MODULES = PROJECT / "modules"
