@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyengine.errors import PyengineError
 from pyengine.masking import mask, mask_text
+
+
+class HistoryError(PyengineError):
+    """The history database cannot be read or written."""
+
 
 # Each entry upgrades the schema by one version; never edit a released entry,
 # append a new one. PRAGMA user_version records how far a database has come.
@@ -115,9 +121,23 @@ class HistoryDB:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(self.path), timeout=30)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self.migrate()
+        try:
+            self._execute("PRAGMA foreign_keys = ON")
+            self._execute("PRAGMA journal_mode = WAL")
+            self.migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Every query goes through here, so a damaged file (truncated, garbage, not a
+        database) is one clear error instead of a sqlite3 traceback."""
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.DatabaseError as err:
+            raise HistoryError(
+                f"{self.path}: the run history is damaged or not a pyengine history ({err}); "
+                f"move it aside and the next run starts a new one") from None
 
     def close(self) -> None:
         self._conn.close()
@@ -130,13 +150,13 @@ class HistoryDB:
 
     @property
     def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
         """Bring the schema up to SCHEMA_VERSION, one transaction per step."""
         current = self.schema_version
         if current > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise HistoryError(
                 f"{self.path}: history schema v{current} is newer than this pyengine "
                 f"(v{SCHEMA_VERSION}); upgrade pyengine"
             )
@@ -223,13 +243,13 @@ class HistoryDB:
     def runs(self, host: str | None = None, last: int = 20) -> list[RunRow]:
         """The newest runs first; with `host`, only runs that touched it."""
         if host:
-            rows = self._conn.execute(
+            rows = self._execute(
                 "SELECT r.* FROM runs r JOIN host_results h ON h.run_id = r.id"
                 " WHERE h.host = ? ORDER BY r.id DESC LIMIT ?",
                 (host, last),
             ).fetchall()
         else:
-            rows = self._conn.execute(
+            rows = self._execute(
                 "SELECT * FROM runs ORDER BY id DESC LIMIT ?", (last,)
             ).fetchall()
         return [
@@ -249,7 +269,7 @@ class HistoryDB:
 
     def host_results(self, run_id: int) -> list[dict[str, Any]]:
         """Per-host counts of one run, with the stored extra data decoded."""
-        rows = self._conn.execute(
+        rows = self._execute(
             "SELECT * FROM host_results WHERE run_id = ? ORDER BY host", (run_id,)
         ).fetchall()
         results = []
@@ -262,7 +282,7 @@ class HistoryDB:
 
     def task_results(self, run_id: int, host: str) -> list[dict[str, Any]]:
         """The task rows of one host in one run, in execution order."""
-        rows = self._conn.execute(
+        rows = self._execute(
             "SELECT t.* FROM task_results t JOIN host_results h ON t.host_result_id = h.id"
             " WHERE h.run_id = ? AND h.host = ? ORDER BY t.seq",
             (run_id, host),
