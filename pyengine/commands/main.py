@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from pyengine import __version__
-from pyengine.errors import EXIT_INTERRUPTED, PyengineError
+from pyengine.errors import EXIT_ERROR, EXIT_INTERRUPTED, PyengineError
 from pyengine.masking import mask_text
 
 # name -> "module:attribute" of a click command or group.
@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as err:
         err.show()
-        sys.exit(err.exit_code)
+        # click gives usage errors 2, which pyengine documents as "a task failed": a
+        # scheduler must not mistake a typo in the command line for a failed host.
+        sys.exit(EXIT_ERROR if isinstance(err, click.UsageError) else err.exit_code)
 
 
 if __name__ == "__main__":
