@@ -20,8 +20,9 @@ from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PlaybookErrors, Pye
 from pyengine.vault.options import vault_from_options, vault_options
 
 
-def parse_extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
-    """-e k=v, -e @file.yml, -e '{"json": 1}' / YAML mapping; later ones win."""
+def parse_extra_vars(values: tuple[str, ...], vault: Any = None) -> dict[str, Any]:
+    """-e k=v, -e @file.yml (vault-encrypted or holding !vault values), -e '{"json": 1}' /
+    YAML mapping; later ones win."""
     from pyengine.modspec import parse_kv
     from pyengine.yamlload import load_yaml, load_yaml_text
 
@@ -29,7 +30,7 @@ def parse_extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
     for value in values:
         text = value.strip()
         if text.startswith("@"):
-            data = load_yaml(Path(text[1:]).expanduser())
+            data = load_yaml(Path(text[1:]).expanduser(), vault)
             if data is None:
                 continue
             if not isinstance(data, dict):
@@ -163,7 +164,7 @@ def prepare(playbook: str, inventories: tuple[str, ...], limit: str | None,
     if not path.is_file():
         raise PlaybookError("playbook not found", playbook)
     book = load_playbook(path, vault)
-    extra_vars = parse_extra_vars(extra)
+    extra_vars = parse_extra_vars(extra, vault)
     inventory = load_inventory(_inventory_paths(inventories), vault,
                                playbook_dir=path.resolve().parent)
     variables = VariableManager(inventory, extra_vars, vault)
