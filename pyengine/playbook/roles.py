@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pyengine.errors import did_you_mean
-from pyengine.paths import builtin_roles_dir
 from pyengine.playbook import keywords
 from pyengine.playbook.context import LoadContext
 from pyengine.playbook.model import Origin, RoleRef, TaskOrBlock
+from pyengine.playbook.role_search import find_role, known_roles, role_dirs
 from pyengine.playbook.scope import Scope
 from pyengine.playbook.tasks import _own_keywords, load_tasks_into
 from pyengine.playbook.values import as_vars, type_name
@@ -24,32 +24,6 @@ from pyengine.templating import is_template
 from pyengine.yamlload import YDict, item_origin, key_origin, merged, origin_of, value_origin
 
 YAML_EXTS = ("", ".yml", ".yaml", ".json")
-
-
-def role_dirs(basedir: Path) -> list[Path]:
-    return [basedir / "roles", basedir, builtin_roles_dir()]
-
-
-def find_role(name: str, basedir: Path) -> Path | None:
-    """The folder of role `name` (a name, or a path relative to the playbook)."""
-    if "/" in name or name.startswith("."):
-        path = (basedir / name) if not Path(name).is_absolute() else Path(name)
-        return path if path.is_dir() else None
-    for base in role_dirs(basedir):
-        candidate = base / name
-        if candidate.is_dir() and any((candidate / sub).is_dir() for sub in
-                                      ("tasks", "handlers", "defaults", "vars", "meta")):
-            return candidate
-    return None
-
-
-def known_roles(basedir: Path) -> list[str]:
-    names: list[str] = []
-    for base in role_dirs(basedir):
-        if base.is_dir():
-            names.extend(d.name for d in base.iterdir()
-                         if d.is_dir() and (d / "tasks").is_dir())
-    return names
 
 
 def main_file(role_path: Path, sub: str, stem: str = "main") -> list[Path]:

@@ -16,6 +16,7 @@ from pyengine.playbook import keywords
 from pyengine.playbook.context import LoadContext
 from pyengine.playbook.loops import parse_loop
 from pyengine.playbook.model import Become, Block, Origin, Task, TaskOrBlock
+from pyengine.playbook.role_search import find_role, known_roles
 from pyengine.playbook.scope import Scope
 from pyengine.playbook.values import (
     IDENTIFIER,
@@ -463,8 +464,6 @@ def _prevalidate_include(task: Task, ctx: LoadContext, file: Path) -> None:
 
 def _prevalidate_role(task: Task, ctx: LoadContext) -> None:
     """A static include_role name must name a role that exists."""
-    from pyengine.playbook.roles import find_role, known_roles
-
     name = task.args.get("name")
     if isinstance(name, str) and not is_template(name) and find_role(name, ctx.basedir) is None:
         ctx.problems.add(f"role '{name}' not found", task.origin,

@@ -252,7 +252,7 @@ def test_role_dependency_cycle_is_reported(tmp_path: Path) -> None:
 
 def test_builtin_roles_are_found(tmp_path: Path) -> None:
     from pyengine.paths import builtin_roles_dir
-    from pyengine.playbook.roles import find_role
+    from pyengine.playbook.role_search import find_role
 
     builtin = sorted(d.name for d in builtin_roles_dir().iterdir() if (d / "tasks").is_dir())
     if not builtin:
