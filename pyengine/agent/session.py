@@ -56,6 +56,8 @@ BOOTSTRAP = (
 
 # python="auto": the first of these that exists runs the bootstrap (given as $1), as
 # Ansible's interpreter discovery would pick (RHEL 8's platform-python included).
+# $1: the user to become, $2: how many words of "$@" after them are the sudo prefix.
+SKIP_BECOME_IF_ALREADY = 'u=$1; n=$2; shift 2; [ "$(id -un)" = "$u" ] && shift "$n"; exec "$@"'
 DISCOVER_PYTHON = (
     "for p in python3 /usr/bin/python3 /usr/libexec/platform-python python3.13 python3.12"
     " python3.11 python3.10 python3.9 python3.8 python3.7; do"
@@ -146,7 +148,11 @@ class PythonAgentSession:
             sudo += ["-p", self._prompt]
         else:
             sudo += ["-n"]
-        return sudo + ["-u", self.become_user] + cmd
+        sudo += ["-u", self.become_user]
+        # Becoming the user the login already is needs no sudo (a minimal host reached
+        # as root often has none): the target decides, so no extra round trip is spent.
+        return ["/bin/sh", "-c", SKIP_BECOME_IF_ALREADY, "sh", self.become_user,
+                str(len(sudo))] + sudo + cmd
 
     def start(self) -> dict[str, Any]:
         """Start the agent, ship it and the runtime, and return the host's facts."""

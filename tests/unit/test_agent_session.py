@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 
 from pyengine.agent.session import (
     BOOTSTRAP,
+    SKIP_BECOME_IF_ALREADY,
     AgentError,
     BecomeError,
     PythonAgentSession,
@@ -499,17 +501,36 @@ def fake_sudo(tmp_path: Path) -> str:
 def test_become_argv() -> None:
     conn = LocalConnection("x")
     plain = PythonAgentSession(conn, become=True, become_user="app").argv()
-    assert plain[:6] == ["sudo", "-H", "-S", "-n", "-u", "app"]
-    assert plain[6:] == ["python3", "-c", BOOTSTRAP]
+    assert plain[:3] == ["/bin/sh", "-c", SKIP_BECOME_IF_ALREADY]
+    assert plain[3:6] == ["sh", "app", "6"]
+    assert plain[6:12] == ["sudo", "-H", "-S", "-n", "-u", "app"]
+    assert plain[12:] == ["python3", "-c", BOOTSTRAP]
     with_pw = PythonAgentSession(conn, become=True, become_password="pw").argv()
-    assert "-n" not in with_pw and with_pw[3] == "-p" and with_pw[6] == "root"
+    sudo = with_pw[6:]
+    assert "-n" not in sudo and sudo[3] == "-p" and sudo[6] == "root"
     assert "pw" not in with_pw
+
+
+def test_becoming_the_login_user_needs_no_sudo(agent_tmp: Path) -> None:
+    """A minimal host reached as root has no sudo; becoming root must still work."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    conn = LocalConnection("b", {"env": {"TMPDIR": str(agent_tmp)}})
+    sess = PythonAgentSession(conn, module_source=Recording(), become=True, become_user=me,
+                              become_exe="/nonexistent/sudo", python=sys.executable)
+    with sess:
+        (res,) = list(sess.run_batch([item(1, "flags")]))
+    assert res["result"]["failed"] is False
+    other = PythonAgentSession(LocalConnection("b"), become=True, become_user="nobody-else",
+                               become_exe="/nonexistent/sudo", python=sys.executable)
+    with pytest.raises(PyengineError):
+        other.start()
 
 
 def test_become_with_password_answers_the_prompt(fake_sudo: str, agent_tmp: Path) -> None:
     conn = LocalConnection("b", {"env": {"TMPDIR": str(agent_tmp)}})
     sess = PythonAgentSession(conn, module_source=Recording(), become=True,
-                              become_password="right-password", become_exe=fake_sudo,
+                              become_user="nobody", become_password="right-password",
+                              become_exe=fake_sudo,
                               python=sys.executable)
     with sess:
         (res,) = list(sess.run_batch([item(1, "flags")]))
@@ -531,8 +552,8 @@ def test_wrong_become_password_is_a_clear_failure(fake_sudo: str) -> None:
 
 
 def test_become_without_password_when_sudo_wants_one(fake_sudo: str) -> None:
-    sess = PythonAgentSession(LocalConnection("b"), become=True, become_exe=fake_sudo,
-                              python=sys.executable)
+    sess = PythonAgentSession(LocalConnection("b"), become=True, become_user="nobody",
+                              become_exe=fake_sudo, python=sys.executable)
     with pytest.raises(BecomeError, match="sudo needs a password"):
         sess.start()
 
@@ -547,7 +568,7 @@ def test_target_code_parses_as_python_37(name: str) -> None:
 
 
 def test_missing_sudo_is_named() -> None:
-    sess = PythonAgentSession(LocalConnection("b"), become=True,
+    sess = PythonAgentSession(LocalConnection("b"), become=True, become_user="nobody",
                               become_exe="/nonexistent/sudo-pyengine", python=sys.executable)
     with pytest.raises(PyengineError, match="sudo-pyengine"):
         sess.start()
