@@ -91,3 +91,24 @@ def test_default_inventory_when_the_default_lab_daemon_runs(
     assert default_inventory_path() == lab_dir / "inventory.yml"
     (lab_dir / "daemon.pid").write_text(f"{os.getpid()} 1\n")  # same PID, other start time
     assert default_inventory_path() is None
+
+
+def test_a_lab_the_inotify_limit_cannot_boot_is_refused_before_it_starts(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`lab up -n 80` on a machine with max_user_instances 128 used to boot 41 hosts and
+    leave the rest stuck; now it says the cause and the limit before anything starts."""
+    monkeypatch.setattr(lab_mod.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(lab_mod, "_require_cgroup", lambda: None)
+    monkeypatch.setattr(lab_mod, "_inotify_usage", lambda: (20, 128))
+    started: list[str] = []
+    monkeypatch.setattr(image_mod, "ensure_image", lambda *a: started.append("image"))
+    with pytest.raises(LabError, match=r"80 hosts.*20 of the machine's 128.*room for 50"):
+        Lab("unit-big", 251, state_root=tmp_path).up(80)
+    assert started == []
+
+
+def test_inotify_usage_reads_this_machine() -> None:
+    usage = lab_mod._inotify_usage()
+    assert usage is not None
+    used, limit = usage
+    assert 0 <= used and limit > 0
