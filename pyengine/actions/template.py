@@ -42,29 +42,22 @@ def transform(ctx: Any) -> list[tuple[str, dict[str, Any]]]:
 
     path = read_controller_file(ctx, "templates", str(ctx.args["src"]))
     source = path.read_text(encoding="utf-8")
-    if ctx.args.get("trim_blocks", True) and "{%" in source:
-        source = _trim_blocks(source)
     extra = {
         "template_path": str(path), "template_fullpath": str(path.resolve()),
         "template_destpath": str(ctx.args["dest"]), "template_host": os.uname().nodename,
-        "ansible_managed": "Ansible managed",
     }
+    if "ansible_managed" not in ctx.templar.variables:  # the user's own wins, as in Ansible
+        extra["ansible_managed"] = "Ansible managed"
+    # Ansible's jinja settings for template files; a `#jinja2:` first line overrides them.
+    overrides = {"trim_blocks": bool(ctx.args.get("trim_blocks", True)),
+                 "lstrip_blocks": bool(ctx.args.get("lstrip_blocks", False)),
+                 "newline_sequence": ctx.args.get("newline_sequence") or "\n"}
     try:
-        text = ctx.templar.child(extra).render(source) if "{" in source else source
+        text = ctx.templar.child(extra).render_text(source, overrides)
     except PyengineError as err:
         raise ActionFailed(f"{path}: {err}") from None
-    text = str(text)
-    newline = ctx.args.get("newline_sequence") or "\n"
-    if newline != "\n":
-        text = text.replace("\n", newline)
     data = text.encode(ctx.args.get("output_encoding") or "utf-8")
     mode = ctx.args.get("mode")
     src_mode = stat.S_IMODE(path.stat().st_mode) if mode == "preserve" else None
     return [("copy", content_args(data, ctx.args, None, src_mode))]
 
-
-def _trim_blocks(source: str) -> str:
-    """jinja2's trim_blocks (Ansible's default): drop the newline right after `%}`."""
-    import re
-
-    return re.sub(r"(%\})\n", r"\1", source)

@@ -1,14 +1,15 @@
-"""`loop` and the older `with_<lookup>` forms, rewritten to one `loop` value.
+"""`loop` and the older `with_<lookup>` forms, as one `loop` value.
 
-The executor only knows `loop` (a list, or a template that renders to one), so the
-loader turns `with_items: "{{ pkgs }}"` into `"{{ (pkgs) | flatten(levels=1) }}"`,
-`with_dict` into `dict2items`, `with_sequence` into a literal list, and so on, the way
-Ansible's "Migrating from with_X to loop" guide does by hand.
+The executor only knows `loop`: a list, a template that renders to one, or a
+`WithLoop` (the templar renders it to its items). `with_X: terms` is Ansible's lookup X
+run on the rendered terms, so it is kept as exactly that instead of being rewritten into
+an approximate filter chain: `with_items` flattens one level, `with_flattened` all levels,
+`with_first_found` searches the folders Ansible searches, and any lookup of an installed
+collection works too (`with_community.general.flattened`).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pyengine.errors import did_you_mean
@@ -17,6 +18,8 @@ from pyengine.playbook.context import LoadContext
 from pyengine.playbook.model import Origin
 from pyengine.playbook.values import templates, type_name
 from pyengine.templating import is_template
+from pyengine.templating.lookups import LOOKUPS, WithLoop
+from pyengine.templating.plugins import is_collection_name
 from pyengine.yamlload import key_origin, value_origin
 
 
@@ -47,104 +50,37 @@ def parse_loop(data: dict[str, Any], ctx: LoadContext, where: Origin | None) -> 
     key = with_keys[0]
     value = data[key]
     at = value_origin(data, key, where)
-    if key not in keywords.WITH_LOOPS:
-        p.add(f"unknown loop keyword '{key}'", key_origin(data, key, where),
-              did_you_mean(key, keywords.WITH_LOOPS))
+    lookup = key[len("with_"):]
+    if not _known_lookup(lookup):
+        p.add(f"unknown loop keyword '{key}'",
+              key_origin(data, key, where), did_you_mean(key, keywords.WITH_LOOPS))
         return None
     templates(value, at, p)
-    expr = None
-    if isinstance(value, str) and is_template(value):
-        inner = value.strip()
-        if inner.startswith("{{") and inner.endswith("}}") and inner.count("{{") == 1:
-            expr = inner[2:-2].strip()
-    if key in ("with_items", "with_flattened"):
-        if isinstance(value, list):
-            out: list[Any] = []
-            for item in value:
-                if isinstance(item, list):
-                    out.extend(item)
-                else:
-                    out.append(item)
-            return out
-        if expr:
-            return "{{ (" + expr + ") | flatten(levels=1) }}"
-        return [value]
-    if key == "with_list":
-        return value if isinstance(value, list) else ("{{ " + expr + " }}" if expr else [value])
-    if key == "with_dict":
-        if isinstance(value, dict):
-            return [{"key": k, "value": v} for k, v in value.items()]
-        if expr:
-            return "{{ (" + expr + ") | dict2items }}"
-    if key == "with_together" and isinstance(value, list):
-        return "{{ " + " | zip_longest(".join(["(" + _expr_of(v) + ")" for v in value[:1]]) + \
-            "".join(f" | zip_longest({_expr_of(v)})" for v in value[1:]) + " }}" \
-            if len(value) > 1 else value
-    if key == "with_nested" and isinstance(value, list) and len(value) > 1:
-        return "{{ (" + _expr_of(value[0]) + ") | product(" + \
-            ", ".join(_expr_of(v) for v in value[1:]) + ") | list }}"
-    if key == "with_subelements" and isinstance(value, list) and len(value) == 2:
-        return "{{ (" + _expr_of(value[0]) + ") | subelements(" + repr(str(value[1])) + ") }}"
-    if key == "with_indexed_items":
-        source = _expr_of(value)
-        return "{{ range((" + source + ") | length) | zip(" + source + ") | list }}"
-    if key in ("with_fileglob", "with_first_found"):
-        items = value if isinstance(value, list) else [value]
-        lookup = key[len("with_"):]
-        return "{{ query(" + repr(lookup) + ", " + ", ".join(_expr_of(v) for v in items) + ") }}"
-    if key == "with_random_choice" and isinstance(value, list):
-        return "{{ [" + _expr_of(value) + " | random] }}"
-    if key == "with_sequence" and isinstance(value, str):
-        sequence = _sequence(value)
-        if sequence is not None:
-            return sequence
-    p.add(f"'{key}' with this value is not supported; write it with 'loop' "
-          f"(see the Ansible 'Migrating from with_X to loop' guide)", at)
-    return None
+    return WithLoop(lookup, value, _first_found_subdir(data))
 
 
-def _sequence(text: str) -> list[str] | None:
-    """`with_sequence: start=1 end=4 format=web%02d` (or `count=4`) as a literal list."""
-    args = dict(re.findall(r"(\w+)=(\S+)", text))
-    if not args or any(is_template(v) for v in args.values()):
-        return None
-    try:
-        start = int(args.get("start", "1"), 0)
-        stride = int(args.get("stride", "1"), 0)
-        end = start + (int(args["count"], 0) - 1) * stride if "count" in args \
-            else int(args["end"], 0)
-    except (KeyError, ValueError):
-        return None
-    if stride == 0:
-        return None
-    fmt = args.get("format", "%d")
-    stop = end + (1 if stride > 0 else -1)
-    try:
-        return [fmt % i for i in range(start, stop, stride)]
-    except (TypeError, ValueError):
-        return None
+def _known_lookup(name: str) -> bool:
+    """A builtin lookup, or `namespace.collection.name` (found when the loop runs, as in
+    Ansible, so a branch that never runs needs no collection)."""
+    short = name
+    for prefix in ("ansible.builtin.", "ansible.legacy."):
+        if name.startswith(prefix):
+            short = name[len(prefix):]
+    return short in LOOKUPS or is_collection_name(name)
 
 
-def _expr_of(value: Any) -> str:
-    """A jinja2 expression for a value written in YAML: `{{ x }}` -> `x`,
-    `'{{ os }}.yml'` -> `(os) ~ '.yml'`, anything else its Python literal."""
-    if isinstance(value, str) and is_template(value) and "{%" not in value:
-        parts = re.split(r"\{\{(.*?)\}\}", value.strip(), flags=re.S)
-        pieces = [repr(part) if i % 2 == 0 else f"({part.strip()})"
-                  for i, part in enumerate(parts) if i % 2 == 1 or part]
-        if len(pieces) == 1 and pieces[0].startswith("("):
-            return pieces[0][1:-1]  # a lone {{ expr }}
-        return " ~ ".join(pieces)
-    if isinstance(value, str):
-        return repr(str(value))
-    return repr(_plain(value))
+def _first_found_subdir(data: dict[str, Any]) -> str:
+    """Where `with_first_found` looks first: Ansible picks templates/, vars/ or files/ by
+    whether the task's action name holds 'template', 'var' or 'file' (else files/)."""
+    action = next((str(k) for k in data if k not in keywords.TASK
+                   and not str(k).startswith("with_")), "")
+    if "action" in data or "local_action" in data:
+        spec = data.get("action", data.get("local_action"))
+        action = str(spec.get("module", "")) if isinstance(spec, dict) \
+            else (str(spec).split() or [""])[0]
+    for word in ("template", "var", "file"):
+        if word in action:
+            return word + "s"
+    return "files"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value

@@ -18,15 +18,25 @@ from jinja2 import meta
 from jinja2.sandbox import SecurityError
 
 from pyengine.errors import PlaybookError, TemplateError
-from pyengine.templating.environment import ENV, OMIT, Undefined, compile_template, parse_template
+from pyengine.templating.environment import (
+    ENV,
+    HEADER,
+    OMIT,
+    Undefined,
+    compile_template,
+    parse_template,
+    split_header,
+)
 from pyengine.templating.filters import to_bool
+from pyengine.templating.lookups import WithLoop, with_items
+from pyengine.templating.plugins import CURRENT_PLAYBOOK_DIR
 from pyengine.templating.unsafe import UnsafeStr
 
 
 def is_template(value: Any) -> bool:
     """True when `value` is a string a render would change."""
     return (isinstance(value, str) and not isinstance(value, UnsafeStr)
-            and ("{{" in value or "{%" in value or "{#" in value))
+            and ("{{" in value or "{%" in value or "{#" in value or value.startswith(HEADER)))
 
 
 class LazyVars(Mapping[str, Any]):
@@ -73,9 +83,12 @@ class Templar:
     # -- public API ---------------------------------------------------------------
 
     def render(self, value: Any) -> Any:
-        """Render strings inside `value` (dicts and lists recursively); `omit` drops keys."""
+        """Render strings inside `value` (dicts and lists recursively); `omit` drops keys.
+        A `with_<lookup>` loop renders to its items."""
         if isinstance(value, str):
             return self._render_str(value)
+        if isinstance(value, WithLoop):
+            return with_items(self, value)
         if isinstance(value, Mapping):
             out = {}
             for k, v in value.items():
@@ -100,8 +113,19 @@ class Templar:
         if isinstance(expr, (int, float)):
             return bool(expr)
         text = condition_expression(str(expr))
-        value = self._render_str("{{ (" + text + ") }}", shown=str(expr))
+        # Conditions keep jinja's backslash escapes (Ansible evaluates them so).
+        value = self._render_str("{{ (" + text + ") }}", shown=str(expr), escape=False)
         return truth(value)
+
+    def render_text(self, source: str, overrides: Mapping[str, Any] | None = None) -> str:
+        """Render the text of a template file (the `template` action, lookup('template')).
+
+        Unlike a YAML value, a file keeps jinja's backslash escapes in `{{ '\\n' }}`;
+        `overrides` are jinja settings (trim_blocks, lstrip_blocks, ...), and a `#jinja2:`
+        first line in the file overrides them, as in Ansible.
+        """
+        result = self._render_str(source, escape=False, overrides=overrides, always=True)
+        return result if isinstance(result, str) else _text(result)
 
     # -- internals ----------------------------------------------------------------
 
@@ -122,22 +146,34 @@ class Templar:
         finally:
             self._active.pop()
 
-    def _render_str(self, source: str, shown: str | None = None) -> Any:
-        if not is_template(source):
+    def _render_str(self, source: str, shown: str | None = None, escape: bool = True,
+                    overrides: Mapping[str, Any] | None = None, always: bool = False) -> Any:
+        if not always and not is_template(source):
             return source
         shown = source if shown is None else shown
+        token = CURRENT_PLAYBOOK_DIR.set(self._playbook_dir())
         try:
-            template, lone = compile_template(source)
+            settings = dict(overrides or {})
+            if source.startswith(HEADER):
+                source, header = split_header(source)
+                settings.update(header)
+            template, lone = compile_template(source, escape, tuple(sorted(settings.items())))
             context = template.new_context(self._lazy, shared=True)
             chunks = list(template.root_render_func(context))
             if lone and len(chunks) == 1:
                 result = chunks[0]
                 if isinstance(result, jinja2.Undefined):
                     result._fail_with_undefined_error()
-                if isinstance(result, str) and not isinstance(result, UnsafeStr):
-                    return str(result)
+                if isinstance(result, str):
+                    if not isinstance(result, UnsafeStr):
+                        result = str(result)
+                    return _keep_newlines(source, result, settings)
                 return result
-            return "".join(_text(c) for c in chunks)
+            return _keep_newlines(source, "".join(_text(c) for c in chunks), settings)
+        except ValueError as err:
+            if not str(err).startswith(f"{HEADER!r}") and "newline after" not in str(err):
+                raise TemplateError(f"ValueError: {err} in {_short(shown)}") from None
+            raise TemplateError(f"{err} in {_short(shown)}") from None
         except PlaybookError:
             raise
         except jinja2.UndefinedError as err:
@@ -151,6 +187,16 @@ class Templar:
             raise TemplateError(f"template recursion too deep in {_short(shown)}") from None
         except Exception as err:  # noqa: BLE001 - filters raise anything; report it in one line
             raise TemplateError(f"{type(err).__name__}: {err} in {_short(shown)}") from None
+        finally:
+            CURRENT_PLAYBOOK_DIR.reset(token)
+
+    def _playbook_dir(self) -> Path | None:
+        """Where a collection plugin is searched first (collections/ beside the playbook)."""
+        try:
+            folder = self.variables.get("playbook_dir")
+        except Exception:  # noqa: BLE001 - a lazy mapping may fail; then no playbook folder
+            return None
+        return Path(folder) if isinstance(folder, str) and folder else None
 
 
 def _needs_render(value: Any) -> bool:
@@ -161,6 +207,18 @@ def _needs_render(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_needs_render(v) for v in value)
     return False
+
+
+def _keep_newlines(source: str, result: str, settings: Mapping[str, Any]) -> str:
+    """The newlines ending `source` end the result too (jinja drops the last one and
+    trim_blocks may eat others); Ansible adds the missing ones back, so do we."""
+    if settings.get("keep_trailing_newline"):
+        return result
+    wanted = len(source) - len(source.rstrip("\n"))
+    have = len(result) - len(result.rstrip("\n"))
+    if wanted > have:
+        return result + str(settings.get("newline_sequence", "\n")) * (wanted - have)
+    return result
 
 
 def _text(chunk: Any) -> str:

@@ -113,8 +113,12 @@ def test_handlers_from_roles_and_play(site: Playbook) -> None:
 
 
 def test_with_items_becomes_loop(site: Playbook) -> None:
+    from pyengine.templating import Templar
+
     tune = walk(site.plays[1].tasks)[1]
-    assert tune.loop == "{{ (extra_conf_files | default([])) | flatten(levels=1) }}"
+    assert tune.loop == {"lookup": "items", "terms": "{{ extra_conf_files | default([]) }}"}
+    assert Templar({"extra_conf_files": [["a"], "b"]}).render(tune.loop) == ["a", "b"]
+    assert Templar({}).render(tune.loop) == []
 
 
 def test_include_tasks_loads_at_run_time_with_inherited_keywords(site: Playbook) -> None:
@@ -160,7 +164,7 @@ def test_inline_forms_action_and_local_action(tmp_path: Path) -> None:
         "command", {"cmd": "date"}, "localhost")
     assert tasks[2].args == {"_raw_params": "echo 'hello world' | tr a-z A-Z", "chdir": "/tmp"}
     assert (tasks[3].action, tasks[3].args) == ("meta", {"_raw_params": "flush_handlers"})
-    assert tasks[4].loop == "{{ (users) | dict2items }}"
+    assert tasks[4].loop == {"lookup": "dict", "terms": "{{ users }}"}
     assert tasks[5].args == {"anything": 1, "goes": 2}
 
 
@@ -294,14 +298,21 @@ def test_more_with_loops_become_loop(tmp_path: Path) -> None:
         "    - {command: 'echo {{ item }}', with_together: ['{{ a }}', '{{ b }}']}\n"
         "    - {command: 'echo {{ item }}', with_nested: [[1, 2], ['x']]}\n"
         "    - {command: 'echo {{ item }}', with_subelements: ['{{ users }}', keys]}\n")
+    from pyengine.templating import Templar
+
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "x.conf").write_text("")
+    (tmp_path / "deb.yml").write_text("")
     loops = [t.loop for t in walk(load_playbook(tmp_path / "p.yml").plays[0].tasks)]
-    assert loops == [
+    templar = Templar({"os": "deb", "a": [1, 2], "b": ["x"],
+                       "users": [{"n": "u", "keys": ["k1", "k2"]}]}, [tmp_path])
+    assert [templar.render(loop) for loop in loops] == [
         ["web01", "web02", "web03"], ["1", "2"],
-        "{{ query('fileglob', 'conf.d/*.conf') }}",
-        "{{ query('first_found', 'a.yml', (os) ~ '.yml') }}",
-        "{{ (a) | zip_longest(b) }}",
-        "{{ ([1, 2]) | product(['x']) | list }}",
-        "{{ (users) | subelements('keys') }}",
+        [str(tmp_path / "conf.d" / "x.conf")],
+        [str(tmp_path / "deb.yml")],
+        [[1, "x"], [2, None]],
+        [[1, "x"], [2, "x"]],
+        [[{"n": "u", "keys": ["k1", "k2"]}, "k1"], [{"n": "u", "keys": ["k1", "k2"]}, "k2"]],
     ]
 
 
