@@ -23,7 +23,7 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-if [ ! -f .venv/.installed ] || [ setup.cfg -nt .venv/.installed ]; then
+if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
     .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
     .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
     .venv/bin/python -c 'import pyengine, paramiko, jinja2, yaml, click, rich' 
