@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pyengine.actions.base import ActionFailed
 from pyengine.errors import HostUnreachable, PyengineError
 from pyengine.executor import program as prg
-from pyengine.executor.outcome import apply_conditions, until_met
+from pyengine.executor.outcome import apply_conditions, merge_item_results, until_met
 from pyengine.executor.plan import MODULE, Planned, Slot, plan_task
-from pyengine.executor.stops import UNREACHED, Stop
+from pyengine.executor.steps import HostSteps
 from pyengine.playbook.model import Task
-
-if TYPE_CHECKING:
-    from pyengine.executor.host import HostWorker
+from pyengine.reach import AgentSession
 
 
-def sequenced(w: HostWorker, planned: Planned, prog: prg.Program,
+def sequenced(w: HostSteps, planned: Planned, prog: prg.Program,
                position: tuple[int, ...]) -> prg.Cursor | str:
     task = planned.task
     nxt = prg.Cursor(planned.cursor.pc + 1, planned.cursor.frames)
@@ -29,16 +27,16 @@ def sequenced(w: HostWorker, planned: Planned, prog: prg.Program,
         where = position + (planned.cursor.pc,)
         done = w.run.group.once.get(where)
         if done is not None:  # ran already, for hosts that started earlier (forks)
-            failed = w._record(planned, done[0], 0.0)
-            return w._after_failure(planned, prog) if failed else nxt
+            failed = w.record(planned, done[0], 0.0)
+            return w.after_failure(planned, prog) if failed else nxt
         meeting = w.run.group.meet(w.host, where)
         if meeting.leader != w.host:
             meeting.done.wait()
             if meeting.value is None:
                 return nxt
             raw, started = meeting.value
-            failed = w._record(planned, raw, time.monotonic() - started)
-            return w._after_failure(planned, prog) if failed else nxt
+            failed = w.record(planned, raw, time.monotonic() - started)
+            return w.after_failure(planned, prog) if failed else nxt
         try:
             raw = run_alone(w, planned)
             meeting.value = (raw, time.monotonic())
@@ -48,13 +46,13 @@ def sequenced(w: HostWorker, planned: Planned, prog: prg.Program,
     else:
         started = time.monotonic()
         raw = run_alone(w, planned)
-        failed = w._record(planned, raw, time.monotonic() - started)
-        return w._after_failure(planned, prog) if failed else nxt
-    failed = w._record(planned, raw)
-    return w._after_failure(planned, prog) if failed else nxt
+        failed = w.record(planned, raw, time.monotonic() - started)
+        return w.after_failure(planned, prog) if failed else nxt
+    failed = w.record(planned, raw)
+    return w.after_failure(planned, prog) if failed else nxt
 
-def run_alone(w: HostWorker, planned: Planned) -> list[dict[str, Any]]:
-    """Plan again with run-time rendering allowed, then run each item by itw."""
+def run_alone(w: HostSteps, planned: Planned) -> list[dict[str, Any]]:
+    """Plan again with run-time rendering allowed, then run each item by itself."""
     task = planned.task
     planned.kind = MODULE
     planned.slots = []
@@ -75,9 +73,9 @@ def run_alone(w: HostWorker, planned: Planned) -> list[dict[str, Any]]:
             break
     return raw
 
-def run_slot(w: HostWorker, planned: Planned, slot: Slot, replanned: Planned) -> dict[str, Any]:
+def run_slot(w: HostSteps, planned: Planned, slot: Slot, replanned: Planned) -> dict[str, Any]:
     task = planned.task
-    templar = w._slot_templar(planned, slot)
+    templar = planned.templar_for(slot)
     retries = int(templar.render(task.retries)) if task.retries is not None else 3
     delay = float(templar.render(task.delay)) if task.delay is not None else 5.0
     attempts = 1 + (max(retries, 0) if task.until is not None else 0)
@@ -99,11 +97,11 @@ def run_slot(w: HostWorker, planned: Planned, slot: Slot, replanned: Planned) ->
     result["msg"] = f"retries exhausted ({attempts} attempts): {result['msg']}".rstrip(": ")
     return result
 
-def run_once_slot(w: HostWorker, planned: Planned, slot: Slot) -> dict[str, Any]:
+def run_once_slot(w: HostSteps, planned: Planned, slot: Slot) -> dict[str, Any]:
     task = planned.task
     action = planned.action
     if action is not None and getattr(action, "KIND", None) == "sequenced":
-        templar = w._slot_templar(planned, slot)
+        templar = planned.templar_for(slot)
         ctx = w.action_context(task, slot.args, templar, planned.check_mode,
                                   planned.diff)
         try:
@@ -113,11 +111,9 @@ def run_once_slot(w: HostWorker, planned: Planned, slot: Slot) -> dict[str, Any]
         except ActionFailed as err:
             return {"failed": True, "changed": False, "msg": err.msg, **err.data}
         except HostUnreachable as err:
-            w.state.mark_unreachable(task, err.reason, w.run)
-            raise Stop(UNREACHED) from None
+            w.unreachable(task, err.reason)
         except (OSError, EOFError) as err:  # a socket timeout while the host comes back
-            w.state.mark_unreachable(task, f"connection lost: {err}", w.run)
-            raise Stop(UNREACHED) from None
+            w.unreachable(task, f"connection lost: {err}")
         except PyengineError as err:
             return {"failed": True, "changed": False, "msg": str(err)}
         finally:
@@ -141,24 +137,24 @@ def run_once_slot(w: HostWorker, planned: Planned, slot: Slot) -> dict[str, Any]
     except HostUnreachable as err:
         if task.delegate_to is not None:
             return {"failed": True, "unreachable": True, "changed": False, "msg": str(err)}
-        w.state.mark_unreachable(task, err.reason, w.run)
-        raise Stop(UNREACHED) from None
+        w.unreachable(task, err.reason)
     except PyengineError as err:
         return {"failed": True, "changed": False, "msg": str(err)}
     finally:
         w.state.current = None
     if len(results) < len(slot.agent_items) and not any(r.get("failed") for r in results):
         results.append({"failed": True, "changed": False, "msg": "no result from the agent"})
-    return w._merge_items(planned, results)  # type: ignore[arg-type]
+    return merge_item_results(results)
 
-def delegate_session(w: HostWorker, planned: Planned) -> Any:
+def delegate_session(w: HostSteps, planned: Planned) -> AgentSession | None:
+    """The delegate's session for a `delegate_to` task (None: the task runs here)."""
     target = planned.task.delegate_to
     if target is None:
         return None
     name = str(planned.templar.render(target))
     if name == w.host:
         return None
-    return w.run.delegate_session(name, w.host)
+    return w.run.connections.delegate_session(name, w.host)
 
 
 def plain(task: Task) -> Task:

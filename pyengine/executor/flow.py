@@ -6,38 +6,36 @@ once each, after the play's hosts met).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pyengine.errors import PyengineError
 from pyengine.executor import program as prg
 from pyengine.executor.plan import FLOW_KIND, Planned
+from pyengine.executor.steps import HostSteps
 from pyengine.executor.stops import DONE_OK, END_HOST, END_PLAY, HOST_FAILED
 from pyengine.playbook.model import Task, TaskOrBlock
 
-if TYPE_CHECKING:
-    from pyengine.executor.host import HostWorker
 
-
-def flow(w: HostWorker, planned: Planned, prog: prg.Program,
+def flow(w: HostSteps, planned: Planned, prog: prg.Program,
           position: tuple[int, ...]) -> prg.Cursor | str:
     task = planned.task
     nxt = prg.Cursor(planned.cursor.pc + 1, planned.cursor.frames)
     try:
         if task.when and not planned.templar.evaluate(task.when):
-            w._record(planned, [{"changed": False, "skipped": True,
+            w.record(planned, [{"changed": False, "skipped": True,
                                     "skip_reason": "Conditional result was False"}])
             return nxt
         args = planned.templar.render(task.args)
     except PyengineError as err:
-        failed = w._record(planned, [{"failed": True, "msg": str(err)}])
-        return w._after_failure(planned, prog) if failed else nxt
+        failed = w.record(planned, [{"failed": True, "msg": str(err)}])
+        return w.after_failure(planned, prog) if failed else nxt
     if task.action == "meta":
         return meta(w, planned, args, nxt, position)
     if task.loop is not None:
         return include_loop(w, planned, prog, nxt, position)
     return include(w, planned, args, prog, nxt, position)
 
-def meta(w: HostWorker, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
+def meta(w: HostSteps, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
           position: tuple[int, ...]) -> prg.Cursor | str:
     what = str(args.get("_raw_params") or args.get("free_form") or "").strip()
     if what == "flush_handlers":
@@ -54,11 +52,11 @@ def meta(w: HostWorker, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
         w.run.group.failed.clear()
         return nxt
     if what == "end_host":
-        w._record(planned, [{"changed": False, "msg": "end_host conditional evaluated"
+        w.record(planned, [{"changed": False, "msg": "end_host conditional evaluated"
                                 " to true, ending play for this host"}])
         return END_HOST
     if what == "end_play":
-        w._record(planned, [{"changed": False, "msg": "ending play"}])
+        w.record(planned, [{"changed": False, "msg": "ending play"}])
         w.run.end_play()
         return END_PLAY
     if what in ("refresh_inventory", "clear_facts", "reset_connection", "end_batch"):
@@ -67,33 +65,33 @@ def meta(w: HostWorker, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
         if what == "reset_connection":
             w.state.close_sessions()
         return nxt
-    failed = w._record(planned, [{"failed": True, "msg": f"unknown meta action {what!r}"}])
+    failed = w.record(planned, [{"failed": True, "msg": f"unknown meta action {what!r}"}])
     return nxt if not failed else HOST_FAILED
 
-def include(w: HostWorker, planned: Planned, args: dict[str, Any], prog: prg.Program,
+def include(w: HostSteps, planned: Planned, args: dict[str, Any], prog: prg.Program,
              nxt: prg.Cursor, position: tuple[int, ...]) -> prg.Cursor | str:
     task = planned.task
     try:
-        items = w.run.load_include(task, args)
+        items = w.run.includes.load(task, args)
     except PyengineError as err:
-        failed = w._record(planned, [{"failed": True, "msg": str(err)}])
-        return w._after_failure(planned, prog) if failed else nxt
-    w._record(planned, [{"changed": False, "msg": f"included {len(items)} task(s)"}])
+        failed = w.record(planned, [{"failed": True, "msg": str(err)}])
+        return w.after_failure(planned, prog) if failed else nxt
+    w.record(planned, [{"changed": False, "msg": f"included {len(items)} task(s)"}])
     sub = prg.compile_tasks(items)
     how = w.run_program(sub, position + (planned.cursor.pc,))
     if how == HOST_FAILED:
-        return w._after_failure(planned, prog)
+        return w.after_failure(planned, prog)
     return nxt if how == DONE_OK else how
 
-def include_loop(w: HostWorker, planned: Planned, prog: prg.Program, nxt: prg.Cursor,
+def include_loop(w: HostSteps, planned: Planned, prog: prg.Program, nxt: prg.Cursor,
                   position: tuple[int, ...]) -> prg.Cursor | str:
     """include_tasks/include_role with a loop: the file runs once per item."""
     task = planned.task
     try:
         items = planned.templar.render(task.loop)
     except PyengineError as err:
-        failed = w._record(planned, [{"failed": True, "msg": str(err)}])
-        return w._after_failure(planned, prog) if failed else nxt
+        failed = w.record(planned, [{"failed": True, "msg": str(err)}])
+        return w.after_failure(planned, prog) if failed else nxt
     loop_var = str(task.loop_control.get("loop_var") or "item")
     index_var = task.loop_control.get("index_var")
     for index, value in enumerate(items or []):
@@ -110,7 +108,7 @@ def include_loop(w: HostWorker, planned: Planned, prog: prg.Program, nxt: prg.Cu
             return how
     return nxt
 
-def flush_handlers(w: HostWorker, position: tuple[int, ...]) -> str:
+def flush_handlers(w: HostSteps, position: tuple[int, ...]) -> str:
     """Run the notified handlers (in the order they are defined), once each."""
     w.run.group.meet(w.host, position)
     ran: set[int] = set()
@@ -129,14 +127,14 @@ def flush_handlers(w: HostWorker, position: tuple[int, ...]) -> str:
         if how != DONE_OK:
             return how
 
-def run_handlers_now(w: HostWorker) -> None:
+def run_handlers_now(w: HostSteps) -> None:
     """force_handlers: a failed host still runs what it notified (no meeting)."""
     todo: list[TaskOrBlock] = [h for h in w.run.play.handlers if is_notified(w, h)]
     w.state.notified.clear()
     if todo:
         w.run_program(prg.compile_tasks(todo), (1 << 30,))
 
-def is_notified(w: HostWorker, handler: Task) -> bool:
+def is_notified(w: HostSteps, handler: Task) -> bool:
     notified = w.state.notified
     if handler.name and handler.name in notified:
         return True

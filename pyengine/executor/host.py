@@ -14,35 +14,30 @@ always take over — the agent has not run anything after it.
 
 from __future__ import annotations
 
-from collections import ChainMap
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, NoReturn
 
 from pyengine.actions.base import ActionContext
 from pyengine.errors import HostUnreachable, PyengineError
 from pyengine.executor import alone, flow
 from pyengine.executor import program as prg
-from pyengine.executor.outcome import (
-    apply_conditions,
-    censor,
-    combine_loop,
-    message_of,
-    status_of,
-)
+from pyengine.executor.hoststate import HostState
+from pyengine.executor.outcome import merge_item_results
 from pyengine.executor.plan import (
     DONE,
     FLOW_KIND,
     MODULE,
     SEQ,
-    PlanContext,
     Planned,
-    Slot,
     expand_references,
+    failed_planning,
     plan_task,
     produced_names,
     task_references,
 )
-from pyengine.executor.results import FAILED, TaskResult
+from pyengine.executor.play import PlayRun
+from pyengine.executor.privilege import privilege_for
+from pyengine.executor.recorder import TaskRecorder, facts_of, task_value
 from pyengine.executor.stops import (
     DONE_OK,
     END_PLAY,
@@ -51,16 +46,16 @@ from pyengine.executor.stops import (
     UNREACHED,
     Stop,
 )
-from pyengine.masking import mask
 from pyengine.playbook.model import Task
-from pyengine.templating import Templar, wrap_unsafe
-
-if TYPE_CHECKING:
-    from pyengine.executor.play import HostState, PlayRun
+from pyengine.templating import Templar
 
 
-class HostWorker(PlanContext):
-    """Runs one play's program on one host (one thread)."""
+class HostWorker:
+    """Runs one play's program on one host (one thread).
+
+    Implements plan.PlanContext (for planning) and steps.HostSteps (for alone.py and
+    flow.py); task outcomes go through its TaskRecorder.
+    """
 
     def __init__(self, run: PlayRun, state: HostState) -> None:
         self.run = run
@@ -68,21 +63,19 @@ class HostWorker(PlanContext):
         self.host = state.name
         self.check_mode = run.options.check
         self.diff = run.options.diff
+        self.recorder = TaskRecorder(state, run.play_name, run.reporter,
+                                     run.inventory_changes)
         self._ref_cache: dict[str, set[str]] = {}
-        self.overlay: dict[str, Any] = {}
+        self.overlay: dict[str, Any] = {}  # set_facts of the batch being filled
 
     # -- variables -------------------------------------------------------------------
     def variables(self, task: Task | None) -> Mapping[str, Any]:
         """The task's variables: extra vars > this batch's set_facts > run results > play."""
-        return ChainMap(
-            self.run.extra_vars, self.overlay, self.state.runtime,
-            self.run.magic_vars(self.state),
-            self.run.base_vars(self.host, task),  # type: ignore[arg-type]
-        )
+        return self.run.vars.task_vars(self.state, task, self.overlay)
 
     def templar(self, task: Task | None, variables: Mapping[str, Any] | None = None) -> Templar:
         return Templar(variables if variables is not None else self.variables(task),
-                       self.run.search_paths(task))
+                       self.run.vars.search_paths(task))
 
     def action_context(self, task: Task, args: dict[str, Any], templar: Templar,
                        check_mode: bool, diff: bool) -> ActionContext:
@@ -90,7 +83,7 @@ class HostWorker(PlanContext):
                              self.run.play.basedir, check_mode, diff, host_ops=self.state.ops)
 
     def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]:
-        return self.run.sources.normalize(module, args, task)
+        return self.run.normalize(module, args, task)
 
     # -- main loop -------------------------------------------------------------------
     def run_program(self, prog: prg.Program, position: tuple[int, ...] = ()) -> str:
@@ -100,7 +93,7 @@ class HostWorker(PlanContext):
             while True:
                 self._check_stop()
                 cur, op, err = prg.advance(prog, cur)
-                if err == prg.HOST_FAILED:
+                if err == HOST_FAILED:
                     return HOST_FAILED
                 if op is None:
                     return DONE_OK
@@ -110,7 +103,7 @@ class HostWorker(PlanContext):
                         return how
                     cur = prg.Cursor(cur.pc + 1, cur.frames)
                     continue
-                if self.run.strict:
+                if self.run.policy.strict:
                     # any_errors_fatal / max_fail_percentage: every host finishes a task
                     # before any host starts the next one (Ansible's linear strategy).
                     self.run.group.meet(self.host, position + (cur.pc,))
@@ -141,7 +134,7 @@ class HostWorker(PlanContext):
         batch: list[Planned] = []
         pending: set[str] = set()
         self.overlay = {}
-        strict = self.run.strict
+        strict = self.run.policy.strict
         while True:
             op = prog.ops[cur.pc]
             assert isinstance(op, prg.TaskOp)
@@ -159,7 +152,10 @@ class HostWorker(PlanContext):
             planned = plan_task(self, task, cur, self.templar(task, variables))
             if planned.kind in (SEQ, FLOW_KIND) and batch:
                 return batch, cur
-            planned.session_key = self.run.session_key(task, variables)
+            try:
+                planned.session_key = privilege_for(self.run.play, task, variables)
+            except PyengineError as problem:
+                failed_planning(planned, problem)
             if batch and planned.kind == MODULE and any(
                 p.kind == MODULE and p.session_key != planned.session_key for p in batch
             ):
@@ -177,8 +173,8 @@ class HostWorker(PlanContext):
 
     def _apply_known(self, planned: Planned) -> None:
         """A task decided on the controller: later tasks of the batch see its effects."""
-        result = self._task_value(planned, [s.result or {} for s in planned.slots])
-        facts = _facts_of(planned, result)
+        result = task_value(planned, [s.result or {} for s in planned.slots])
+        facts = facts_of(planned, result)
         self.overlay.update(facts)
         if planned.task.register:
             self.overlay[planned.task.register] = result
@@ -207,10 +203,10 @@ class HostWorker(PlanContext):
                     got = [results.get(item["id"]) for item in slot.agent_items]
                     if any(g is None for g in got):
                         break  # the agent stopped before this item
-                    raw.append(self._merge_items(planned, got))
-            failed = self._record(planned, raw)
+                    raw.append(_gathered(got))
+            failed = self.recorder.record(planned, raw)
             if failed:
-                return self._after_failure(planned, prog)
+                return self.recorder.after_failure(planned, prog)
         last = batch[-1]
         return prg.Cursor(last.cursor.pc + 1, last.cursor.frames)
 
@@ -259,7 +255,7 @@ class HostWorker(PlanContext):
         return out
 
     def _unreachable(self, task: Task, reason: str, batch: list[Planned],
-                     out: dict[str, dict[str, Any]]) -> None:
+                     out: dict[str, dict[str, Any]]) -> NoReturn:
         # Keep what did come back (it ran), then mark the host unreachable at the first
         # task without an answer.
         for planned in batch:
@@ -267,142 +263,35 @@ class HostWorker(PlanContext):
                 continue
             ids = [i["id"] for s in planned.slots for i in s.agent_items]
             if ids and all(i in out for i in ids):
-                raw = [self._merge_items(planned, [out[i] for i in
-                                                   (x["id"] for x in s.agent_items)])
+                raw = [_gathered([out[i] for i in (x["id"] for x in s.agent_items)])
                        if s.result is None else s.result for s in planned.slots]
-                self._record(planned, raw)
+                self.recorder.record(planned, raw)
                 continue
-            self.state.mark_unreachable(planned.task, reason, self.run)
-            raise Stop(UNREACHED)
-        self.state.mark_unreachable(task, reason, self.run)
+            self.unreachable(planned.task, reason)
+        self.unreachable(task, reason)
+
+    # -- what alone.py and flow.py use (steps.HostSteps) ------------------------------
+    def record(self, planned: Planned, raw: list[dict[str, Any]],
+               duration: float | None = None) -> bool:
+        """Store a task's outcome; True when it failed and the failure is not ignored."""
+        return self.recorder.record(planned, raw, duration)
+
+    def after_failure(self, planned: Planned, prog: prg.Program) -> prg.Cursor | str:
+        """Where the host goes on after `planned` failed (a cursor, or HOST_FAILED)."""
+        return self.recorder.after_failure(planned, prog)
+
+    def unreachable(self, task: Task | None, reason: str) -> NoReturn:
+        """Mark the host unreachable at `task` and end its walk."""
+        self.state.mark_unreachable(task, reason, self.run.play_name, self.run.reporter)
         raise Stop(UNREACHED)
 
-    @staticmethod
-    def _merge_items(planned: Planned, got: list[dict[str, Any] | None]) -> dict[str, Any]:
-        results = [g or {} for g in got]
-        if len(results) == 1:
-            return results[0]
-        # A transform action that became several module calls (copy of a directory).
-        merged: dict[str, Any] = {"changed": any(r.get("changed") for r in results),
-                                  "results": results}
-        failed = [r for r in results if r.get("failed")]
-        if failed:
-            merged["failed"] = True
-            merged["msg"] = failed[0].get("msg", "failed")
-        merged["_duration_s"] = sum(r.get("_duration_s", 0.0) for r in results)
-        return merged
-
-    # -- results ---------------------------------------------------------------------
-    def _task_value(self, planned: Planned, raw: list[dict[str, Any]]) -> dict[str, Any]:
-        if planned.looped:
-            finished = []
-            for slot, r in zip(planned.slots, raw, strict=False):
-                r = apply_conditions(planned.task, self._slot_templar(planned, slot), r)
-                item = dict(r)
-                if slot.item_vars:
-                    loop_var = slot.item_vars.get("ansible_loop_var", "item")
-                    item[loop_var] = slot.item_vars.get(loop_var)
-                    item["ansible_loop_var"] = loop_var
-                    if slot.label:
-                        item["_label"] = slot.label
-                finished.append(item)
-            return combine_loop(finished)
-        r = raw[0] if raw else {"failed": True, "msg": "no result"}
-        return apply_conditions(planned.task, planned.templar, r)
-
-    def _slot_templar(self, planned: Planned, slot: Slot) -> Templar:
-        return planned.templar.child(slot.item_vars) if slot.item_vars else planned.templar
-
-    def _record(self, planned: Planned, raw: list[dict[str, Any]],
-                duration: float | None = None) -> bool:
-        """Store the task's outcome; True when it failed and the failure is not ignored."""
-        task = planned.task
-        value = self._task_value(planned, raw)
-        durations = [r.pop("_duration_s", 0.0) for r in raw if isinstance(r, dict)]
-        for r in value.get("results", []) if planned.looped else []:
-            r.pop("_duration_s", None)
-        value.pop("_duration_s", None)
-        if task.register:
-            # Output from a host is data, never a template (see templating/unsafe.py).
-            self.state.runtime[task.register] = wrap_unsafe(value)
-        facts = _facts_of(planned, value)
-        if facts:
-            if planned.task.action in ("set_fact", "include_vars"):
-                self.state.runtime.update(facts)
-            else:
-                self.state.set_facts(wrap_unsafe(facts))
-        status = status_of(value)
-        if status != FAILED and ("add_group" in value or "add_host" in value):
-            self.run.inventory_change(self.host, value)
-        if value.get("changed") and status != FAILED and task.notify:
-            self._notify(planned, task.notify)
-        shown = censor(value) if planned.no_log else value
-        ignored = status == FAILED and planned.ignore_errors
-        tr = TaskResult(
-            name=mask(task.display_name), module=task.action, status=status,
-            changed=bool(value.get("changed")),
-            duration_s=round(duration if duration is not None else sum(durations), 4),
-            msg=mask(message_of(shown)), tags=sorted(task.tags), play=self.run.play_name,
-            diff=mask(_diff_of(shown)), result=mask(_public(shown)), ignored=ignored,
-            handler=task.is_handler, origin=str(task.origin), check_mode=planned.check_mode,
-        )
-        self.state.result.tasks.append(tr)
-        self.run.reporter.task_done(self.host, tr, shown)
-        return status == FAILED and not ignored
-
-    def _notify(self, planned: Planned, names: list[str]) -> None:
-        for name in names:
-            try:
-                rendered = planned.templar.render(name)
-            except PyengineError:
-                rendered = name
-            self.state.notified.add(str(rendered))
-
-    def _after_failure(self, planned: Planned, prog: prg.Program) -> prg.Cursor | str:
-        self.state.runtime["ansible_failed_task"] = {"name": planned.task.display_name,
-                                                     "action": planned.task.action}
-        last = self.state.result.tasks[-1]
-        self.state.runtime["ansible_failed_result"] = last.result
-        nxt = prg.fail_at(prog, planned.cursor)
-        if nxt is None:
-            return HOST_FAILED
-        cursor, rescued = nxt
-        if rescued:
-            last.rescued = True
-        return cursor
-
-    # -- tasks that run alone, flow control, handlers (alone.py, flow.py) -------------
     def flush_handlers(self, position: tuple[int, ...]) -> str:
         return flow.flush_handlers(self, position)
 
     def run_handlers_now(self) -> None:
+        """force_handlers: a failed host still runs what it notified."""
         flow.run_handlers_now(self)
 
 
-def _facts_of(planned: Planned, value: dict[str, Any]) -> dict[str, Any]:
-    """Variables a result sets on the host (set_fact, include_vars, modules' ansible_facts)."""
-    if value.get("failed") or value.get("skipped"):
-        return {}
-    out: dict[str, Any] = {}
-    if planned.looped:
-        for r in value.get("results", []):
-            if isinstance(r.get("ansible_facts"), dict) and not r.get("failed"):
-                out.update(r["ansible_facts"])
-        return out
-    facts = value.get("ansible_facts")
-    return dict(facts) if isinstance(facts, dict) else {}
-
-
-def _diff_of(result: dict[str, Any]) -> Any:
-    if "diff" in result and result["diff"]:
-        return result["diff"]
-    diffs = [r.get("diff") for r in result.get("results", []) if isinstance(r, dict)
-             and r.get("diff")]
-    return diffs or None
-
-
-_HIDDEN = {"invocation", "_ansible_no_log"}
-
-
-def _public(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in result.items() if k not in _HIDDEN}
+def _gathered(got: list[dict[str, Any] | None]) -> dict[str, Any]:
+    return merge_item_results([g or {} for g in got])

@@ -11,15 +11,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pyengine.agent.session import PythonAgentSession, ansible_facts_namespace
+from pyengine.agent.session import ansible_facts_namespace
 from pyengine.connection.base import Connection
 from pyengine.errors import HostUnreachable, PyengineError
+from pyengine.executor.events import Reporter
 from pyengine.executor.results import UNREACHABLE, HostResult, TaskResult
 from pyengine.masking import mask
 from pyengine.playbook.model import Task
+from pyengine.reach import AgentSession, Privilege
 from pyengine.templating import wrap_unsafe
 
-SessionKey = tuple[bool, str | None]
+SessionKey = Privilege
 
 
 class HostState:
@@ -30,7 +32,7 @@ class HostState:
         name: str,
         result: HostResult,
         open_connection: Callable[[], Connection],
-        open_session: Callable[[Connection, SessionKey], PythonAgentSession],
+        open_session: Callable[[Connection, SessionKey], AgentSession],
     ) -> None:
         self.name = name
         self.result = result
@@ -43,18 +45,22 @@ class HostState:
         self._open_connection = open_connection
         self._open_session = open_session
         self.connection: Connection | None = None
-        self.sessions: dict[SessionKey, PythonAgentSession] = {}
+        self.sessions: dict[SessionKey, AgentSession] = {}
         self._closed_trips = 0
-        self.ops = _Ops(self)
+        self.ops = ActionHostOps(self)
 
     # -- sessions --------------------------------------------------------------------
-    def session(self, key: SessionKey) -> PythonAgentSession:
+    def open_connection(self) -> Connection:
+        """The host's connection, created on first use (not yet connected)."""
+        if self.connection is None:
+            self.connection = self._open_connection()
+        return self.connection
+
+    def session(self, key: SessionKey) -> AgentSession:
         """The agent session for this privilege, started on first use (facts arrive)."""
         session = self.sessions.get(key)
         if session is None:
-            if self.connection is None:
-                self.connection = self._open_connection()
-            session = self._open_session(self.connection, key)
+            session = self._open_session(self.open_connection(), key)
             self.sessions[key] = session
             facts = session.start()
             self.set_facts(facts)
@@ -95,27 +101,29 @@ class HostState:
         self.result.round_trips = self.round_trips
 
     # -- outcomes --------------------------------------------------------------------
-    def mark_unreachable(self, task: Task | None, reason: str, run: Any) -> None:
+    def mark_unreachable(self, task: Task | None, reason: str, play_name: str,
+                         reporter: Reporter) -> None:
         self.unreachable = True
         self.result.unreachable = True
         self.result.unreachable_msg = mask(reason)
         self.result.round_trips = self.round_trips
         name = task.display_name if task is not None else "connect"
         tr = TaskResult(name=mask(name), module=task.action if task else "", status=UNREACHABLE,
-                        msg=mask(reason), play=getattr(run, "play_name", ""))
+                        msg=mask(reason), play=play_name)
         self.result.tasks.append(tr)
-        run.reporter.host_unreachable(self.name, mask(reason))
+        reporter.host_unreachable(self.name, mask(reason))
         self.close()
 
 
-class _Ops:
-    """HostOps for sequenced actions (reboot, raw, wait_for_connection, ...)."""
+class ActionHostOps:
+    """actions.base.HostOps for sequenced actions (reboot, raw, wait_for_connection, ...)."""
 
     def __init__(self, state: HostState) -> None:
         self.state = state
-        self.key: SessionKey = (False, None)
+        self.key: SessionKey = (False, None)  # the host's first session (set at its start)
+        self._keys: list[SessionKey] = []  # the sessions to restart after drop_connection
 
-    def _session(self) -> PythonAgentSession:
+    def _session(self) -> AgentSession:
         if self.state.sessions:
             return next(iter(self.state.sessions.values()))
         return self.state.session(self.key)
@@ -132,10 +140,9 @@ class _Ops:
         return dict(results[0].get("result") or {})
 
     def _connection(self) -> Connection:
-        if self.state.connection is None:
-            self.state.connection = self.state._open_connection()
-        self.state.connection.connect()
-        return self.state.connection
+        connection = self.state.open_connection()
+        connection.connect()
+        return connection
 
     def exec_raw(self, argv: list[str], data: bytes | None = None,
                  timeout: float | None = None) -> tuple[int, bytes, bytes]:
@@ -149,13 +156,12 @@ class _Ops:
         return self._connection().get(path)
 
     def drop_connection(self) -> None:
-        keys = list(self.state.sessions)
-        self._keys = keys
+        self._keys = list(self.state.sessions)
         self.state.close()
 
     def reconnect(self, timeout: float, delay: float = 1.0) -> dict[str, Any]:
         """Connect again until `timeout` (the host may be rebooting); restart the agents."""
-        keys = getattr(self, "_keys", None) or list(self.state.sessions) or [self.key]
+        keys = self._keys or list(self.state.sessions) or [self.key]
         self.state.close()
         deadline = time.monotonic() + timeout
         last = ""

@@ -70,6 +70,21 @@ def combine_loop(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def merge_item_results(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One task slot's result from its agent items: a transform action may have become
+    several module calls (copy of a directory)."""
+    if len(results) == 1:
+        return results[0]
+    merged: dict[str, Any] = {"changed": any(r.get("changed") for r in results),
+                              "results": results}
+    failed = [r for r in results if r.get("failed")]
+    if failed:
+        merged["failed"] = True
+        merged["msg"] = failed[0].get("msg", "failed")
+    merged["_duration_s"] = sum(r.get("_duration_s", 0.0) for r in results)
+    return merged
+
+
 def status_of(result: dict[str, Any]) -> str:
     if result.get("failed"):
         return FAILED

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pyengine.actions.base import (
     LOCAL,
@@ -65,8 +65,12 @@ class Planned:
     action: Any = None  # the action module for local/transform/sequenced
     session_key: tuple[bool, str | None] = (False, None)
 
+    def templar_for(self, slot: Slot) -> Templar:
+        """The templar of one loop item (the task's, with the item's variables)."""
+        return self.templar.child(slot.item_vars) if slot.item_vars else self.templar
 
-class PlanContext:
+
+class PlanContext(Protocol):
     """What planning needs from the play and the host (implemented by the worker)."""
 
     host: str
@@ -75,11 +79,10 @@ class PlanContext:
 
     def action_context(self, task: Task, args: dict[str, Any], templar: Templar,
                        check_mode: bool, diff: bool) -> ActionContext:
-        raise NotImplementedError
+        """The context a controller action runs with."""
 
     def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]:
         """Validate and normalise rendered arguments (aliases, types, defaults)."""
-        return args
 
 
 def task_references(task: Task) -> set[str]:
@@ -196,7 +199,7 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
         planned.ignore_errors = as_bool(templar.render(task.ignore_errors))
         planned.no_log = as_bool(templar.render(task.no_log))
     except PyengineError as err:
-        return _errored(planned, err)
+        return failed_planning(planned, err)
     action = task.action
     if action in FLOW:
         planned.kind = FLOW_KIND
@@ -216,7 +219,7 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
     try:
         loop = _loop_items(task, templar)
     except PyengineError as err:
-        return _errored(planned, err)
+        return failed_planning(planned, err)
     planned.looped = loop is not None
     loop_var = str(task.loop_control.get("loop_var") or "item")
     index_var = task.loop_control.get("index_var")
@@ -317,7 +320,8 @@ def _item(module: str, args: dict[str, Any], planned: Planned,
             "ignore_errors": ignore, "no_log": planned.no_log}
 
 
-def _errored(planned: Planned, err: PyengineError) -> Planned:
+def failed_planning(planned: Planned, err: PyengineError) -> Planned:
+    """The task fails on this host with `err`, decided on the controller (nothing runs)."""
     planned.kind = DONE
     planned.ends_batch = True
     planned.slots = [Slot({}, result={"failed": True, "changed": False, "msg": str(err)})]

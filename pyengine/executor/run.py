@@ -14,15 +14,12 @@ from collections.abc import Callable
 
 from pyengine.executor.contracts import RunOptions, Sources
 from pyengine.executor.events import Reporter
+from pyengine.executor.hostrun import run_host
 from pyengine.executor.hoststate import HostState
-from pyengine.executor.play import (
-    PlayRun,
-    new_run_result,
-    play_program,
-    render_serial,
-    serial_batches,
-)
+from pyengine.executor.play import PlayRun, new_run_result, play_program
+from pyengine.executor.program import Program, TaskOp
 from pyengine.executor.results import HostResult, RunResult
+from pyengine.executor.serial import render_serial, serial_batches
 from pyengine.playbook.model import Playbook
 
 
@@ -82,8 +79,7 @@ def _run_plays(playbook: Playbook, sources: Sources, options: RunOptions, report
             run = PlayRun(play, batch, hosts, sources, options, reporter, states)
             current.append(run)
             _run_batch(run, program, options.forks)
-            run.close_delegates()
-            run.apply_inventory_changes()
+            run.finish()
             if run.group.interrupted:
                 raise KeyboardInterrupt
             if run.group.aborted and not run.ended:
@@ -101,12 +97,12 @@ def _run_plays(playbook: Playbook, sources: Sources, options: RunOptions, report
 def _new_state(host: str, result: RunResult, run: Callable[[], PlayRun]) -> HostState:
     return HostState(
         host, result.host(host),
-        lambda: run().open_connection(host),
-        lambda conn, key: run().open_session(host, conn, key),
+        lambda: run().connections.open_connection(host),
+        lambda conn, key: run().connections.open_session(host, conn, key),
     )
 
 
-def _run_batch(run: PlayRun, program: object, forks: int) -> None:
+def _run_batch(run: PlayRun, program: Program, forks: int) -> None:
     gate = threading.Semaphore(max(1, forks))
     threads: list[threading.Thread] = []
     errors: list[BaseException] = []
@@ -117,7 +113,7 @@ def _run_batch(run: PlayRun, program: object, forks: int) -> None:
                 if run.group.interrupted:
                     return
                 run.group.join(host)
-                run.run_host(host, program)  # type: ignore[arg-type]
+                run_host(run, host, program)
             except BaseException as err:  # noqa: BLE001 - surfaced in the main thread
                 errors.append(err)
                 run.group.leave(host)
@@ -147,13 +143,10 @@ def _close_all(states: dict[str, HostState], current: list[PlayRun]) -> None:
     for state in states.values():
         state.close()
     for run in current:
-        run.close_delegates()
+        run.connections.close_delegates()
 
 
-def _count_tasks(program: object) -> int:
-    from pyengine.executor.program import Program, TaskOp
-
-    assert isinstance(program, Program)
+def _count_tasks(program: Program) -> int:
     return sum(1 for op in program.ops if isinstance(op, TaskOp))
 
 

@@ -1,7 +1,7 @@
 """The executor's view of inventory, variables, modules and the loader (one adapter).
 
 Everything the host workers ask of the other layers goes through here, so the
-executor depends on one small interface (`play.Sources`) and its unit tests can
+executor depends on one small interface (`contracts.Sources`) and its unit tests can
 use any inventory.
 """
 
@@ -20,6 +20,7 @@ from pyengine.inventory.patterns import select
 from pyengine.inventory.varsdirs import add_playbook_dir
 from pyengine.masking import register_secret
 from pyengine.playbook.model import Play, Task, TaskOrBlock
+from pyengine.reach import open_connection
 from pyengine.templating import Templar
 from pyengine.vars import VariableManager
 from pyengine.yamlload import Vault
@@ -105,17 +106,7 @@ class InventorySources:
 
     # -- connections -----------------------------------------------------------------
     def connection(self, host: str, variables: Mapping[str, Any]) -> Connection:
-        from pyengine.connection.hostvars import connection_for_host
-
-        # Keys first: reading another variable's value could render it (and fail).
-        wanted = {k: variables[k] for k in list(variables)
-                  if k.startswith(("ansible_", "pyengine_"))}
-        rendered = Templar(variables).render(wanted)
-        for key in ("ansible_password", "ansible_ssh_pass", "ansible_become_password",
-                    "ansible_become_pass"):
-            if rendered.get(key):
-                register_secret(str(rendered[key]))
-        return connection_for_host(host, rendered, trust_new_hosts=self.trust_new_hosts)
+        return open_connection(host, variables, trust_new_hosts=self.trust_new_hosts)
 
     # -- modules ---------------------------------------------------------------------
     def module_source(self, name: str) -> str:

@@ -449,7 +449,7 @@ def test_any_errors_fatal_stops_every_host(tmp_path: Path) -> None:
 @pytest.mark.parametrize("serial,expected", [(["1"], 3), (["50%"], 3), (["67%"], 2), ([1, 2], 2)])
 def test_serial_batches_run_the_play_in_groups(tmp_path: Path, serial: list[Any],
                                                expected: int) -> None:
-    from pyengine.executor.play import serial_batches
+    from pyengine.executor.serial import serial_batches
 
     assert len(serial_batches(["a", "b", "c"], serial)) == expected
 
