@@ -9,6 +9,7 @@ output is exactly what engineers already read.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -49,12 +50,29 @@ def host_relpath(path: str) -> str:
     return str(pure.relative_to("/"))
 
 
+SYMLINK_PREFIX = b"symlink -> "
+
+
+def symlink_target(content: bytes) -> str | None:
+    """The link target when `content` is how backup_collect records a symlink (one line,
+    `symlink -> TARGET`), else None."""
+    if not content.startswith(SYMLINK_PREFIX) or content.count(b"\n") > 1:
+        return None
+    target = content[len(SYMLINK_PREFIX):].rstrip(b"\n")
+    return target.decode("utf-8", "surrogateescape") if target else None
+
+
 class BackupStore:
     """A git repository holding `backups/<group>/<host>/`; created when missing."""
 
-    def __init__(self, root: Path, author: tuple[str, str] = DEFAULT_AUTHOR) -> None:
+    def __init__(self, root: Path, author: tuple[str, str] = DEFAULT_AUTHOR,
+                 create: bool = True) -> None:
+        """`create=False` for commands that only read or restore: a mistyped --repo must
+        be an error, not a new empty repository."""
         self.root = Path(root)
         self.author = author
+        if not create and not (self.root / ".git").exists():
+            raise BackupError(f"no backup repository at {self.root} (check --repo)")
         if not (self.root / ".git").exists():
             if self.root.exists() and any(self.root.iterdir()):
                 probe = subprocess.run(
@@ -109,7 +127,10 @@ class BackupStore:
 
     def find_host_dir(self, host: str) -> Path:
         """The folder of `host` whatever its group; a clear error when never backed up."""
-        matches = sorted(p for p in self.backups.glob(f"*/{host}") if p.is_dir())
+        if not host or "/" in host or host in (".", ".."):
+            raise BackupError(f"invalid host name {host!r}")
+        # The name is a literal host name, never a glob: '*' must not pick some host's folder.
+        matches = sorted(p for p in self.backups.glob(f"*/{glob.escape(host)}") if p.is_dir())
         if not matches:
             raise BackupError(f"no backup of host {host!r} in {self.backups}")
         return matches[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import yaml
 
-from pyengine.backup.store import BackupStore
+from pyengine.backup.store import BackupStore, symlink_target
 
 REPO_OPTION = click.option(
     "--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("config-backup"),
@@ -28,7 +28,7 @@ def backup() -> None:
 @click.option("-n", "--last", default=20, show_default=True, help="How many commits.")
 def log(host: str, repo: Path, last: int) -> None:
     """The backup commits that touched HOST, newest first."""
-    for commit in BackupStore(repo).log(host, limit=last):
+    for commit in BackupStore(repo, create=False).log(host, limit=last):
         paths = ", ".join(commit.hosts.get(host, []))
         click.echo(f"{commit.rev[:10]}  {commit.date}  {paths}")
 
@@ -39,7 +39,7 @@ def log(host: str, repo: Path, last: int) -> None:
 @click.option("--since", default=None, help="A revision or a date (default: previous backup).")
 def diff(host: str, repo: Path, since: str | None) -> None:
     """What changed in HOST's configuration (unified diff)."""
-    text = BackupStore(repo).diff(host, since=since)
+    text = BackupStore(repo, create=False).diff(host, since=since)
     click.echo(text.rstrip() if text else f"{host}: no change")
 
 
@@ -48,7 +48,7 @@ def diff(host: str, repo: Path, since: str | None) -> None:
 @click.option("--since", default=None, help="Compare with this revision (default: last run).")
 def drift(repo: Path, since: str | None) -> None:
     """Hosts whose configuration changed in the last backup run (or since a revision)."""
-    store = BackupStore(repo)
+    store = BackupStore(repo, create=False)
     base = store.resolve_since(since) if since else None
     changes = store.drift(base)
     if not changes:
@@ -73,7 +73,11 @@ def restore(host: str, path: str, repo: Path, rev: str, inventories: tuple[str, 
     from pyengine.errors import PyengineError
     from pyengine.masking import MASK
 
-    store = BackupStore(repo)
+    if any(ch in host for ch in "*?[],:!&~") or host in ("all", "ungrouped"):
+        raise PyengineError(
+            f"backup restore takes one host name, not a pattern ({host!r}): each host's file "
+            "is its own, so restore them one host at a time")
+    store = BackupStore(repo, create=False)
     content = store.show(host, path, rev=rev)
     if MASK.encode() in content:
         raise PyengineError(
@@ -88,8 +92,7 @@ def restore(host: str, path: str, repo: Path, rev: str, inventories: tuple[str, 
             "name": f"Restore {path} on {host} from backup {rev}",
             "hosts": host,
             "gather_facts": False,
-            "tasks": [{"name": f"restore {path}",
-                       "copy": {"src": str(source), "dest": path}}],
+            "tasks": [_restore_task(path, content, source)],
         }], sort_keys=False))
         argv = ["run", str(playbook), "--limit", host]
         for inventory in inventories:
@@ -110,6 +113,17 @@ def restore(host: str, path: str, repo: Path, rev: str, inventories: tuple[str, 
         # and the next backup shows no drift.
         _record_restore(store, host, path, content, rev)
     sys.exit(code)
+
+
+def _restore_task(path: str, content: bytes, source: Path) -> dict[str, object]:
+    """A copy of the file, or the symlink itself when the backup recorded a link (backup
+    keeps a link as the one line `symlink -> TARGET`): a restore must not turn a link
+    into a regular file holding that text."""
+    link = symlink_target(content)
+    if link is not None:
+        return {"name": f"restore {path} (symlink to {link})",
+                "file": {"src": link, "dest": path, "state": "link", "force": True}}
+    return {"name": f"restore {path}", "copy": {"src": str(source), "dest": path}}
 
 
 def _record_restore(store: BackupStore, host: str, path: str, content: bytes, rev: str) -> None:

@@ -149,3 +149,60 @@ def _find_hosts(inventory: dict) -> dict:
                 return node["hosts"]
             stack.extend(node.values())
     raise AssertionError("h5 not found in the lab inventory")
+
+
+def _restore(repo: Path, inventory: Path, host: str, path: str, *extra: str
+             ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pyengine", "backup", "restore", host, path, "--repo", str(repo),
+         "-i", str(inventory), *extra], capture_output=True, text=True, timeout=300)
+
+
+def test_restoring_a_symlink_puts_the_link_back(lab: Any, tmp_path: Path) -> None:
+    """Backup keeps a link as `symlink -> TARGET`; restore used to write that text into a
+    regular file, and its --check --diff showed another diff than the real run."""
+    repo = tmp_path / "repo"
+    h1 = next(h for h in lab.hosts if h.name == "h1")
+    link = f"/etc/pe-relsym-{uuid.uuid4().hex[:6]}.conf"
+    h1.exec(["ln", "-s", "hostname", link])
+    try:
+        rc, _, out = _backup(lab.inventory_path, repo, tmp_path, "-e",
+                             json.dumps({"backup_paths": [link]}))
+        assert rc == 0, out
+        h1.exec(["sh", "-c", f"rm {link} && echo replaced > {link}"])
+        check = _restore(repo, lab.inventory_path, "h1", link, "--check", "--diff")
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert h1.exec(["cat", link]).stdout == "replaced\n"  # check mode changed nothing
+        real = _restore(repo, lab.inventory_path, "h1", link)
+        assert real.returncode == 0, real.stdout + real.stderr
+        assert h1.exec(["readlink", link]).stdout.strip() == "hostname"
+        again = _restore(repo, lab.inventory_path, "h1", link, "--check")
+        assert again.returncode == 0 and "changed=0" in again.stdout.replace(" ", ""), \
+            again.stdout
+    finally:
+        h1.exec(["rm", "-f", link])
+
+
+def test_restore_refuses_a_host_pattern(lab: Any, tmp_path: Path) -> None:
+    """`backup restore '*' /etc/motd` used to push h1's file to every host."""
+    repo = tmp_path / "repo"
+    rc, _, out = _backup(lab.inventory_path, repo, tmp_path)
+    assert rc == 0, out
+    before = {h.name: h.exec(["md5sum", "/etc/hostname"]).stdout for h in lab.hosts}
+    proc = _restore(repo, lab.inventory_path, "*", "/etc/hostname")
+    assert proc.returncode != 0 and "one host name, not a pattern" in proc.stderr
+    assert {h.name: h.exec(["md5sum", "/etc/hostname"]).stdout for h in lab.hosts} == before
+
+
+@pytest.mark.parametrize("spelling", ["/etc//shadow", "/etc/./shadow", "/etc/."])
+def test_no_spelling_of_shadow_reaches_the_repository(lab: Any, tmp_path: Path,
+                                                       spelling: str) -> None:
+    repo = tmp_path / "repo"
+    rc, report, out = _backup(lab.inventory_path, repo, tmp_path, "-e",
+                              json.dumps({"backup_paths": [spelling]}))
+    assert rc == 0, out
+    tree = _git(repo, "ls-tree", "-r", "--name-only", "HEAD").split()
+    assert not any(p.endswith(("shadow", "shadow-")) for p in tree)
+    found = subprocess.run(["git", "-C", str(repo), "grep", "-l", "-E", r"^root:\$", "HEAD",
+                            "--", "."], capture_output=True, text=True)
+    assert found.returncode == 1 and found.stdout == "", found.stdout  # 1: nothing matched

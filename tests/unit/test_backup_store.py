@@ -141,3 +141,26 @@ def test_paths_cannot_escape_the_host_folder() -> None:
         host_relpath("/etc/../../outside")
     with pytest.raises(BackupError):
         BackupStore.host_dir(BackupStore.__new__(BackupStore), "lab", "../x")
+
+
+def test_reading_commands_refuse_a_missing_repository(tmp_path: Path) -> None:
+    """`backup restore --repo <typo>` used to create an empty repository at the typo."""
+    import subprocess
+    import sys
+
+    for args in (["log", "h1"], ["diff", "h1"], ["drift"], ["restore", "h1", "/etc/motd"]):
+        proc = subprocess.run([sys.executable, "-m", "pyengine", "backup", *args, "--repo",
+                               str(tmp_path / "typo")], capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode != 0 and "no backup repository" in proc.stderr, proc.stderr
+        assert not (tmp_path / "typo").exists()
+
+
+def test_a_host_name_is_never_a_glob(tmp_path: Path) -> None:
+    store = BackupStore(tmp_path / "repo")
+    store.write_host("lab", "h1", {"/etc/motd": b"h1\n"})
+    with pytest.raises(BackupError):
+        store.find_host_dir("*")
+    with pytest.raises(BackupError):
+        store.find_host_dir("h[1]")
+    assert store.find_host_dir("h1").name == "h1"
