@@ -221,8 +221,8 @@ def _locate_module(fqcn: str, playbook_dir: Path | None, config: AnsibleConfig |
     collection, short = ".".join(parts[:2]), ".".join(parts[2:])
     if collection == "ansible.legacy":
         # Module folders the user configured come first, as in Ansible's legacy search.
-        for folder in library_dirs(playbook_dir, config, role_paths):
-            path = folder / f"{short}.py"
+        for libdir in library_dirs(playbook_dir, config, role_paths):
+            path = libdir / f"{short}.py"
             if path.is_file():
                 return AnsibleModule(f"ansible.legacy.{short}", path, None)
     if collection in BUILTIN:

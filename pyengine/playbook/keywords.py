@@ -1,6 +1,6 @@
 """The keywords each level of a playbook accepts (anything else is an error, with a
 "did you mean"). Some Ansible keywords are accepted and ignored because they do not
-change what pyengine does (`collections`, `gather_subset`, ...); they are listed
+change what pyengine does (`gather_subset`, ...); they are listed
 in IGNORED so that a ported playbook loads."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ INHERITED = {
 }
 
 IGNORED = {
-    "collections", "module_defaults", "throttle", "timeout", "debugger", "connection",
+    "module_defaults", "throttle", "timeout", "debugger", "connection",
     "remote_user", "port", "delegate_facts", "async", "poll", "gather_subset",
     "gather_timeout", "fact_path", "strategy", "order", "ignore_unreachable",
 }
@@ -23,7 +23,7 @@ PLAY = {
     "roles", "become", "become_user", "become_method", "become_flags", "serial",
     "max_fail_percentage", "any_errors_fatal", "gather_facts", "tags", "environment",
     "check_mode", "diff", "remote_user", "connection", "force_handlers", "ignore_errors",
-    "no_log", "run_once", "ignore_unreachable", "vars_prompt",
+    "no_log", "run_once", "ignore_unreachable", "vars_prompt", "collections",
 } | IGNORED
 
 TASK = {
@@ -31,12 +31,16 @@ TASK = {
     "notify", "listen", "changed_when", "failed_when", "ignore_errors", "ignore_unreachable",
     "retries", "delay", "until", "no_log", "tags", "become", "become_user", "become_method",
     "become_flags", "environment", "vars", "check_mode", "diff", "delegate_to", "run_once",
-    "any_errors_fatal",
+    "any_errors_fatal", "collections",
 } | IGNORED
 
-BLOCK = {"block", "rescue", "always", "name"} | INHERITED | (IGNORED & TASK)
+# A block's `notify` reaches the tasks inside that set none (Ansible's inheritance).
+BLOCK = {"block", "rescue", "always", "name", "notify", "collections"} | INHERITED | \
+    (IGNORED & TASK)
 
-ROLE_ENTRY = {"role", "name"} | INHERITED | (IGNORED & TASK)
+# `collections:` on a role entry is accepted and, as in Ansible, has no effect (a role
+# uses its own collection and its meta/main.yml list).
+ROLE_ENTRY = {"role", "name", "collections"} | INHERITED | (IGNORED & TASK)
 
 IMPORT_PLAYBOOK = {"import_playbook", "ansible.builtin.import_playbook", "name", "tags", "vars",
                    "when"}

@@ -322,7 +322,8 @@ def _scope_from(task: Task, play: Play | None) -> Scope:
                  environment=task.environment, vars=merged(task.vars),
                  check_mode=task.check_mode, diff=task.diff,
                  ignore_errors=task.ignore_errors or None, no_log=task.no_log or None,
-                 delegate_to=task.delegate_to, run_once=task.run_once or None, role=task.role)
+                 delegate_to=task.delegate_to, run_once=task.run_once or None, role=task.role,
+                 collections=list(task.collections))
 
 
 def _apply(task: Task, scope: Scope, ctx: LoadContext) -> Scope:

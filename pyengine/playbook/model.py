@@ -39,6 +39,12 @@ class RoleRef:
     defaults: dict[str, Any] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)  # `roles: - role: x, var: 1`
+    collection: str | None = None  # 'devsec.hardening' for a role found in a collection
+
+    @property
+    def fqcn(self) -> str:
+        """'devsec.hardening.os_hardening' for a collection role, else the name."""
+        return f"{self.collection}.{self.name}" if self.collection else self.name
 
 
 @dataclass
@@ -83,6 +89,10 @@ class Task:
     run_once: bool = False
     role: RoleRef | None = None
     is_handler: bool = False
+    # The `collections:` search list in force (play, block, task, or the role's own
+    # collection and meta/main.yml): short module and role names resolve through it,
+    # also for what an include loads at run time.
+    collections: list[str] = field(default_factory=list)
 
     @property
     def display_name(self) -> str:

@@ -1,7 +1,10 @@
 """Roles in the standard layout: tasks/, handlers/, defaults/, vars/, meta/ dependencies.
 
-A role is found in `roles/` next to the playbook, next to the playbook itself, then
-in the built-in `playbooks/roles`. Its tasks become the play's role tasks (each with
+A role is found as Ansible finds it (pyengine/content/roles.py: collections by FQCN or
+through `collections:`, `roles/` beside the playbook, the roles path, ...), then in the
+built-in `playbooks/roles`. A role does not inherit the play's `collections:`: its
+tasks resolve short names in its own collection first, then in the collections its
+meta/main.yml lists, as in Ansible. Its tasks become the play's role tasks (each with
 `Task.role` set); its handlers join the play's handlers. A role runs once per play
 unless it is listed again with other parameters (or `allow_duplicates: true`).
 """
@@ -12,13 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pyengine.content.roles import FoundRole, find_role, known_roles, searched_places
 from pyengine.errors import did_you_mean
 from pyengine.playbook import keywords
 from pyengine.playbook.context import LoadContext
 from pyengine.playbook.model import Origin, RoleRef, TaskOrBlock
-from pyengine.playbook.role_search import find_role, known_roles, role_dirs
 from pyengine.playbook.scope import Scope
-from pyengine.playbook.tasks import _own_keywords, load_tasks_into
+from pyengine.playbook.tasks import _own_keywords, collection_list, load_tasks_into
 from pyengine.playbook.values import as_vars, type_name
 from pyengine.templating import is_template
 from pyengine.yamlload import YDict, item_origin, key_origin, merged, origin_of, value_origin
@@ -81,6 +84,10 @@ def parse_role_entry(entry: Any, ctx: LoadContext, where: Origin | None
         params[key] = value
         params.key_origins[key] = key_origin(entry, key, where) or Origin("?")
     own = _own_keywords(entry, ctx, where)
+    if own.pop("collections", None):
+        p.warn("'collections' on a role entry has no effect (as in Ansible, a role uses its "
+               "own collection and its meta/main.yml list)", key_origin(entry, "collections",
+                                                                      where))
     # `vars:` on a role entry act like parameters (Ansible gives them role-param precedence).
     return name, merged(params, own.pop("vars", {}) or {}), own
 
@@ -88,41 +95,50 @@ def parse_role_entry(entry: Any, ctx: LoadContext, where: Origin | None
 def load_role(name: str, params: dict[str, Any], own: dict[str, Any], scope: Scope,
               ctx: LoadContext, where: Origin | None, tasks_from: str = "main",
               vars_from: str = "main", defaults_from: str = "main",
-              handlers_from: str = "main", depth: int = 0) -> list[TaskOrBlock]:
-    """Load role `name` (and its dependencies first); returns its tasks, records handlers."""
+              handlers_from: str = "main", depth: int = 0,
+              role_basedir: Path | None = None) -> list[TaskOrBlock]:
+    """Load role `name` (and its dependencies first); returns its tasks, records handlers.
+    `scope.collections` is the search list for a short name; `role_basedir` the folder
+    of the role that depends on this one."""
     p = ctx.problems
     if depth > 20:
         p.add(f"role dependencies of '{name}' nest too deeply (a cycle?)", where)
         return []
-    path = find_role(name, ctx.basedir)
-    if path is None:
-        hint = did_you_mean(name, known_roles(ctx.basedir))
-        looked = ", ".join(str(d) for d in role_dirs(ctx.basedir))
+    found = find_role(name, ctx.basedir, scope.collections, role_basedir)
+    if found is None:
+        hint = did_you_mean(name, known_roles(ctx.basedir, scope.collections))
+        looked = searched_places(ctx.basedir, scope.collections, role_basedir)
         p.add(f"role '{name}' not found (looked in {looked})", where, hint)
         return []
+    path = found.path
     if str(path) in ctx.role_chain:
         chain = [Path(r).name for r in ctx.role_chain[ctx.role_chain.index(str(path)):]]
         p.add(f"role dependency cycle: {' -> '.join([*chain, path.name])}", where)
         return []
     ctx.role_chain.append(str(path))
     try:
-        return _load_role_at(path, name, params, own, scope, ctx, where, tasks_from,
+        return _load_role_at(found, name, params, own, scope, ctx, where, tasks_from,
                              vars_from, defaults_from, handlers_from, depth)
     finally:
         ctx.role_chain.pop()
 
 
-def _load_role_at(path: Path, name: str, params: dict[str, Any], own: dict[str, Any],
+def _load_role_at(found: FoundRole, name: str, params: dict[str, Any], own: dict[str, Any],
                   scope: Scope, ctx: LoadContext, where: Origin | None, tasks_from: str,
                   vars_from: str, defaults_from: str, handlers_from: str, depth: int
                   ) -> list[TaskOrBlock]:
     p = ctx.problems
+    path = found.path
     meta_files = main_file(path, "meta")
     meta: Any = ctx.load(meta_files[0]) if meta_files else None
     allow_duplicates = False
     deps: list[Any] = []
+    meta_collections: list[str] = []
     if isinstance(meta, dict):
         allow_duplicates = bool(meta.get("allow_duplicates", False))
+        if meta.get("collections") is not None:
+            meta_collections = collection_list(
+                meta["collections"], value_origin(meta, "collections", origin_of(meta)), p)
         raw_deps = meta.get("dependencies") or []
         if isinstance(raw_deps, list):
             deps = raw_deps
@@ -137,8 +153,9 @@ def _load_role_at(path: Path, name: str, params: dict[str, Any], own: dict[str, 
         return []
     defaults = _load_vars_files(main_file(path, "defaults", defaults_from), ctx)
     role_vars = _load_vars_files(main_file(path, "vars", vars_from), ctx)
-    ref = RoleRef(name=path.name if "/" in name else name, path=path, defaults=defaults,
-                  vars=role_vars, params=merged(params))
+    ref = RoleRef(name=found.name, path=path, defaults=defaults, vars=role_vars,
+                  params=merged(params), collection=found.collection)
+    own_collections = role_collections(found.collection, meta_collections)
     ctx.roles_seen[key] = ref
 
     out: list[TaskOrBlock] = []
@@ -149,10 +166,17 @@ def _load_role_at(path: Path, name: str, params: dict[str, Any], own: dict[str, 
             continue
         dep_name, dep_params, dep_own = parsed
         dep_scope = scope.child(**{k: v for k, v in inner_own.items() if k != "role"})
+        # Dependencies are looked for in this role's collection and its meta collections
+        # first, then the role paths and this role's folder (Ansible's metadata.py).
+        dep_scope.collections = [c for c in own_collections if c != "ansible.builtin"]
+        if "ansible.legacy" not in dep_scope.collections:
+            dep_scope.collections.append("ansible.legacy")
         out.extend(load_role(dep_name, dep_params, dep_own, dep_scope, ctx,
-                             origin_of(dep, where), depth=depth + 1))
+                             origin_of(dep, where), depth=depth + 1,
+                             role_basedir=path.parent))
     ctx.role_refs.append(ref)
     role_scope = scope.child(**inner_own, role=ref)
+    role_scope.collections = own_collections
     task_files = main_file(path, "tasks", tasks_from)
     if not task_files and tasks_from != "main":
         p.add(f"role '{name}' has no tasks/{tasks_from}.yml", where)
@@ -161,8 +185,20 @@ def _load_role_at(path: Path, name: str, params: dict[str, Any], own: dict[str, 
     for f in main_file(path, "handlers", handlers_from):
         handler_scope = Scope(role=ref, become=role_scope.become,
                               environment=role_scope.environment,
-                              check_mode=role_scope.check_mode, diff=role_scope.diff)
+                              check_mode=role_scope.check_mode, diff=role_scope.diff,
+                              collections=own_collections)
         ctx.role_handlers.extend(load_tasks_into(f, handler_scope, ctx, where, handlers=True))
+    return out
+
+
+def role_collections(collection: str | None, meta_collections: list[str]) -> list[str]:
+    """The `collections:` list inside a role: its own collection first, then its meta's;
+    ansible.builtin closes the list of a collection role, ansible.legacy that of another
+    (Ansible's Role._load_role_data)."""
+    out = [collection] if collection else []
+    out.extend(c for c in meta_collections if c not in out)
+    if out and not set(out) & {"ansible.builtin", "ansible.legacy"}:
+        out.append("ansible.builtin" if collection else "ansible.legacy")
     return out
 
 

@@ -30,6 +30,8 @@ class Scope:
     delegate_to: str | None = None
     run_once: bool | None = None
     role: RoleRef | None = None
+    collections: list[str] = field(default_factory=list)  # the `collections:` list in force
+    notify: list[str] | None = None  # a block's `notify`, for tasks that set none
 
     def child(self, **own: Any) -> Scope:
         """The scope inside a block/role/task that sets `own` (None = not set)."""
@@ -46,7 +48,7 @@ class Scope:
         if own.get("vars"):
             new.vars = merged(self.vars, own["vars"])
         for key in ("check_mode", "diff", "ignore_errors", "ignore_unreachable", "no_log",
-                    "delegate_to", "run_once", "role"):
+                    "delegate_to", "run_once", "role", "collections", "notify"):
             if own.get(key) is not None:
                 setattr(new, key, own[key])
         return new

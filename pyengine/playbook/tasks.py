@@ -11,15 +11,24 @@ from pathlib import Path
 from typing import Any
 
 from pyengine import modspec
+from pyengine.content.collections import (
+    BUILTIN as BUILTIN_COLLECTIONS,
+)
+from pyengine.content.collections import (
+    COLLECTION_NAME,
+    find_ansible_module,
+    find_collection,
+)
+from pyengine.content.roles import find_role, known_roles
 from pyengine.errors import did_you_mean
 from pyengine.playbook import keywords
 from pyengine.playbook.context import LoadContext
 from pyengine.playbook.loops import parse_loop
 from pyengine.playbook.model import Become, Block, Origin, Task, TaskOrBlock
-from pyengine.playbook.role_search import find_role, known_roles
 from pyengine.playbook.scope import Scope
 from pyengine.playbook.values import (
     IDENTIFIER,
+    Problems,
     as_bool,
     as_conditions,
     as_int,
@@ -106,7 +115,52 @@ def _own_keywords(data: dict[str, Any], ctx: LoadContext, where: Origin | None
             own[key] = as_bool(data[key], key, at(key), p)
     if "delegate_to" in data:
         own["delegate_to"] = as_str(data["delegate_to"], "delegate_to", at("delegate_to"), p)
+    if "notify" in data:
+        own["notify"] = as_list_of_str(data["notify"], "notify", at("notify"), p)
+    if data.get("collections") is not None:
+        listed = collection_list(data["collections"], at("collections"), p)
+        if listed:
+            own["collections"] = listed
     return own
+
+
+def collection_list(value: Any, where: Origin | None, p: Problems) -> list[str]:
+    """A `collections:` keyword: 'namespace.name' strings, never templated (they are used
+    while the playbook loads). As in Ansible, a non-empty list that names neither
+    ansible.builtin nor ansible.legacy gets ansible.legacy appended."""
+    names = as_list_of_str(value, "collections", where, p)
+    out: list[str] = []
+    for name in names:
+        if is_template(name):
+            p.add(f"'collections' cannot be templated ({name!r}): it is used while the "
+                  f"playbook loads", where)
+        elif not COLLECTION_NAME.match(name):
+            p.add(f"'collections' items are collection names such as 'community.general', "
+                  f"got {name!r}", where)
+        elif name not in out:
+            out.append(name)
+    if out and not set(out) & {"ansible.builtin", "ansible.legacy"}:
+        out.append("ansible.legacy")
+    return out
+
+
+def resolve_action_name(name: str, collections: list[str], ctx: LoadContext) -> str:
+    """The module name to look up for `name` as written: a short name goes through the
+    `collections:` list in order (a listed collection that has the module wins;
+    ansible.builtin/ansible.legacy stand for pyengine's own lookup at that point)."""
+    if "." in name or not collections:
+        return name
+    for collection in collections:
+        if collection in BUILTIN_COLLECTIONS:
+            return name
+        candidate = f"{collection}.{name}"
+        if find_ansible_module(candidate, (), ctx.basedir) is not None:
+            return candidate
+        if find_collection(collection, ctx.basedir) is None and \
+                modspec.canonical_name(candidate) != candidate and \
+                modspec.find_module(candidate, ctx.project_dirs) is not None:
+            return candidate  # not installed, but pyengine has it natively under that name
+    return name
 
 
 def parse_task(data: Any, scope: Scope, ctx: LoadContext, file: Path, where: Origin | None,
@@ -156,7 +210,8 @@ def _parse_block(data: dict[str, Any], scope: Scope, ctx: LoadContext, file: Pat
                  origin=where, name=name)
 
 
-def _find_action(data: dict[str, Any], ctx: LoadContext, where: Origin | None
+def _find_action(data: dict[str, Any], ctx: LoadContext, where: Origin | None,
+                 collections: list[str] | None = None
                  ) -> tuple[str, modspec.ModuleSpec, Any, Origin | None] | None:
     """(module key as written, spec, raw args value, where the args are) or None on error."""
     p = ctx.problems
@@ -165,7 +220,8 @@ def _find_action(data: dict[str, Any], ctx: LoadContext, where: Origin | None
     for key, value in data.items():
         if key in keywords.TASK or key.startswith("with_"):
             continue
-        spec = modspec.find_module(key, ctx.project_dirs)
+        spec = modspec.find_module(resolve_action_name(key, collections or [], ctx),
+                                   ctx.project_dirs)
         if spec is None:
             choices = set(keywords.TASK) | set(modspec.list_modules(ctx.project_dirs))
             short = modspec.canonical_name(key)
@@ -193,7 +249,8 @@ def _find_action(data: dict[str, Any], ctx: LoadContext, where: Origin | None
                 p.add(f"'{key}' must name a module ('module: NAME' in the mapping form)", at)
                 bad = True
                 continue
-            spec = modspec.find_module(module, ctx.project_dirs)
+            spec = modspec.find_module(resolve_action_name(module, collections or [], ctx),
+                                       ctx.project_dirs)
             if spec is None:
                 hint = did_you_mean(modspec.canonical_name(module),
                                     modspec.list_modules(ctx.project_dirs))
@@ -271,8 +328,8 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
                        where: Origin | None, handlers: bool) -> list[TaskOrBlock]:
     p = ctx.problems
     origin = where or Origin(str(file))
-    action = _find_action(data, ctx, where)
     own = _own_keywords(data, ctx, where)
+    action = _find_action(data, ctx, where, own.get("collections", scope.collections))
 
     def at(key: str) -> Origin | None:
         return value_origin(data, key, where)
@@ -325,7 +382,7 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
         register = as_str(data["register"], "register", at("register"), p)
         if register is not None and not IDENTIFIER.match(register):
             p.add(f"'register' must be a variable name, got {register!r}", at("register"))
-    notify = as_list_of_str(data.get("notify"), "notify", at("notify"), p)
+    notify = list(inner.notify or [])  # the task's own, else its block's (Ansible's rule)
     listen = as_list_of_str(data.get("listen"), "listen", at("listen"), p)
     if listen and not handlers:
         p.add("'listen' is only valid on handlers", key_origin(data, "listen", where))
@@ -373,6 +430,7 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
         run_once=bool(inner.run_once),
         role=inner.role,
         is_handler=handlers,
+        collections=list(inner.collections),
     )
     if spec.name == "include_tasks":
         _prevalidate_include(task, ctx, file)
@@ -465,6 +523,7 @@ def _prevalidate_include(task: Task, ctx: LoadContext, file: Path) -> None:
 def _prevalidate_role(task: Task, ctx: LoadContext) -> None:
     """A static include_role name must name a role that exists."""
     name = task.args.get("name")
-    if isinstance(name, str) and not is_template(name) and find_role(name, ctx.basedir) is None:
+    if isinstance(name, str) and not is_template(name) and \
+            find_role(name, ctx.basedir, task.collections) is None:
         ctx.problems.add(f"role '{name}' not found", task.origin,
-                         did_you_mean(name, known_roles(ctx.basedir)))
+                         did_you_mean(name, known_roles(ctx.basedir, task.collections)))

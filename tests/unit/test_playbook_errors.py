@@ -138,7 +138,7 @@ def test_task_errors(tmp_path: Path, tasks: str, expected: str) -> None:
      "p.yml:1:20: imported playbook 'other.yml' not found (other.yml)"),
     ("- import_playbook: p.yml\n", "p.yml:1:20: playbook imports itself (p.yml)"),
     ("- hosts: all\n  roles:\n    - comon\n",
-     "p.yml:3:7: role 'comon' not found (looked in roles, ., "),
+     "p.yml:3:7: role 'comon' not found (looked in roles, "),
     ("- hosts: all\n  handlers:\n    - fixmod: path=/x line=y\n",
      "p.yml:3:7: a handler needs a 'name' (or 'listen') to be notified by"),
     ("", "p.yml: empty playbook (expected a list of plays)"),
