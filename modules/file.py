@@ -320,6 +320,10 @@ def main(m):
         m.fail("src option requires state to be 'link' or 'hard'")
     if p["recurse"] and state != "directory":
         m.fail("recurse option requires state to be 'directory'")
+    if p["mode"] is not None and state != "absent":
+        # An impossible mode fails before anything is created: a failed task must not
+        # leave a touched file or a new folder behind.
+        m.parse_mode(p["mode"], 0, is_dir=state == "directory")
 
     plan = Plan(m, path, prev)
     if state == "absent":
