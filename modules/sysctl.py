@@ -3,10 +3,12 @@
 The file (default /etc/sysctl.conf) is what survives a reboot; it is rewritten
 atomically and only the line for `name` is touched. `reload` applies the setting
 live after the file changed, `sysctl_set` applies it whenever the running value
-differs. When the kernel refuses a live write (a container's read-only /proc/sys,
-a key the kernel does not have), the task fails with the reason, or with
-`ignoreerrors` it succeeds with a warning and `live_applied: false` so a
-playbook can decide what to do.
+differs. As with Ansible's module, a value the kernel refuses (EINVAL, a
+read-only /proc/sys in a container, permission denied) fails the task, even with
+`ignoreerrors`; with `sysctl_set` the live write comes first, so a refused key
+leaves the file untouched. `ignoreerrors` only forgives a key the kernel does not
+have (sysctl -e): the file is written, a warning says so and `live_applied: false`
+lets a playbook decide what to do.
 """
 
 import errno
@@ -97,20 +99,20 @@ def read_live(root, name):
 
 
 def write_live(root, name, value):
-    """Write to /proc/sys; returns None on success or the kernel's reason."""
+    """Write to /proc/sys; returns None on success, else (missing key?, the kernel's reason)."""
     path = key_path(root, name)
     if not os.path.exists(path):
-        return "the kernel has no parameter %s (%s does not exist)" % (name, path)
+        return True, "the kernel has no parameter %s (%s does not exist)" % (name, path)
     try:
         with open(path, "w") as handle:
             handle.write(value + "\n")
     except (IOError, OSError) as exc:
         if exc.errno == errno.EROFS:
-            return "%s is read-only here (a container?): %s" % (root, exc.strerror or exc)
-        return str(exc)
-    now = read_live(root, name)
-    if now is not None and now != value:
-        return "the kernel kept %s=%s after writing %s" % (name, now, value)
+            return False, "%s is read-only here (a container?): %s" % (
+                root, exc.strerror or exc)
+        if exc.errno == errno.ENOENT:
+            return True, "the kernel has no parameter %s: %s" % (name, exc.strerror or exc)
+        return False, exc.strerror or str(exc)
     return None
 
 
@@ -147,29 +149,44 @@ def main(m):
         result["msg"] = "; ".join(msgs) or "%s already %s" % (name, _said(state, value))
         return result
 
+    def apply_live():
+        """Write the running value; a refusal fails the task (a missing key with
+        ignoreerrors only warns)."""
+        refused = write_live(root, name, value)
+        if refused is None:
+            result["live_applied"] = True
+            result["live_value"] = read_live(root, name)
+            if result["live_value"] != value:
+                m.warn("the kernel shows %s=%s after %s was written" % (
+                    name, result["live_value"], value))
+            msgs.append("set %s=%s live" % (name, value))
+            return
+        missing, reason = refused
+        result["live_applied"] = False
+        result["live_error"] = reason
+        text = "kernel refused %s=%s: %s" % (name, value, reason)
+        if missing and p["ignoreerrors"]:
+            m.warn(text)
+            # Nothing moved in the kernel: only the file counts as a change.
+            result["changed"] = file_changed
+            msgs.append("%s=%s not applied live" % (name, value))
+            return
+        written = file_changed and not p["sysctl_set"]
+        saved = (" (the file %s was updated)" % path) if written else ""
+        result.pop("changed")
+        m.fail(text + saved, changed=written, **result)
+
+    # Like Ansible: sysctl_set writes the kernel before the file, reload after it.
+    if live_differs and p["sysctl_set"]:
+        apply_live()
     if file_changed:
         mode = None if raw is not None else 0o644
         out = m.atomic_write(path, after.encode("utf-8"), mode=mode) or {}
         if out.get("backup_file"):
             result["backup_file"] = out["backup_file"]
-    if live_differs:
-        error = write_live(root, name, value)
-        result["live_applied"] = error is None
-        if error is None:
-            msgs.append("set %s=%s live" % (name, value))
-            result["live_value"] = value
-        else:
-            result["live_error"] = error
-            text = "kernel refused %s=%s: %s" % (name, value, error)
-            if not p["ignoreerrors"]:
-                saved = (" (the file %s was updated)" % path) if file_changed else ""
-                result.pop("changed")
-                m.fail(text + saved, changed=file_changed, **result)
-            m.warn(text)
-            # Nothing moved in the kernel: only the file counts as a change.
-            result["changed"] = file_changed
-            msgs.append("%s=%s not applied live" % (name, value))
-    elif want_live:
+    if live_differs and not p["sysctl_set"]:
+        apply_live()
+    if want_live and not live_differs:
         result["live_applied"] = True
     result["msg"] = "; ".join(msgs) or "%s already %s" % (name, _said(state, value))
     return result
