@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyengine.booleans import boolean_word
 from pyengine.errors import PlaybookError, PlaybookErrors, did_you_mean
 from pyengine.origin import Origin
 from pyengine.paths import PACKAGE_DIR, builtin_modules_dir
@@ -34,8 +35,6 @@ PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ansible.posix.", "ansible.wi
 TYPES = {"str", "int", "float", "bool", "list", "dict", "path", "raw"}
 SPEC_NAMES = ("ARGS", "MUTUALLY_EXCLUSIVE", "REQUIRED_ONE_OF", "REQUIRED_IF",
               "REQUIRED_TOGETHER", "FREE_FORM", "ANY_ARGS", "KIND")
-_TRUE = {"yes", "on", "true", "1", "y", "t"}
-_FALSE = {"no", "off", "false", "0", "n", "f"}
 
 
 @dataclass
@@ -320,14 +319,10 @@ def convert(value: Any, typ: str, elements: str | None = None) -> Any:
         except (TypeError, ValueError):
             raise _TypeProblem(f"expected a number, got {value!r}") from None
     if typ == "bool":
-        if isinstance(value, bool):
-            return value
-        word = str(value).strip().lower()
-        if word in _TRUE:
-            return True
-        if word in _FALSE:
-            return False
-        raise _TypeProblem(f"expected a boolean (yes/no/true/false), got {value!r}")
+        word = boolean_word(value)
+        if word is None:
+            raise _TypeProblem(f"expected a boolean (yes/no/true/false), got {value!r}")
+        return word
     if typ == "list":
         if isinstance(value, str):
             items: list[Any] = [v.strip() for v in value.split(",")] if value else []

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import paramiko
 
+from pyengine.booleans import is_true
 from pyengine.connection._stderr import StderrDrain
 from pyengine.connection.base import AgentChannel, CommandResult, CommandTimeout, Connection
 from pyengine.connection.known_hosts import KnownHosts
@@ -520,7 +521,7 @@ def _first_line(result: CommandResult) -> str:
 
 def _bool(value: Any) -> bool:
     if isinstance(value, str):
-        return value.strip().lower() in ("1", "yes", "true", "on", "y")
+        return is_true(value)
     return bool(value)
 
 

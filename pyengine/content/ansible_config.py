@@ -27,10 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyengine.booleans import boolean_word
 from pyengine.errors import PlaybookError
-
-_TRUE = {"y", "yes", "on", "1", "true", "t"}
-_FALSE = {"n", "no", "off", "0", "false", "f", ""}
 
 
 @dataclass(frozen=True)
@@ -316,12 +314,10 @@ def _convert(raw: str, kind: str, origin: str, env: Mapping[str, str], base: Pat
         except ValueError:
             raise bad("a whole number") from None
     if kind == "bool":
-        word = raw.strip().lower()
-        if word in _TRUE:
-            return True
-        if word in _FALSE:
-            return False
-        raise bad("a boolean (yes/no/true/false)")
+        word = boolean_word(raw) if raw.strip() else False  # an empty setting is off
+        if word is None:
+            raise bad("a boolean (yes/no/true/false)")
+        return word
     if kind == "path":
         return str(_expand(raw.strip(), env, base)) if raw.strip() else None
     if kind == "pathspec":

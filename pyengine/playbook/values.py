@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pyengine.booleans import boolean_word
 from pyengine.errors import PlaybookError
 from pyengine.origin import Origin
 from pyengine.templating import check_syntax, is_template
 from pyengine.yamlload import item_origin, origin_of
 
-_TRUE = {"yes", "on", "true", "1", "y"}
-_FALSE = {"no", "off", "false", "0", "n"}
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -60,10 +59,9 @@ def as_bool(value: Any, key: str, where: Origin | None, problems: Problems) -> b
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
-        if value.strip().lower() in _TRUE:
-            return True
-        if value.strip().lower() in _FALSE:
-            return False
+        word = boolean_word(value)
+        if word is not None:
+            return word
         if is_template(value):
             template(value, where, problems)
             return str(value)

@@ -21,39 +21,14 @@ import yaml
 from jinja2 import Undefined
 from jinja2.filters import pass_environment
 
+from pyengine.booleans import is_true
 from pyengine.errors import TemplateError
 from pyengine.templating.shacrypt import sha_crypt
 
-_TRUE = {"true", "yes", "on", "1", "y", "t"}
-_FALSE = {"false", "no", "off", "0", "n", "f", ""}
-
 
 def to_bool(value: Any) -> bool:
-    """Ansible's `bool`: yes/no/on/off/true/false/1/0 (any case), else Python truthiness."""
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, (int, float)):
-        return value == 1
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    return False
-
-
-def to_int(value: Any, default: int = 0, base: int = 10) -> int:
-    try:
-        if isinstance(value, str) and base != 10:
-            return int(value, base)
-        return int(value)
-    except (TypeError, ValueError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return default
+    """Ansible's `bool`: yes/no/on/off/true/false/1/0 (any case); anything else is False."""
+    return is_true(value)
 
 
 def mandatory(value: Any, msg: str | None = None) -> Any:
