@@ -153,7 +153,9 @@ def _make_loader(source: str, vault: Vault | None) -> type:
         return UnsafeStr(loader.construct_scalar(node))
 
     class Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-        pass
+        def construct_document(self, node: yaml.Node) -> Any:
+            _refuse_alias_bombs(node, source)
+            return super().construct_document(node)
 
     Loader.add_constructor("tag:yaml.org,2002:map", construct_mapping)
     Loader.add_constructor("tag:yaml.org,2002:omap", construct_mapping)
@@ -163,6 +165,40 @@ def _make_loader(source: str, vault: Vault | None) -> type:
     Loader.add_constructor("!vault-encrypted", construct_vault)
     Loader.add_constructor("!unsafe", construct_unsafe)
     return Loader
+
+
+# How many values a document may stand for once its aliases are expanded. Real
+# playbooks and inventories are far below it; "billion laughs" documents (9 levels of 9
+# aliases: 387 million values) are far above, and every later walk over them (template
+# checks, variable merging) would take as long as the expansion.
+MAX_EXPANDED_VALUES = 1_000_000
+
+
+def _refuse_alias_bombs(root: yaml.Node, source: str) -> None:
+    """Count the values the node graph expands to, each shared node once (so a bomb costs
+    linear time here), and refuse a document that expands beyond MAX_EXPANDED_VALUES."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        total = 1 + sum(sizes.get(id(child), 1) for child in children)
+        sizes[id(node)] = total
+        if total > MAX_EXPANDED_VALUES:
+            where = node.start_mark
+            raise PlaybookError(
+                f"YAML aliases here expand to more than {MAX_EXPANDED_VALUES:,} values "
+                "(an alias bomb?): refused", source, where.line + 1, where.column + 1)
 
 
 def _decode(data: bytes, where: Origin) -> str:

@@ -1,0 +1,36 @@
+"""A YAML alias bomb is refused in linear time with file:line, and normal aliases work."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from pyengine.errors import PlaybookError
+from pyengine.playbook import load_playbook
+from pyengine.yamlload import load_yaml_text
+
+
+def _bomb(levels: int) -> str:
+    lines = ["- hosts: all", "  vars:", '    l0: &l0 ["lol","lol","lol","lol","lol","lol","lol",'
+             '"lol","lol"]']
+    for n in range(1, levels):
+        refs = ",".join([f"*l{n - 1}"] * 9)
+        lines.append(f"    l{n}: &l{n} [{refs}]")
+    lines += ["  tasks:", "    - ping:"]
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_quickly_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "bomb.yml").write_text(_bomb(9))
+    started = time.monotonic()
+    with pytest.raises(PlaybookError, match="alias bomb") as info:
+        load_playbook(tmp_path / "bomb.yml")
+    assert time.monotonic() - started < 5
+    assert "bomb.yml:" in str(info.value)
+
+
+def test_shared_aliases_of_normal_size_still_load() -> None:
+    data = load_yaml_text("base: &b {port: 22, users: [a, b]}\nx: *b\ny: *b\n", "t.yml")
+    assert data["x"] == data["y"] == {"port": 22, "users": ["a", "b"]}
