@@ -484,6 +484,11 @@ def _import_tasks(data: dict[str, Any], args: dict[str, Any], own: dict[str, Any
     return load_tasks_into(target, scope.child(**own), ctx, origin, handlers)
 
 
+# Deeper than any real project; past it the chain is a mistake (and Python's own stack
+# would end it as a confusing "nested too deeply" against a valid file).
+MAX_TASK_FILE_DEPTH = 64
+
+
 def load_tasks_into(path: Path, scope: Scope, ctx: LoadContext, origin: Origin | None,
                     handlers: bool = False) -> list[TaskOrBlock]:
     """Parse a tasks file with `scope`; guards against a file importing itself."""
@@ -491,6 +496,12 @@ def load_tasks_into(path: Path, scope: Scope, ctx: LoadContext, origin: Origin |
     if resolved in ctx.stack:
         chain = " -> ".join(str(s) for s in [*ctx.stack, resolved])
         ctx.problems.add(f"tasks file imports itself ({chain})", origin)
+        return []
+    if len(ctx.stack) >= MAX_TASK_FILE_DEPTH:
+        names = [s.name for s in [*ctx.stack, resolved]]
+        chain = " -> ".join([*names[:2], "...", *names[-2:]])
+        ctx.problems.add(f"tasks files import or include each other more than "
+                         f"{MAX_TASK_FILE_DEPTH} levels deep ({chain})", origin)
         return []
     ctx.stack.append(resolved)
     try:

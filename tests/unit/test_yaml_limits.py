@@ -34,3 +34,17 @@ def test_alias_bomb_is_refused_quickly_with_its_line(tmp_path: Path) -> None:
 def test_shared_aliases_of_normal_size_still_load() -> None:
     data = load_yaml_text("base: &b {port: 22, users: [a, b]}\nx: *b\ny: *b\n", "t.yml")
     assert data["x"] == data["y"] == {"port": 22, "users": ["a", "b"]}
+
+
+@pytest.mark.parametrize("keyword", ["import_tasks", "include_tasks"])
+def test_a_chain_of_tasks_files_too_deep_is_named_as_such(tmp_path: Path, keyword: str) -> None:
+    """194 nested imports used to be reported as "invalid YAML: nested too deeply"."""
+    for n in range(200):
+        (tmp_path / f"t{n}.yml").write_text(f"- {keyword}: t{n + 1}.yml\n")
+    (tmp_path / "t200.yml").write_text("- ping:\n")
+    (tmp_path / "p.yml").write_text(f"- hosts: all\n  tasks:\n    - {keyword}: t0.yml\n")
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(tmp_path / "p.yml")
+    text = str(info.value)
+    assert "more than 64 levels deep" in text and "t0.yml -> t1.yml -> ..." in text
+    assert "invalid YAML" not in text
