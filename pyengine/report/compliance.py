@@ -1,11 +1,9 @@
 """The compliance table after a baseline run: every control per host, pass or fail,
 what would change, and the host's score.
 
-`pyengine.report.extra.compliance` gives the score and the failing controls for the
-history and the HTML page; this module adds the passing ones (an audit report shows
-what is fine too) from the same task list and the same rules (control-id tags, skipped
-controls do not count, in check mode a control that would change fails), and renders
-them with rich after the recap.
+`pyengine.report.extra` decides each control's pass or fail (`control_rows`) and the
+score (`compliance`) for the history, the HTML page and this table; this module adds the
+OpenSCAP scan of the same run and renders the rows with rich after the recap.
 """
 
 from __future__ import annotations
@@ -16,33 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from pyengine.report.extra import _natural, compliance, control_ids
-
-
-def control_rows(tasks: list[Mapping[str, Any]], check_mode: bool) -> list[dict[str, Any]]:
-    """One row per control id: id, title, passed, detail (what would change / failed)."""
-    rows: dict[str, dict[str, Any]] = {}
-    for task in tasks:
-        ids = control_ids(list(task.get("tags") or []))
-        status = task.get("status")
-        if not ids or status in ("skipped", None) or task.get("handler"):
-            continue
-        # a task's own check mode when the report has it (a play with `check_mode:`)
-        audit = bool(task.get("check_mode", check_mode))
-        failed = status in ("failed", "unreachable") or (audit and bool(task.get("changed")))
-        for cid in ids:
-            row = rows.setdefault(cid, {"id": cid, "title": str(task.get("name", "")),
-                                        "passed": True, "details": []})
-            if failed:
-                row["passed"] = False
-                msg = str(task.get("msg") or "").strip()
-                if msg and msg not in row["details"]:
-                    row["details"].append(msg[:160])
-    out = []
-    for row in sorted(rows.values(), key=lambda r: _natural(r["id"])):
-        out.append({"id": row["id"], "title": row["title"], "passed": row["passed"],
-                    "detail": "; ".join(row["details"])})
-    return out
+from pyengine.report.extra import compliance, control_ids, control_rows
 
 
 def scap_summary(tasks: list[Mapping[str, Any]]) -> dict[str, Any] | None:

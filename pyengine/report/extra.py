@@ -15,6 +15,7 @@ function serves the history database, the HTML page and the alerts.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 CONTROL_TAG = re.compile(r"^(cis|win|ctl)_[0-9A-Za-z][0-9A-Za-z._-]*$")
@@ -25,32 +26,41 @@ def control_ids(tags: list[str]) -> list[str]:
     return [t for t in tags if CONTROL_TAG.match(t)]
 
 
-def compliance(tasks: list[dict[str, Any]], check_mode: bool) -> dict[str, Any] | None:
-    """Pass/fail per control id and the score; None when the run had no control tasks."""
-    controls: dict[str, dict[str, Any]] = {}
+def control_rows(tasks: Iterable[Mapping[str, Any]], check_mode: bool) -> list[dict[str, Any]]:
+    """One row per control id, in natural order: id, title, passed, detail (what would
+    change or failed). The one place a control's pass or fail is decided."""
+    rows: dict[str, dict[str, Any]] = {}
     for task in tasks:
         ids = control_ids(list(task.get("tags") or []))
         status = task.get("status")
         if not ids or status in ("skipped", None) or task.get("handler"):
             continue
+        # a task's own check mode when the report has it (a play with `check_mode:`)
         audit = bool(task.get("check_mode", check_mode))
         failed = status in ("failed", "unreachable") or (audit and bool(task.get("changed")))
         for cid in ids:
-            entry = controls.setdefault(cid, {"id": cid, "title": task.get("name", ""),
-                                              "passed": True, "would_change": []})
+            row = rows.setdefault(cid, {"id": cid, "title": str(task.get("name", "")),
+                                        "passed": True, "details": []})
             if failed:
-                entry["passed"] = False
-                entry["would_change"].append(str(task.get("msg", ""))[:200])
-    if not controls:
+                row["passed"] = False
+                msg = str(task.get("msg") or "").strip()[:200]
+                if msg and msg not in row["details"]:
+                    row["details"].append(msg)
+    return [{"id": row["id"], "title": row["title"], "passed": row["passed"],
+             "detail": "; ".join(row["details"])}
+            for row in sorted(rows.values(), key=lambda r: _natural(r["id"]))]
+
+
+def compliance(tasks: list[dict[str, Any]], check_mode: bool) -> dict[str, Any] | None:
+    """The score and the failing controls; None when the run had no control tasks."""
+    rows = control_rows(tasks, check_mode)
+    if not rows:
         return None
-    passed = sum(1 for c in controls.values() if c["passed"])
-    failing = [
-        {"id": c["id"], "title": c["title"], "detail": "; ".join(filter(None, c["would_change"]))}
-        for c in sorted(controls.values(), key=lambda c: _natural(c["id"]))
-        if not c["passed"]
-    ]
-    return {"score": round(100.0 * passed / len(controls), 1), "passed": passed,
-            "failed": len(controls) - passed, "failing": failing}
+    passed = sum(1 for row in rows if row["passed"])
+    failing = [{"id": row["id"], "title": row["title"], "detail": row["detail"]}
+               for row in rows if not row["passed"]]
+    return {"score": round(100.0 * passed / len(rows), 1), "passed": passed,
+            "failed": len(rows) - passed, "failing": failing}
 
 
 def _natural(control: str) -> list[Any]:
