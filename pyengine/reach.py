@@ -32,15 +32,17 @@ CONNECTION_PREFIXES = ("ansible_", "pyengine_")
 _PASSWORD_VARS = ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password",
                   "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass")
 _BECOME_PASSWORD_VARS = ("ansible_become_password", "ansible_become_pass", "ansible_sudo_pass")
-_LOGIN_USER_VARS = ("ansible_user", "ansible_ssh_user", "remote_user")
+_LOGIN_USER_VARS = ("ansible_user", "ansible_ssh_user")
 
 
-def connection_settings(variables: Mapping[str, Any]) -> dict[str, Any]:
+def connection_settings(variables: Mapping[str, Any], login_user: str | None = None
+                        ) -> dict[str, Any]:
     """The host's `ansible_*`/`pyengine_*` variables, rendered with its own variables.
 
     Only these keys are rendered: another variable of the host may be a template that
     cannot render yet (it reads a fact), and connecting must not depend on it. A
     template that does not render raises (PyengineError): never connect somewhere else.
+    `login_user` replaces the user the variables name (a login check as someone else).
     """
     # Keys first: reading another variable's value could render it (and fail).
     wanted = {k: variables[k] for k in list(variables) if k.startswith(CONNECTION_PREFIXES)}
@@ -48,6 +50,10 @@ def connection_settings(variables: Mapping[str, Any]) -> dict[str, Any]:
     for key in _PASSWORD_VARS:
         if rendered.get(key):
             register_secret(str(rendered[key]))
+    if login_user is not None:
+        for name in _LOGIN_USER_VARS:
+            rendered.pop(name, None)
+        rendered["ansible_user"] = login_user
     return rendered
 
 
@@ -58,12 +64,8 @@ def open_connection(host: str, variables: Mapping[str, Any], *, trust_new_hosts:
     `login_user` replaces the user the variables name (a login check as someone else);
     `trust_new_hosts` records unknown SSH host keys (changed keys are still refused).
     """
-    settings = connection_settings(variables)
-    if login_user is not None:
-        for name in _LOGIN_USER_VARS:
-            settings.pop(name, None)
-        settings["ansible_user"] = login_user
-    return connection_for_host(host, settings, trust_new_hosts=trust_new_hosts)
+    return connection_for_host(host, connection_settings(variables, login_user),
+                               trust_new_hosts=trust_new_hosts)
 
 
 def privilege_from_vars(variables: Mapping[str, Any]) -> Privilege:

@@ -12,7 +12,11 @@ the playbook can roll the change back.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
+
+from pyengine.actions.base import ActionContext, ActionFailed
+from pyengine.reach import open_connection
 
 ARGS = {
     "users": {"type": "list", "elements": "str",
@@ -23,34 +27,17 @@ ARGS = {
 }
 KIND = "sequenced"
 
-_USER_VARS = ("ansible_user", "ansible_ssh_user", "remote_user")
 
-
-def connection_vars(variables: Any, templar: Any, user: str) -> dict[str, Any]:
-    """The host's connection variables, rendered, with the login user replaced."""
-    wanted = {k: v for k, v in variables.items() if k.startswith(("ansible_", "pyengine_"))}
-    rendered = dict(templar.render(wanted))
-    for name in _USER_VARS:
-        rendered.pop(name, None)
-    rendered["ansible_user"] = user
-    return rendered
-
-
-def try_login(host: str, hostvars: dict[str, Any]) -> str:
-    """One new connection as hostvars' user; returns the remote `id -un` or raises."""
-    from pyengine.connection.hostvars import connection_for_host
-
-    connection = connection_for_host(host, hostvars)
+def try_login(host: str, variables: Mapping[str, Any], user: str) -> str:
+    """One new connection as `user`; returns the remote `id -un` or raises."""
+    connection = open_connection(host, variables, login_user=user)
     try:
         connection.connect()
         result = connection.run(["id", "-un"], timeout=30)
         if result.rc != 0:
-            err = result.stderr.decode("utf-8", "replace") if isinstance(
-                result.stderr, bytes) else str(result.stderr)
+            err = result.stderr.decode("utf-8", "replace")
             raise RuntimeError(f"`id -un` exited {result.rc}: {err.strip()[:200]}")
-        out = result.stdout.decode("utf-8", "replace") if isinstance(
-            result.stdout, bytes) else str(result.stdout)
-        return out.strip()
+        return result.stdout.decode("utf-8", "replace").strip()
     finally:
         try:
             connection.close()
@@ -58,9 +45,7 @@ def try_login(host: str, hostvars: dict[str, Any]) -> str:
             pass
 
 
-def run(ctx: Any) -> dict[str, Any]:
-    from pyengine.actions.base import ActionFailed
-
+def run(ctx: ActionContext) -> dict[str, Any]:
     kind = str(ctx.variables.get("ansible_connection") or "ssh").lower()
     if kind not in ("ssh", "paramiko", "smart", "paramiko_ssh"):
         return {"changed": False, "skipped": True,
@@ -74,11 +59,10 @@ def run(ctx: Any) -> dict[str, Any]:
     pause = float(ctx.args.get("sleep") or 1)
     logins: dict[str, str] = {}
     for user in users:
-        hostvars = connection_vars(ctx.variables, ctx.templar, user)
         deadline = time.monotonic() + timeout
         while True:
             try:
-                seen = try_login(ctx.host, hostvars)
+                seen = try_login(ctx.host, ctx.variables, user)
                 if seen != user:
                     raise RuntimeError(f"logged in as {seen!r}, expected {user!r}")
                 logins[user] = "ok"

@@ -2,8 +2,8 @@
 
 `pyengine patch status` needs one read-only module call per host and nothing of a
 playbook (no templating, handlers or batches), so it talks to the agent directly, the
-same way the executor does: connection from the host's `ansible_*` variables, one
-`PythonAgentSession`, one batch.
+same way the executor does (pyengine/reach.py): connection from the host's `ansible_*`
+variables, one agent session, one batch.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pyengine.agent.session import PythonAgentSession
-from pyengine.connection import connection_for_host
 from pyengine.modspec import find_module, normalize_args
+from pyengine.reach import AgentSession, open_agent_session, open_connection, privilege_from_vars
 
 
 def module_source(name: str) -> str:
@@ -25,24 +24,20 @@ def module_source(name: str) -> str:
 
 
 def open_session(name: str, hostvars: Mapping[str, Any], trust_new_hosts: bool = False
-                 ) -> PythonAgentSession:
-    """A started agent session on `name` (become as the host's variables say)."""
-    connection = connection_for_host(name, hostvars, trust_new_hosts=trust_new_hosts)
-    become = str(hostvars.get("ansible_become", "")).lower() in ("1", "true", "yes", "on")
-    session = PythonAgentSession(
-        connection,
-        module_source=module_source,
-        become=become,
-        become_user=hostvars.get("ansible_become_user"),
-        become_password=hostvars.get("ansible_become_password")
-        or hostvars.get("ansible_become_pass"),
-        python=str(hostvars.get("ansible_python_interpreter") or "python3"),
-    )
+                 ) -> AgentSession:
+    """A started agent session on `name` (become as the host's variables say).
+
+    `hostvars` are the host's variables as a play sees them (templates unrendered):
+    pyengine/reach.py renders the connection settings, exactly as `run` does.
+    """
+    connection = open_connection(name, hostvars, trust_new_hosts=trust_new_hosts)
+    session = open_agent_session(connection, hostvars, module_source,
+                                 privilege=privilege_from_vars(hostvars))
     session.start()
     return session
 
 
-def run_patch(session: PythonAgentSession, args: Mapping[str, Any], check_mode: bool = False
+def run_patch(session: AgentSession, args: Mapping[str, Any], check_mode: bool = False
               ) -> dict[str, Any]:
     """Run `patch` with `args` (validated like a task's) and return its result dict."""
     normal = normalize_args("patch", dict(args))

@@ -7,6 +7,7 @@ with its reason, never an exception, so one dead host does not hide the others.
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ from pyengine.inventory import Inventory
 from pyengine.inventory.patterns import select
 from pyengine.masking import mask
 from pyengine.patching.remote import open_session, run_patch
+from pyengine.templating import Templar
+from pyengine.vars import VariableManager
 
 
 class NoHostsMatched(PyengineError):
@@ -65,12 +68,13 @@ def from_result(host: str, result: dict[str, Any]) -> HostPatchStatus:
     )
 
 
-def host_args(hostvars: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+def host_args(hostvars: Mapping[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     """The module arguments for one host: the playbook's variables `patch_exclude` and
     `patch_apt_options` from the inventory, extended by what the command line gave."""
     merged = dict(args)
+    templar = Templar(hostvars)
     for var, arg in (("patch_exclude", "exclude"), ("patch_apt_options", "apt_options")):
-        value = hostvars.get(var)
+        value = templar.render(hostvars.get(var))
         if isinstance(value, str):
             value = [value]
         if isinstance(value, list):
@@ -83,7 +87,9 @@ def host_status(inventory: Inventory, host: str, args: dict[str, Any],
     """One host's row; connection problems become an `unreachable` row."""
     session = None
     try:
-        hostvars = inventory.host_vars(host)
+        # The variables a play would see (inventory + magic such as inventory_hostname),
+        # templates unrendered: reach.py renders what connecting needs, as in `run`.
+        hostvars = VariableManager(inventory).get_vars(host)
         session = open_session(host, hostvars, trust_new_hosts)
         return from_result(host, run_patch(session, host_args(hostvars, args)))
     except PyengineError as err:

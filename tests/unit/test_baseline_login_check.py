@@ -10,15 +10,16 @@ import pytest
 
 from pyengine.actions import ssh_login_check
 from pyengine.actions.base import ActionFailed
+from pyengine.reach import connection_settings
 from pyengine.templating import Templar
 
 
-def test_connection_vars_replace_only_the_user() -> None:
+def test_login_settings_replace_only_the_user() -> None:
     variables = {"ansible_host": "127.0.0.5", "ansible_port": "{{ 20 + 2 }}",
                  "ansible_user": "root", "ansible_ssh_user": "old", "remote_user": "x",
                  "ansible_ssh_private_key_file": "/k", "pyengine_known_hosts": "/kh",
                  "unrelated": "y"}
-    got = ssh_login_check.connection_vars(variables, Templar(variables), "labuser")
+    got = connection_settings(variables, login_user="labuser")
     assert got["ansible_user"] == "labuser"
     assert "ansible_ssh_user" not in got and "remote_user" not in got
     assert got["ansible_port"] == 22 and got["ansible_host"] == "127.0.0.5"
