@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import subprocess
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+from pyengine.agent.runtime import run_module
+from pyengine.modspec import normalize_args
 
 MODULES = Path(__file__).resolve().parents[2] / "modules"
 
@@ -91,3 +96,101 @@ def test_pamd_invalid_bracket_action_is_reported() -> None:
                               "auth       [success=maybe] pam_x.so")
     ok = pamd.parse_rule("auth [success=2 new_authtok_reqd=done default=die] pam_x.so")
     assert ok is not None and ok.problem() is None
+
+
+# -------------------------------------------------------------- openssh_keypair
+keypair = _load("openssh_keypair")
+
+
+def _keypair(args: dict[str, Any], check: bool = False) -> dict[str, Any]:
+    source = (MODULES / "openssh_keypair.py").read_text()
+    params = normalize_args("community.crypto.openssh_keypair", args)
+    return run_module(source, params, check_mode=check, diff_mode=True, name="openssh_keypair")
+
+
+def _keygen(path: Path, *extra: str) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-f", str(path), *extra], check=True)
+
+
+def _pub_of(path: Path) -> str:
+    return subprocess.run(["ssh-keygen", "-P", "", "-y", "-f", str(path)], check=True,
+                          capture_output=True, text=True).stdout.split()[1]
+
+
+def test_keypair_listing_and_public_parsers() -> None:
+    # `ssh-keygen -l` of OpenSSH 9.2p1 (Debian 12), a key without comment and one with.
+    assert keypair.parse_listing("1024 SHA256:NEFF7n2Iy0uZEwFBZA6pQZCHb/tcq1dMSdnaQEym7Hg  "
+                                 "(RSA)\n") == {"size": 1024, "type": "rsa",
+                                                "fingerprint": "SHA256:NEFF7n2Iy0uZEwFBZA6p"
+                                                               "QZCHb/tcq1dMSdnaQEym7Hg"}
+    assert keypair.parse_listing("256 SHA256:ttZw me@x y (ED25519)")["type"] == "ed25519"
+    assert keypair.parse_public("ssh-rsa AAAA \n") == ("ssh-rsa", "AAAA", "")
+    assert keypair.parse_public("ssh-ed25519 AAAA me and you\n") == ("ssh-ed25519", "AAAA",
+                                                                    "me and you")
+    assert keypair.generate_argv("/usr/bin/ssh-keygen", "/k", "ed25519", 256, None, None) == [
+        "/usr/bin/ssh-keygen", "-q", "-N", "", "-b", "256", "-t", "ed25519", "-f", "/k",
+        "-C", ""]
+
+
+def test_keypair_partial_idempotence_regenerates_on_size_only(tmp_path: Path) -> None:
+    key = tmp_path / "id_rsa"
+    _keygen(key, "-N", "", "-t", "rsa", "-b", "1024", "-C", "old")
+    old = _pub_of(key)
+    same = _keypair({"path": str(key), "size": 1024})
+    assert not same["changed"] and same["public_key"].split()[1] == old
+    assert same["comment"] == "old"  # no comment asked: the key's own is kept
+    never = _keypair({"path": str(key), "size": 2048, "regenerate": "never"})
+    assert not never["changed"] and _pub_of(key) == old
+    fail = _keypair({"path": str(key), "size": 2048, "regenerate": "fail"})
+    assert fail["failed"] and "wrong type and/or size" in fail["msg"]
+    dry = _keypair({"path": str(key), "size": 2048}, check=True)
+    assert dry["changed"] and _pub_of(key) == old
+    new = _keypair({"path": str(key), "size": 2048})
+    assert new["changed"] and _pub_of(key) != old and new["size"] == 2048
+    assert new["diff"]["before"]["size"] == 1024 and new["diff"]["after"]["size"] == 2048
+    assert (key.stat().st_mode & 0o777) == 0o600
+    assert not _keypair({"path": str(key), "size": 2048})["changed"]
+
+
+def test_keypair_wrong_pub_rewritten_from_private_key(tmp_path: Path) -> None:
+    key, other = tmp_path / "id", tmp_path / "other"
+    _keygen(key, "-N", "", "-t", "ed25519", "-C", "mine")
+    _keygen(other, "-N", "", "-t", "ed25519", "-C", "theirs")
+    (tmp_path / "id.pub").write_bytes((tmp_path / "other.pub").read_bytes())
+    result = _keypair({"path": str(key), "type": "ed25519"})
+    assert result["changed"] and "rewrote" in result["msg"]
+    assert (tmp_path / "id.pub").read_text().split()[1] == _pub_of(key)
+    assert result["fingerprint"] == keypair.parse_listing(subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(key)], capture_output=True, text=True).stdout)[
+        "fingerprint"]
+    assert not _keypair({"path": str(key), "type": "ed25519"})["changed"]
+
+
+def test_keypair_comment_changes_without_regenerating(tmp_path: Path) -> None:
+    key = tmp_path / "id"
+    _keygen(key, "-N", "", "-t", "ed25519", "-C", "before")
+    old = _pub_of(key)
+    result = _keypair({"path": str(key), "type": "ed25519", "comment": "after@host"})
+    assert result["changed"] and result["comment"] == "after@host"
+    assert _pub_of(key) == old
+    assert (tmp_path / "id.pub").read_text().strip().endswith(" after@host")
+    assert not _keypair({"path": str(key), "type": "ed25519", "comment": "after@host"})[
+        "changed"]
+
+
+def test_keypair_passphrase_encrypts_and_must_open_the_key(tmp_path: Path) -> None:
+    key = tmp_path / "id"
+    args = {"path": str(key), "type": "ed25519", "passphrase": "s3cret pass"}
+    assert _keypair(args)["changed"]
+    locked = subprocess.run(["ssh-keygen", "-P", "", "-y", "-f", str(key)], capture_output=True)
+    assert locked.returncode != 0  # encrypted
+    assert not _keypair(args)["changed"]
+    wrong = _keypair(dict(args, passphrase="nope"))
+    assert wrong["failed"] and "protected with a passphrase" in wrong["msg"]
+    unprotected = tmp_path / "plain"
+    _keygen(unprotected, "-N", "", "-t", "ed25519")
+    refused = _keypair(dict(args, path=str(unprotected)))
+    assert refused["failed"]
+    replaced = _keypair(dict(args, passphrase="nope", regenerate="full_idempotence"))
+    assert replaced["changed"]
+    assert not _keypair(dict(args, passphrase="nope"))["changed"]
