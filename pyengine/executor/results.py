@@ -102,6 +102,8 @@ class RunResult:
     hosts: dict[str, HostResult] = field(default_factory=dict)
     interrupted: bool = False
     aborted_msg: str = ""  # any_errors_fatal / max_fail_percentage stop
+    # Plays whose `hosts:` (with --limit) matched no host: they ran nothing.
+    plays_without_hosts: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:

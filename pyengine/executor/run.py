@@ -64,6 +64,11 @@ def _run_plays(playbook: Playbook, sources: Sources, options: RunOptions, report
     announced = False
     for play in playbook.plays:
         hosts = sources.play_hosts(play)
+        if not hosts:
+            # As Ansible does: say so, since "0 hosts, exit 0" reads like success.
+            result.plays_without_hosts.append(play.name or play.hosts)
+            reporter.message(f"warning: play '{play.name or play.hosts}': no hosts matched "
+                             f"'{play.hosts}', nothing ran")
         for host in hosts:
             if host not in states:
                 states[host] = _new_state(host, result, lambda: current[-1])

@@ -46,6 +46,7 @@ def report_dict(run: RunResult, exit_code: int | None = None) -> dict[str, Any]:
         "exit_code": run.exit_code if exit_code is None else exit_code,
         "check_mode": run.check_mode, "interrupted": run.interrupted,
         "aborted": run.aborted_msg or None,
+        "plays_without_hosts": list(run.plays_without_hosts),
         "hosts": {name: host_dict(h) for name, h in run.hosts.items()},
     }
     masked: dict[str, Any] = mask(data)
