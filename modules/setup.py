@@ -81,6 +81,8 @@ def collectors(subset):
         elif name.startswith("!"):
             name = name[1:]
             excluded |= set(GROUPS.get(name, [name]))
+        elif name == "min":
+            added |= set(MIN)  # not "explicit": a later !dns still removes dns
         elif name in GROUPS or name in COLLECTORS or name in NOTHING:
             names = set(GROUPS.get(name, [name] if name in COLLECTORS else []))
             added |= names
