@@ -43,5 +43,4 @@ def fail_percentage(play: Play, extra_vars: Mapping[str, Any]) -> float | None:
     try:
         return float(str(rendered).rstrip("%"))
     except ValueError as err:
-        raise PyengineError(f"{play.origin}: max_fail_percentage: {rendered!r} is not a "
-                            "number") from err
+        raise PyengineError(f"{rendered!r} is not a number") from err

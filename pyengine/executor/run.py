@@ -12,11 +12,14 @@ import datetime
 import threading
 from collections.abc import Callable
 
+from pyengine.errors import PyengineError
 from pyengine.executor.contracts import RunOptions, Sources
 from pyengine.executor.events import Reporter
+from pyengine.executor.failpolicy import fail_percentage
 from pyengine.executor.hostrun import run_host
 from pyengine.executor.hoststate import HostState
 from pyengine.executor.play import PlayRun, new_run_result, play_program
+from pyengine.executor.playvars import play_check_mode
 from pyengine.executor.program import Program, TaskOp
 from pyengine.executor.results import HostResult, RunResult
 from pyengine.executor.serial import render_serial, serial_batches
@@ -39,6 +42,7 @@ class Interrupted(Exception):
 def run_playbook(playbook: Playbook, sources: Sources, options: RunOptions,
                  reporter: Reporter | None = None) -> RunResult:
     """Run every play; returns the per-host results (raises Interrupted on Ctrl-C)."""
+    check_play_keywords(playbook, options)
     reporter = reporter or Reporter()
     result = new_run_result(str(playbook.path), _now(), options.check)
     states: dict[str, HostState] = {}
@@ -51,12 +55,28 @@ def run_playbook(playbook: Playbook, sources: Sources, options: RunOptions,
         result.finished = _now()
         _close_all(states, current)
         raise Interrupted(result, mid) from None
+    except BaseException:
+        _close_all(states, current)  # no agent stays on a host
+        raise
     result.finished = _now()
     _close_all(states, current)
     for name, state in states.items():
         result.hosts[name].round_trips = state.round_trips
     reporter.run_end(result)
     return result
+
+
+def check_play_keywords(playbook: Playbook, options: RunOptions) -> None:
+    """Render each play's check_mode, serial and max_fail_percentage before anything
+    connects: they depend only on play and extra vars, and one that cannot be rendered
+    stops the run (a play must never guess whether it may change hosts)."""
+    for play in playbook.plays:
+        for keyword, render in (("check_mode", play_check_mode), ("serial", render_serial),
+                                ("max_fail_percentage", fail_percentage)):
+            try:
+                render(play, options.extra_vars)
+            except PyengineError as err:
+                raise PyengineError(f"{play.origin}: play keyword {keyword}: {err}") from None
 
 
 def _run_plays(playbook: Playbook, sources: Sources, options: RunOptions, reporter: Reporter,
