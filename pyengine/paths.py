@@ -26,3 +26,16 @@ def builtin_playbooks_dir() -> Path:
 def builtin_roles_dir() -> Path:
     """The folder of built-in roles (`playbooks/roles/`)."""
     return builtin_playbooks_dir() / "roles"
+
+
+def search_dirs(role_path: Path | None, basedir: Path, kinds: tuple[str, ...]) -> list[Path]:
+    """Where a task finds a controller-side file (`src:`, lookups), in Ansible's order:
+    the role's `kinds` folders and the role itself, then the playbook's.
+
+    `kinds` is ("files",) for copy, ("templates",) for template, ("vars",) for
+    include_vars, and both files and templates for lookups.
+    """
+    dirs: list[Path] = []
+    for base in ([role_path] if role_path is not None else []) + [basedir]:
+        dirs += [base / kind for kind in kinds] + [base]
+    return dirs

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
+from pyengine.paths import search_dirs
 from pyengine.playbook.model import Task
 from pyengine.templating import Templar
 
@@ -75,11 +76,8 @@ class ActionContext:
 
     def search_dirs(self, kind: str) -> list[Path]:
         """Where `templates/` or `files/` are looked up: the role's, then the playbook's."""
-        dirs: list[Path] = []
-        if self.task.role is not None:
-            dirs += [self.task.role.path / kind, self.task.role.path]
-        dirs += [self.basedir / kind, self.basedir]
-        return dirs
+        role = self.task.role.path if self.task.role is not None else None
+        return search_dirs(role, self.basedir, (kind,))
 
     def find_file(self, kind: str, name: str) -> Path | None:
         """A controller-side file for `src`: absolute, or under the search dirs."""
@@ -114,8 +112,3 @@ def load_action(name: str) -> ModuleType | None:
         return None
     module = importlib.import_module(modname)
     return module if hasattr(module, "KIND") else None
-
-
-def action_kind(name: str) -> str | None:
-    module = load_action(name)
-    return getattr(module, "KIND", None) if module else None

@@ -14,6 +14,7 @@ from typing import Any
 from pyengine.executor.contracts import RunOptions, Sources
 from pyengine.executor.hoststate import HostState
 from pyengine.executor.plan import as_bool
+from pyengine.paths import search_dirs
 from pyengine.playbook.model import Play, Task
 from pyengine.templating import Templar, is_template
 
@@ -77,12 +78,8 @@ class PlayVariables:
 
     def search_paths(self, task: Task | None) -> list[Path]:
         """Where lookups and templates find files: the role's folders, then the play's."""
-        paths = []
-        if task is not None and task.role is not None:
-            paths += [task.role.path / "files", task.role.path / "templates", task.role.path]
-        paths += [self.play.basedir / "files", self.play.basedir / "templates",
-                  self.play.basedir]
-        return paths
+        role = task.role.path if task is not None and task.role is not None else None
+        return search_dirs(role, self.play.basedir, ("files", "templates"))
 
 
 class HostVarsView(Mapping[str, Any]):
