@@ -101,12 +101,6 @@ class HostUnreachable(PyengineError):
         super().__init__(f"{host}: unreachable: {reason}")
 
 
-class ModuleFailed(PyengineError):
-    """A module reported failure on a host."""
-
-    exit_code = EXIT_TASK_FAILED
-
-
 class LabError(PyengineError):
     """The lab cannot be brought up, reset or taken down (says what to install or fix)."""
 

@@ -141,12 +141,6 @@ def _add(values: set[str]) -> None:
             _generation += 1
 
 
-def registered_secrets() -> frozenset[str]:
-    """A snapshot of the registered secrets."""
-    with _lock:
-        return frozenset(_secrets)
-
-
 def clear_secrets() -> None:
     """Forget every secret (tests only)."""
     global _generation

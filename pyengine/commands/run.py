@@ -7,7 +7,6 @@ arguments have all been checked (every problem is listed, exit 3). Without
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -188,7 +187,3 @@ def prepare(playbook: str, inventories: tuple[str, ...], limit: str | None,
     if problems:
         raise PlaybookErrors(problems)
     return sources, book
-
-
-def dump(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str)

@@ -8,7 +8,6 @@ another engineer's lab or to the machine is never signalled.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -57,17 +56,6 @@ def children(pid: int) -> list[int]:
             continue
         found.extend(int(p) for p in text.split())
     return found
-
-
-def kill_verified(path: Path, sig: int = signal.SIGKILL) -> int | None:
-    """Send `sig` to the process of a PID file if it is still that process."""
-    pid = read_pid_file(path)
-    if pid is not None:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return None
-    return pid
 
 
 def wait_gone(pid: int, stamp: int | None, timeout: float) -> bool:

@@ -116,7 +116,7 @@ def test_a_registered_secret_never_survives(secret: str, before: str, after: str
 def test_cli_masks_error_lines_and_internal_tracebacks(capsys) -> None:
     import sys
 
-    from pyengine import cli
+    from pyengine.commands import main as cli
 
     register_secret("leaky-value-42")
     try:
