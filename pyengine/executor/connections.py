@@ -68,7 +68,9 @@ class PlayConnections:
         return state.session(NO_BECOME)
 
     def close_delegates(self) -> None:
-        for state in self._delegates.values():
+        with self._lock:  # worker threads may still add delegates during an interrupt
+            states = list(self._delegates.values())
+        for state in states:
             state.close()
 
     def _delegate_state(self, name: str) -> HostState:

@@ -7,6 +7,7 @@ multi-play playbook connects once per host.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -46,6 +47,8 @@ class HostState:
         self._open_session = open_session
         self.connection: Connection | None = None
         self.sessions: dict[SessionKey, AgentSession] = {}
+        self._sessions_lock = threading.Lock()
+        self.closed = False
         self._closed_trips = 0
         self.ops = ActionHostOps(self)
 
@@ -58,12 +61,18 @@ class HostState:
 
     def session(self, key: SessionKey) -> AgentSession:
         """The agent session for this privilege, started on first use (facts arrive)."""
-        session = self.sessions.get(key)
-        if session is None:
-            session = self._open_session(self.open_connection(), key)
-            self.sessions[key] = session
-            facts = session.start()
-            self.set_facts(facts)
+        with self._sessions_lock:
+            if self.closed:
+                # Ctrl-C or SIGTERM closed this host from the main thread: its worker
+                # thread must not open a new session behind the close.
+                raise PyengineError(f"{self.name}: the run was interrupted")
+            session = self.sessions.get(key)
+            created = session is None
+            if session is None:
+                session = self._open_session(self.open_connection(), key)
+                self.sessions[key] = session
+        if created:
+            self.set_facts(session.start())
         return session
 
     def set_facts(self, facts: Mapping[str, Any]) -> None:
@@ -75,13 +84,24 @@ class HostState:
         self.runtime["ansible_facts"] = ansible_facts_namespace(self.facts)
 
     def close_sessions(self) -> None:
-        for session in self.sessions.values():
+        # The main thread closes hosts on an interrupt while their worker threads may
+        # still be opening sessions: take the sessions out under the lock, close outside it.
+        with self._sessions_lock:
+            sessions = list(self.sessions.values())
+            self.sessions.clear()
+        for session in sessions:
             self._closed_trips += session.round_trips
             try:
                 session.close()
             except Exception:  # noqa: BLE001 - closing never fails a run
                 pass
-        self.sessions.clear()
+
+    def interrupt(self) -> None:
+        """Ctrl-C or SIGTERM, from the main thread: close for good, so the host's worker
+        thread (still running) opens no session behind it."""
+        with self._sessions_lock:
+            self.closed = True
+        self.close()
 
     def close(self) -> None:
         self.close_sessions()
@@ -94,7 +114,9 @@ class HostState:
 
     @property
     def round_trips(self) -> int:
-        return self._closed_trips + sum(s.round_trips for s in self.sessions.values())
+        with self._sessions_lock:
+            open_sessions = list(self.sessions.values())
+        return self._closed_trips + sum(s.round_trips for s in open_sessions)
 
     def record_batch(self, items: int) -> None:
         self.result.batches.append(items)
