@@ -26,12 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from pyengine.booleans import boolean_word
+from pyengine.content.ansible_modules import (
+    action_plugin,
+    forced_patterns,
+    is_forced,
+    read_module_doc,
+)
+from pyengine.content.collections import find_ansible_module
 from pyengine.errors import PlaybookError, PlaybookErrors, did_you_mean
 from pyengine.origin import Origin
 from pyengine.paths import PACKAGE_DIR, builtin_modules_dir
 
 PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ansible.posix.", "ansible.windows.",
             "community.general.", "community.windows.", "community.crypto.")
+ANSIBLE = "ansible"  # kind of an installed Ansible module run through the bridge
 TYPES = {"str", "int", "float", "bool", "list", "dict", "path", "raw"}
 SPEC_NAMES = ("ARGS", "MUTUALLY_EXCLUSIVE", "REQUIRED_ONE_OF", "REQUIRED_IF",
               "REQUIRED_TOGETHER", "FREE_FORM", "ANY_ARGS", "KIND")
@@ -54,6 +62,8 @@ class ModuleSpec:
     free_form: str | None = None
     any_args: bool = False
     ps1_path: Path | None = None  # the Windows twin, when there is one
+    collection: Path | None = None  # kind 'ansible': the collection folder (None: core)
+    unsupported: str = ""  # why a found module cannot run (a load-time error)
 
     @property
     def aliases(self) -> dict[str, str]:
@@ -135,8 +145,25 @@ _cache: dict[tuple[str, float], ModuleSpec] = {}
 
 
 def find_module(name: str, project_dirs: Iterable[Path | str] = ()) -> ModuleSpec | None:
-    """The spec of module `name` by the documented lookup order, or None."""
-    name = canonical_name(name)
+    """The spec of module `name` by the documented lookup order, or None.
+
+    Native first (project modules/, controller actions, built-in modules/), then an
+    Ansible module installed on the controller (kind 'ansible', run through the bridge);
+    a module listed in PYENGINE_ANSIBLE_MODULES goes to the bridge even when native.
+    """
+    dirs = list(project_dirs)
+    written = name
+    if forced_patterns():
+        bridged = _ansible_spec(written, dirs, forced_only=True)
+        if bridged is not None:
+            return bridged
+    native = _native_spec(canonical_name(name), dirs)
+    if native is not None:
+        return native
+    return _ansible_spec(written, dirs)
+
+
+def _native_spec(name: str, project_dirs: list[Path | str]) -> ModuleSpec | None:
     if name in FLOW_SPECS:
         return FLOW_SPECS[name]
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -155,6 +182,41 @@ def find_module(name: str, project_dirs: Iterable[Path | str] = ()) -> ModuleSpe
             spec.ps1_path = ps1
             return spec
     return None
+
+
+_ansible_cache: dict[tuple[str, tuple[str, ...], bool], ModuleSpec | None] = {}
+
+
+def _ansible_spec(name: str, project_dirs: list[Path | str],
+                  forced_only: bool = False) -> ModuleSpec | None:
+    """An installed Ansible module as a spec of kind 'ansible' (options from its docs)."""
+    key = (name, tuple(str(d) for d in project_dirs), forced_only)
+    if key in _ansible_cache and not forced_only:
+        return _ansible_cache[key]
+    if not all(part.isidentifier() for part in name.split(".")):
+        return None
+    playbook_dir = Path(project_dirs[0]) if project_dirs else None
+    module = find_ansible_module(name, (), playbook_dir)
+    spec = None
+    if module is not None and (not forced_only or is_forced(name, module.fqcn)):
+        doc = read_module_doc(module.path, playbook_dir)
+        args = {opt: {"type": "raw", "aliases": list(o.get("aliases") or []),
+                      "help": _first_line(o.get("description"))}
+                for opt, o in doc.options.items()}
+        spec = ModuleSpec(module.fqcn, module.path, ANSIBLE, doc.summary, args,
+                          any_args=not doc.complete, collection=module.collection)
+        if action_plugin(module) is not None:
+            spec.unsupported = (f"module {module.fqcn} needs Ansible's action plugin of the "
+                                f"same name on the controller, which pyengine does not run")
+    if not forced_only:
+        _ansible_cache[key] = spec
+    return spec
+
+
+def _first_line(text: Any) -> str:
+    if isinstance(text, list):
+        text = text[0] if text else ""
+    return str(text or "").strip().splitlines()[0] if str(text or "").strip() else ""
 
 
 def list_modules(project_dirs: Iterable[Path | str] = ()) -> dict[str, Path | None]:
@@ -377,6 +439,8 @@ def validate_args(
                                     where.line if where and where.line else None,
                                     where.column if where and where.column else None, hint))
 
+    if spec.unsupported:
+        err(spec.unsupported)
     aliases = spec.aliases
     out: dict[str, Any] = {}
     given_as: dict[str, str] = {}

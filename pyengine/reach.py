@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pyengine.agent.bundle import ModuleCode
 from pyengine.agent.powershell import PowerShellSession
 from pyengine.agent.session import PythonAgentSession
 from pyengine.connection.base import Connection
@@ -24,7 +25,7 @@ from pyengine.templating import Templar
 from pyengine.templating.filters import to_bool
 
 AgentSession = PythonAgentSession | PowerShellSession
-ModuleSource = Callable[[str], str]
+ModuleSource = Callable[[str], "str | ModuleCode"]  # ModuleCode: helpers, bridged modules
 # (become?, become user): the agent sessions a host can have open at once.
 Privilege = tuple[bool, str | None]
 

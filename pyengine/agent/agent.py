@@ -8,6 +8,12 @@ so nothing is written to the target's disk. Protocol (see session.py): frames of
   {"op": "hello", "libs": {"runtime": SRC, "facts": SRC}}  -> {"op": "facts", "facts": {...}}
   {"op": "batch", "modules": {NAME: {"sha": H, "source": SRC}}, "tasks": [ITEM, ...]}
       -> {"op": "result", "id": ID, "result": {...}, "duration_s": F}  one per task, streamed
+      A batch may also carry "libs" (loaded as in hello: `ansible_run` comes with the first
+      Ansible module), "files": {SHA: base64(zlib(source))} (helper files, each sent once
+      per run) and modules that name their helpers: {"sha", "source", "kind": "native" |
+      "ansible", "files": {RELPATH: SHA}, "entry": DOTTED, "meta": {...}}. Native helpers
+      (modules/module_utils/) are imported from memory by runtime's finder; an Ansible
+      module runs in a child Python under Ansible's module contract (ansible_run.py).
       -> {"op": "done", "ran": N, "stopped": bool}
   {"op": "exit"}  -> {"op": "bye"}, then the agent exits
 
@@ -24,6 +30,7 @@ then fails (EPIPE) and the agent exits without starting the next task. EOF on st
 between requests ends the agent too.
 """
 
+import base64
 import json
 import linecache
 import os
@@ -33,6 +40,7 @@ import sys
 import time
 import traceback
 import types
+import zlib
 
 PROTOCOL = 1
 MAGIC = b"\n#PYENGINE-AGENT-1#\n"  # session.AGENT_MAGIC
@@ -45,6 +53,8 @@ class Agent(object):
         self.reader = reader
         self.writer = writer
         self.libs = {}
+        self.lib_sources = {}  # name -> source text (ansible_run is also the child's program)
+        self.files = {}  # sha -> helper file source, for the life of the agent
         self.code = {}  # (name, sha) -> loaded module, or the error text
         self.facts = {}
 
@@ -105,8 +115,7 @@ class Agent(object):
         return module
 
     def hello(self, message):
-        for name, source in sorted(message.get("libs", {}).items()):
-            self.libs[name] = self._load_lib(name, source)
+        self.load_libs(message)
         facts = {}
         if "facts" in self.libs:
             started = time.time()
@@ -115,11 +124,19 @@ class Agent(object):
         self.facts = facts
         self.send({"op": "facts", "facts": facts, "protocol": PROTOCOL, "pid": os.getpid()})
 
+    def load_libs(self, message):
+        for name, source in sorted((message.get("libs") or {}).items()):
+            self.libs[name] = self._load_lib(name, source)
+            self.lib_sources[name] = source
+
     def batch(self, message):
+        self.load_libs(message)
+        for sha, packed in (message.get("files") or {}).items():
+            self.files[sha] = zlib.decompress(base64.b64decode(packed)).decode("utf-8")
         for name, spec in message.get("modules", {}).items():
             key = (name, spec["sha"])
             if key not in self.code:
-                self.code[key] = self.load_module(name, spec["source"])
+                self.code[key] = self.load_spec(name, spec)
         ran = 0
         stopped = False
         for item in message.get("tasks", []):
@@ -144,6 +161,8 @@ class Agent(object):
             return {"failed": True, "changed": False, "msg": "agent runtime not loaded"}
         if isinstance(entry, str):  # the source did not compile or load
             return {"failed": True, "changed": False, "msg": entry}
+        if isinstance(entry, _AnsibleModule):
+            return self.run_ansible(entry, item)
         try:
             result = runtime.run_module(
                 entry, item.get("args") or {}, check_mode=bool(item.get("check_mode")),
@@ -158,6 +177,31 @@ class Agent(object):
                     "module_stderr": _short_traceback(traceback.format_exc())}
         if result.get("exception") and "module_stderr" not in result:
             result["module_stderr"] = _short_traceback(result["exception"])
+        return result
+
+    def load_spec(self, name, spec):
+        """A module as sent: its helper files resolved from the store, then loaded."""
+        files = {}
+        for rel, sha in (spec.get("files") or {}).items():
+            if sha not in self.files:
+                return "module %s: helper file %s was not sent to the agent" % (name, rel)
+            files[rel] = self.files[sha]
+        if spec.get("kind") == "ansible":
+            return _AnsibleModule(files, spec.get("entry") or "", spec.get("meta") or {})
+        if files and "runtime" in self.libs:
+            self.libs["runtime"].add_module_utils(files)
+        return self.load_module(name, spec["source"])
+
+    def run_ansible(self, entry, item):
+        """A bridged Ansible module: run in a child Python by ansible_run.py."""
+        runner = self.libs.get("ansible_run")
+        if runner is None:
+            return {"failed": True, "changed": False, "msg": "agent: ansible_run not loaded"}
+        result = runner.run_ansible_module(
+            entry.files, entry.entry, item.get("args") or {}, entry.meta,
+            check_mode=bool(item.get("check_mode")), diff_mode=bool(item.get("diff")),
+            no_log=bool(item.get("no_log")), environment=item.get("environment") or None,
+            child_source=self.lib_sources["ansible_run"])
         return result
 
     def load_module(self, name, source):
@@ -184,6 +228,15 @@ class _Loaded(object):
     def __init__(self, namespace):
         self.main = namespace["main"]
         self.ARGS = namespace.get("ARGS")
+
+
+class _AnsibleModule(object):
+    """A packed Ansible module: its files ({relpath: source}), entry point and metadata."""
+
+    def __init__(self, files, entry, meta):
+        self.files = files
+        self.entry = entry
+        self.meta = meta
 
 
 def _short_traceback(text, limit=12):

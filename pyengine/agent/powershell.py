@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pyengine.agent.bundle import NATIVE, ModuleCode
 from pyengine.connection.winrm import WinRMConnection
 from pyengine.errors import EXIT_TASK_FAILED, PyengineError
 
@@ -87,7 +88,7 @@ class PowerShellSession:
     def __init__(
         self,
         connection: WinRMConnection,
-        module_source: Callable[[str], str] | None = None,
+        module_source: Callable[[str], str | ModuleCode] | None = None,
         task_timeout: float | None = None,
     ) -> None:
         self.connection = connection
@@ -117,7 +118,13 @@ class PowerShellSession:
         if name not in self._sources:
             if self.module_source is None:
                 raise RunnerError(f"{self.host}: no module source resolver for {name!r}")
-            self._sources[name] = self.module_source(name)
+            code = self.module_source(name)
+            if isinstance(code, ModuleCode):
+                if code.kind != NATIVE:
+                    raise RunnerError(f"{self.host}: {name} is an Ansible module; the bridge "
+                                      "runs them on POSIX hosts only")
+                code = code.source
+            self._sources[name] = code
         return self._sources[name]
 
     def start(self) -> dict[str, Any]:

@@ -529,6 +529,74 @@ def _perm_bits(who: str, perms: str, mode: int, is_dir: bool, use_umask: bool,
     return bits
 
 
+# ------------------------------------------------------- shared helpers (module_utils)
+# Native modules import shared stdlib helpers by name (`from module_utils.textfile import
+# ...`), as Ansible modules import ansible.module_utils. The agent registers the helper
+# sources it was sent (`add_module_utils`) and this finder serves them from memory. Where
+# this file runs from a real checkout or wheel (unit tests that run a module's source
+# directly), a helper not registered is read from modules/module_utils/ beside it.
+UTILS_PACKAGE = "module_utils"
+_UTILS = {}  # type: Dict[str, str]
+
+
+def add_module_utils(files: Dict[str, str]) -> None:
+    """Make helper files ({'module_utils/x.py': source}) importable in this process."""
+    _UTILS.update(files)
+    if not any(isinstance(f, _UtilsFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _UtilsFinder())
+
+
+def _local_utils_dir() -> Optional[str]:
+    here = globals().get("__file__") or ""
+    if not os.path.isfile(here):
+        return None  # on a target: only what the agent was sent
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(here))),
+                          "_content", "modules", UTILS_PACKAGE)
+    return folder if os.path.isdir(folder) else None
+
+
+class _UtilsFinder(object):
+    """A meta-path finder and loader for `module_utils` and `module_utils.*` only."""
+
+    def _relpath(self, fullname: str) -> Optional[str]:
+        if fullname != UTILS_PACKAGE and not fullname.startswith(UTILS_PACKAGE + "."):
+            return None
+        if fullname == UTILS_PACKAGE:
+            return UTILS_PACKAGE + "/__init__.py"
+        rel = fullname.replace(".", "/") + ".py"
+        if rel not in _UTILS:
+            local = _local_utils_dir()
+            path = os.path.join(os.path.dirname(local), rel) if local else ""
+            if not path or not os.path.isfile(path):
+                return None
+            with open(path, encoding="utf-8") as fh:
+                _UTILS[rel] = fh.read()
+        return rel
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        import importlib.util
+
+        rel = self._relpath(fullname)
+        if rel is None:
+            return None
+        return importlib.util.spec_from_loader(
+            fullname, self, origin="modules/" + rel,  # type: ignore[arg-type]
+            is_package=rel.endswith("__init__.py"))
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        rel = self._relpath(module.__name__) or ""
+        source = _UTILS.get(rel, "")
+        filename = "modules/" + rel
+        import linecache
+
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        module.__file__ = filename
+        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
+
+
 # ------------------------------------------------------------------ run_module
 def _to_bool(value: Any, name: str) -> bool:
     if isinstance(value, bool):
@@ -647,6 +715,8 @@ def run_module(
     any other exception becomes a failure carrying the traceback in `exception`.
     """
     name = name or "module"
+    if _local_utils_dir() is not None:
+        add_module_utils({})  # a checkout: helpers are read from modules/module_utils/
     own_tmp = None
     if tmpdir is None:
         own_tmp = tmpdir = tempfile.mkdtemp(prefix="pyengine-mod-")

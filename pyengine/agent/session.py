@@ -14,7 +14,10 @@ Start-up (one exec channel for the whole run, nothing written to the target's di
      module source travels once per run (cached by name + sha1 on both sides). The agent
      streams `{"op": "result", "id", "result", "duration_s"}` per task as it finishes and
      ends with `{"op": "done", "ran", "stopped"}`; it stops after the first failed task
-     whose item does not say `ignore_errors`.
+     whose item does not say `ignore_errors`. A module with helper files (a native
+     module's `modules/module_utils/` imports, a bridged Ansible module's pack) names
+     them by sha in its spec; the batch's `"files"` carries each content once per agent
+     (base64 of zlib), and `"libs"` brings `ansible_run.py` with the first Ansible module.
   4. `{"op": "exit"}` -> `{"op": "bye"}`; the agent exits. It exits on EOF too; a task's
      temp folder (`m.tmpdir`) lives only while the task runs and is removed even on
      SIGHUP/SIGTERM, so a dropped channel leaves no files.
@@ -24,15 +27,18 @@ Start-up (one exec channel for the whole run, nothing written to the target's di
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
 import struct
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pyengine.agent.bundle import ANSIBLE, NATIVE, ModuleCode, native_code
 from pyengine.connection.base import AgentChannel, Connection
 from pyengine.errors import EXIT_TASK_FAILED, HostUnreachable, PyengineError
 from pyengine.masking import register_secret
@@ -95,14 +101,16 @@ def ansible_facts_namespace(facts: dict[str, Any]) -> dict[str, Any]:
 class PythonAgentSession:
     """One agent process on one host, reached through `connection`.
 
-    `module_source(name) -> str` returns a module's source text (the executor passes the
-    module resolver); each source is read and shipped once.
+    `module_source(name) -> str | ModuleCode` returns a module's source text or its
+    `bundle.ModuleCode` (helper files, an Ansible module's pack); the executor passes the
+    module resolver. A plain source gets the built-in `modules/module_utils/` helpers it
+    imports. Each module, helper file and lib is shipped once per agent (sha1-cached).
     """
 
     def __init__(
         self,
         connection: Connection,
-        module_source: Callable[[str], str] | None = None,
+        module_source: Callable[[str], str | ModuleCode] | None = None,
         become: bool = False,
         become_user: str | None = None,
         become_password: str | None = None,
@@ -128,7 +136,8 @@ class PythonAgentSession:
         self.agent_pid: int | None = None
         self._channel: AgentChannel | None = None
         self._shipped: set[tuple[str, str]] = set()
-        self._sources: dict[str, tuple[str, str]] = {}  # name -> (sha, source)
+        # name -> (sha, wire spec, {file sha: packed source}); see `_source`
+        self._sources: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {}
         self._in_batch = False
         self._pending = bytearray()
         self.warnings: list[str] = []
@@ -300,13 +309,15 @@ class PythonAgentSession:
         raise AgentError(f"{self.host}: the agent did not start (exit {status}){_tail(text)}")
 
     # -- batches ---------------------------------------------------------------------
-    def _source(self, name: str) -> tuple[str, str]:
+    def _source(self, name: str) -> tuple[str, dict[str, Any], dict[str, str]]:
+        """(sha, the module as the batch names it, its helper files by sha, packed)."""
         if name not in self._sources:
             if self.module_source is None:
                 raise AgentError(f"{self.host}: no module source resolver for {name!r}")
-            source = self.module_source(name)
-            sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
-            self._sources[name] = (sha, source)
+            code = self.module_source(name)
+            if isinstance(code, str):
+                code = native_code(code, name)
+            self._sources[name] = wire_spec(code)
         return self._sources[name]
 
     def run_batch(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -321,11 +332,17 @@ class PythonAgentSession:
         self._drain()
         tasks: list[dict[str, Any]] = []
         modules: dict[str, dict[str, str]] = {}
+        files: dict[str, str] = {}
+        libs: dict[str, str] = {}
         for item in items:
             name = item["module"]
-            sha, source = self._source(name)
+            sha, spec, packed = self._source(name)
             if (name, sha) not in self._shipped:
-                modules[name] = {"sha": sha, "source": source}
+                modules[name] = spec
+                files.update({k: v for k, v in packed.items()
+                              if ("file", k) not in self._shipped})
+                if spec.get("kind") == ANSIBLE and ("lib", "ansible_run") not in self._shipped:
+                    libs["ansible_run"] = _read_lib("ansible_run")
             task = {key: item.get(key) for key in ITEM_KEYS}
             task["sha"] = sha
             tasks.append(task)
@@ -333,8 +350,15 @@ class PythonAgentSession:
             return
         self.round_trips += 1
         self._in_batch = True
-        self._send({"op": "batch", "modules": modules, "tasks": tasks})
+        message: dict[str, Any] = {"op": "batch", "modules": modules, "tasks": tasks}
+        if files:
+            message["files"] = files
+        if libs:
+            message["libs"] = libs
+        self._send(message)
         self._shipped.update((name, spec["sha"]) for name, spec in modules.items())
+        self._shipped.update(("file", sha) for sha in files)
+        self._shipped.update(("lib", lib) for lib in libs)
         while True:
             reply = self._recv(self.task_timeout)
             op = reply.get("op")
@@ -431,6 +455,29 @@ class PythonAgentSession:
         if not isinstance(seen, str):
             seen = seen.stderr_so_far().decode("utf-8", "replace")
         return _tail(seen.replace(HELLO_MARK, ""))
+
+
+def wire_spec(code: ModuleCode) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """A module as a batch carries it: (sha, spec, {file sha: base64(zlib(source))}).
+
+    The spec names its helper files by sha ({relpath: sha}); their contents travel in the
+    batch's "files" only the first time (an ansible.module_utils file shared by several
+    bridged modules, or a native helper, is sent once per agent).
+    """
+    names: dict[str, str] = {}
+    packed: dict[str, str] = {}
+    for rel, text in sorted(code.files.items()):
+        raw = text.encode("utf-8")
+        file_sha = hashlib.sha1(raw).hexdigest()
+        names[rel] = file_sha
+        packed[file_sha] = base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+    spec: dict[str, Any] = {"source": code.source}
+    if code.kind != NATIVE or names:
+        spec.update({"kind": code.kind, "files": names, "entry": code.entry,
+                     "meta": code.meta})
+    digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()
+    spec["sha"] = digest
+    return digest, spec, packed
 
 
 def _json_default(value: Any) -> Any:

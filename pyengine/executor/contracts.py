@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pyengine.agent.bundle import ModuleCode
 from pyengine.connection.base import Connection
 from pyengine.playbook.model import Play, Task, TaskOrBlock
 
@@ -51,8 +52,9 @@ class Sources(Protocol):
     def connection(self, host: str, variables: Mapping[str, Any]) -> Connection:
         """An unopened connection to `host` from its variables (see pyengine/reach.py)."""
 
-    def module_source(self, name: str) -> str:
-        """A target module's Python source (the agent ships it once per session)."""
+    def module_source(self, name: str) -> str | ModuleCode:
+        """A target module's Python source or its ModuleCode (helpers, an Ansible module's
+        pack); the agent ships each once per session."""
 
     def module_source_ps1(self, name: str) -> str:
         """A target module's PowerShell source, for Windows hosts."""

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pyengine import modspec
+from pyengine.agent.bundle import ModuleCode
+from pyengine.bridge import module_code
 from pyengine.connection.base import Connection
 from pyengine.errors import PlaybookError, PyengineError
 from pyengine.inventory.model import Inventory
@@ -45,6 +47,7 @@ class InventorySources:
         self.trust_new_hosts = trust_new_hosts
         self.vault = vault
         self._sources: dict[str, str] = {}
+        self._codes: dict[str, ModuleCode] = {}
         self._project_dirs: list[Path] = []
         self._lock = threading.Lock()
         # (host, play id, task id) -> (task, vars); the task is kept so its id stays unique.
@@ -109,17 +112,16 @@ class InventorySources:
         return open_connection(host, variables, trust_new_hosts=self.trust_new_hosts)
 
     # -- modules ---------------------------------------------------------------------
-    def module_source(self, name: str) -> str:
+    def module_source(self, name: str) -> ModuleCode:
+        """A native module with its module_utils helpers, or an installed Ansible module
+        packed for the bridge (pyengine/bridge)."""
         with self._lock:
-            if name in self._sources:
-                return self._sources[name]
-        spec = modspec.find_module(name, self._project_dirs)
-        if spec is None or spec.path is None or spec.kind != "module":
-            raise PyengineError(f"no target module named {name!r}")
-        source = spec.path.read_text(encoding="utf-8")
+            if name in self._codes:
+                return self._codes[name]
+        code = module_code(name, self._project_dirs)
         with self._lock:
-            self._sources[name] = source
-        return source
+            self._codes[name] = code
+        return code
 
     def module_source_ps1(self, name: str) -> str:
         """A module's PowerShell source, for Windows hosts (`modules/NAME.ps1`)."""
