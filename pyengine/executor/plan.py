@@ -148,9 +148,29 @@ OPAQUE_FACT_MODULES = {"setup", "gather_facts"}
 def produced_names(task: Task) -> set[str]:
     """Names this task sets only once it has run on the target (cuts later readers)."""
     names = {task.register} if task.register else set()
-    for fact in FACT_MODULES.get(task.action, ()):
+    for fact in fact_names(task):
         names |= {"ansible_facts", fact, f"ansible_{fact}"}
     return names
+
+
+def fact_names(task: Task) -> set[str]:
+    """The facts a task sets, where they are known before it runs."""
+    if task.action == "getent":
+        # getent sets getent_<database>; a templated database could be any of them.
+        database = task.args.get("database")
+        if isinstance(database, str) and "{" not in database:
+            return {f"getent_{database}"}
+        return {"getent_passwd", "getent_group", "getent_shadow", "getent_hosts",
+                "getent_services", "getent_protocols", "getent_networks", "getent_gshadow"}
+    return set(FACT_MODULES.get(task.action, ()))
+
+
+def sets_unknown_facts(task: Task) -> bool:
+    """True for modules whose facts cannot be named in advance: setup, and any
+    `*_facts` module (an Ansible module run through the bridge, say)."""
+    short = task.action.rsplit(".", 1)[-1]
+    return task.action in OPAQUE_FACT_MODULES or (
+        short.endswith("_facts") and task.action not in FACT_MODULES)
 
 
 def as_bool(value: Any) -> bool:
@@ -237,7 +257,7 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
         planned.slots.append(_plan_slot(ctx, planned, kind, item_vars, value, loop is not None))
     if any(s.result is not None and s.result.get("failed") for s in planned.slots):
         planned.ends_batch = True
-    if task.action in OPAQUE_FACT_MODULES:
+    if sets_unknown_facts(task):
         planned.ends_batch = True
     if not _constant_false(task.failed_when):
         # The controller decides failure after the result is back, so nothing may run

@@ -706,3 +706,17 @@ def test_output_from_the_host_is_never_rendered_as_a_template(tmp_path: Path) ->
         """, hosts=["h1"])
     assert run.exit_code == 0, statuses(run, "h1")
     assert (tmp_path / "h1.out").read_text() == "{{ secret_word }}"
+
+
+def test_facts_set_by_getent_reach_the_next_task_of_the_same_batch(tmp_path: Path) -> None:
+    """devsec's os_hardening reads ansible_facts.getent_passwd right after getent: the
+    reader must wait for getent's result instead of travelling in its batch."""
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - ansible.builtin.getent: {database: passwd}
+            - set_fact:
+                users: "{{ ansible_facts.getent_passwd.keys() | list }}"
+            - assert: {that: ["'root' in users", "getent_passwd.root[1] == '0'"]}
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
