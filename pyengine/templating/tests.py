@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyengine.errors import TemplateError
-from pyengine.templating.version import compare_versions
+from pyengine.templating.version import VersionError, compare_versions
 
 
 def _result(value: Any, what: str) -> Mapping[str, Any]:
@@ -42,15 +42,25 @@ def unreachable(value: Any) -> bool:
     return bool(_result(value, "unreachable").get("unreachable", False))
 
 
-def version(value: Any, other: Any, operator: str = "eq", strict: bool = False,
+def version(value: Any, other: Any, operator: str = "eq", strict: bool | None = None,
             version_type: str | None = None) -> bool:
+    """Ansible's `version` test: `strict` or `version_type` (loose, strict, semver,
+    semantic, pep440) choose how the two versions are read."""
     ops = {
-        "eq": "==", "==": "==", "lt": "<", "<": "<", "le": "<=", "<=": "<=", "gt": ">",
-        ">": ">", "ge": ">=", ">=": ">=", "ne": "!=", "!=": "!=", "<>": "!=",
+        "eq": "==", "==": "==", "=": "==", "lt": "<", "<": "<", "le": "<=", "<=": "<=",
+        "gt": ">", ">": ">", "ge": ">=", ">=": ">=", "ne": "!=", "!=": "!=", "<>": "!=",
     }
     if operator not in ops:
         raise TemplateError(f"version: unknown operator '{operator}'")
-    c = compare_versions(str(value), str(other))
+    if strict is not None and version_type is not None:
+        raise TemplateError("version: give either strict or version_type, not both")
+    if value in (None, "") or other in (None, ""):
+        raise TemplateError("version: an empty version cannot be compared")
+    kind = "strict" if strict else (version_type or "loose")
+    try:
+        c = compare_versions(str(value), str(other), kind)
+    except VersionError as err:
+        raise TemplateError(f"version: {err}") from None
     return {"==": c == 0, "<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0,
             "!=": c != 0}[ops[operator]]
 
