@@ -194,3 +194,116 @@ def test_keypair_passphrase_encrypts_and_must_open_the_key(tmp_path: Path) -> No
     replaced = _keypair(dict(args, passphrase="nope", regenerate="full_idempotence"))
     assert replaced["changed"]
     assert not _keypair(dict(args, passphrase="nope"))["changed"]
+
+
+# ------------------------------------------------------------------------- ufw
+ufw = _load("ufw")
+
+# Recorded from ufw 0.36.2 on Debian 12 (a pyengine lab host, `apt-get install ufw`),
+# LANG=C. `ufw status verbose` with the firewall on:
+UFW_STATUS_ACTIVE = """Status: active
+Logging: on (low)
+Default: deny (incoming), allow (outgoing), disabled (routed)
+New profiles: skip
+
+To                         Action      From
+--                         ------      ----
+22/tcp                     ALLOW IN    Anywhere
+22/tcp (v6)                ALLOW IN    Anywhere (v6)
+
+"""
+# `ufw --dry-run allow from 10.0.0.0/8 to any port 443 proto tcp comment 'web in'` with
+# 22/tcp allowed (chain declarations and logging lines shortened): an IPv4-only rule
+# rewrites only user.rules.
+UFW_DRY_V4 = """*filter
+:ufw-user-input - [0:0]
+:ufw-user-output - [0:0]
+### RULES ###
+
+### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in
+-A ufw-user-input -p tcp --dport 22 -j ACCEPT
+
+### tuple ### allow tcp 443 0.0.0.0/0 any 10.0.0.0/8 in comment=77656220696e
+-A ufw-user-input -p tcp --dport 443 -s 10.0.0.0/8 -j ACCEPT
+
+### END RULES ###
+COMMIT
+Rules updated
+"""
+# `ufw --dry-run delete allow 22/tcp`: both families, no tuple left.
+UFW_DRY_DELETE = """*filter
+:ufw-user-input - [0:0]
+### RULES ###
+
+### END RULES ###
+COMMIT
+*filter
+:ufw6-user-input - [0:0]
+### RULES ###
+
+### END RULES ###
+COMMIT
+Rules updated
+Rules updated (v6)
+"""
+# `ufw --dry-run allow 22/tcp` when the rule is there.
+UFW_DRY_EXISTING = "Skipping adding existing rule\nSkipping adding existing rule (v6)\n"
+# `ufw status numbered` with an IPv4 and an IPv6 rule.
+UFW_NUMBERED = """Status: active
+
+     To                         Action      From
+     --                         ------      ----
+[ 1] 22/tcp                     ALLOW IN    Anywhere
+[ 2] 2222/tcp                   LIMIT IN    Anywhere                   # alt ssh
+[ 3] 22/tcp (v6)                ALLOW IN    Anywhere (v6)
+"""
+
+
+def test_ufw_dry_run_parsed_per_family() -> None:
+    assert ufw.dry_run_tuples(UFW_DRY_V4) == {"v4": [
+        "### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in",
+        "### tuple ### allow tcp 443 0.0.0.0/0 any 10.0.0.0/8 in comment=77656220696e"]}
+    assert ufw.dry_run_tuples(UFW_DRY_DELETE) == {"v4": [], "v6": []}
+    assert ufw.dry_run_tuples(UFW_DRY_EXISTING) == {}
+
+
+def test_ufw_status_settings_and_numbers() -> None:
+    assert ufw.status_active(UFW_STATUS_ACTIVE)
+    assert not ufw.status_active("Status: inactive\n")
+    assert ufw.numbered_rules(UFW_NUMBERED) == [(1, False), (2, False), (3, True)]
+    conf = ufw.parse_shell_vars('# comment\nENABLED=yes\nLOGLEVEL=low\n')
+    assert conf == {"ENABLED": "yes", "LOGLEVEL": "low"}
+    assert ufw.parse_shell_vars('DEFAULT_INPUT_POLICY="DROP"\n')["DEFAULT_INPUT_POLICY"] == "DROP"
+    assert ufw.version_of("ufw 0.36.2\nCopyright 2008-2023 Canonical Ltd.\n") == (0, 36)
+
+
+def test_ufw_insert_positions_follow_ansible() -> None:
+    rules = ufw.numbered_rules(UFW_NUMBERED)
+    assert ufw.insert_position(1, "zero", rules) == 1
+    assert ufw.insert_position(0, "first-ipv6", rules) == 3
+    assert ufw.insert_position(-1, "last-ipv4", rules) == 1
+    assert ufw.insert_position(1, "last-ipv6", rules) is None  # past the end: append
+
+
+def test_ufw_logging_levels() -> None:
+    assert not ufw.logging_needed("on", "medium")
+    assert ufw.logging_needed("on", "off")
+    assert ufw.logging_needed("high", "low")
+    assert not ufw.logging_needed("off", "off")
+
+
+def test_ufw_rule_argv_is_a_list_with_user_values_as_single_items() -> None:
+    params = {"route": False, "delete": False, "rule": "allow", "direction": "in",
+              "interface": "eth0", "interface_in": None, "interface_out": None, "log": True,
+              "from_ip": "10.0.0.0/8", "from_port": None, "to_ip": "any", "to_port": "443",
+              "proto": "tcp", "name": None, "comment": "web; rm -rf /"}
+    assert ufw.rule_argv("/usr/sbin/ufw", params, insert_at=2, dry_run=True) == [
+        "/usr/sbin/ufw", "--dry-run", "insert", "2", "allow", "in", "on", "eth0", "log",
+        "from", "10.0.0.0/8", "to", "any", "port", "443", "proto", "tcp",
+        "comment", "web; rm -rf /"]
+    routed = dict(params, route=True, delete=True, direction=None, interface=None,
+                  interface_in="eth0", interface_out="eth1", log=False, comment=None,
+                  name="OpenSSH", proto=None, to_port=None)
+    assert ufw.rule_argv("ufw", routed, insert_at=3) == [
+        "ufw", "route", "delete", "allow", "in", "on", "eth0", "out", "on", "eth1",
+        "from", "10.0.0.0/8", "to", "any", "app", "OpenSSH"]
