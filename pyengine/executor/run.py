@@ -155,17 +155,20 @@ def _run_batch(run: PlayRun, program: Program, forks: int) -> None:
 
 
 def _interrupt(current: list[PlayRun], states: dict[str, HostState]) -> dict[str, str]:
-    mid = {name: s.current for name, s in states.items() if s.current}
+    mid = {name: s.current for name, s in list(states.items()) if s.current}
     for run in current:
         run.group.interrupted = True
     for name, task in mid.items():
         states[name].result.interrupted_during = task
-        states[name].close()  # unblocks a read on the channel; the agent exits on EOF
+    for state in list(states.values()):
+        # Unblocks a read on the channel (the agent exits on EOF), and no worker thread
+        # that is still running opens a new session afterwards.
+        state.interrupt()
     return {k: v for k, v in mid.items() if v}
 
 
 def _close_all(states: dict[str, HostState], current: list[PlayRun]) -> None:
-    for state in states.values():
+    for state in list(states.values()):
         state.close()
     for run in current:
         run.connections.close_delegates()
