@@ -61,9 +61,13 @@ class VariableManager:
     """Computes variables for (host, play, task); one per run."""
 
     def __init__(self, inventory: Inventory, extra_vars: Mapping[str, Any] | None = None,
-                 vault: Vault | None = None) -> None:
+                 vault: Vault | None = None,
+                 defaults: Mapping[str, Any] | None = None) -> None:
         self.inventory = inventory
         self.extra_vars = dict(extra_vars or {})
+        # Below everything: connection settings from the command line (-T, --private-key,
+        # -b, ...) and ansible.cfg, which any inventory or play variable overrides.
+        self.defaults = dict(defaults or {})
         self.vault = vault
         self._vars_files: dict[tuple[int, str], list[VarLayer]] = {}
 
@@ -78,6 +82,8 @@ class VariableManager:
         if play is not None:
             add_playbook_dir(self.inventory, play.basedir, self.vault)
         out: list[VarLayer] = []
+        if self.defaults:
+            out.append(VarLayer("command line and ansible.cfg defaults", self.defaults))
         for role in _roles_of(play, task):
             if role.defaults:
                 out.append(VarLayer(f"role '{role.name}' defaults ({role.path}/defaults)",

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from pyengine.commands.ansible_flags import ansible_options
 from pyengine.commands.run_options import record_options
 from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PlaybookErrors, PyengineError
 from pyengine.vault.options import vault_from_options, vault_options
@@ -49,9 +50,12 @@ def parse_extra_vars(values: tuple[str, ...], vault: Any = None) -> dict[str, An
     return out
 
 
-def _inventory_paths(given: tuple[str, ...]) -> list[str]:
+def _inventory_paths(given: tuple[str, ...], configured: list[str] | None = None
+                     ) -> list[str]:
     if given:
         return list(given)
+    if configured:
+        return list(configured)  # ansible.cfg `inventory` / $ANSIBLE_INVENTORY
     from pyengine.lab import lab as lab_module
 
     path = lab_module.default_inventory_path()
@@ -66,7 +70,8 @@ def _split_tags(values: tuple[str, ...]) -> set[str]:
 
 
 @click.command("run")
-@click.argument("playbook", type=click.Path(dir_okay=False))
+@click.argument("playbooks", nargs=-1, required=True, type=click.Path(dir_okay=False),
+                metavar="PLAYBOOK...")
 @click.option("-i", "--inventory", "inventories", multiple=True, metavar="INVENTORY",
               help="Inventory file, folder or host list (repeatable). Default: the running lab.")
 @click.option("-l", "--limit", default=None, help="Only hosts matching this pattern.")
@@ -76,8 +81,8 @@ def _split_tags(values: tuple[str, ...]) -> set[str]:
 @click.option("-D", "--diff", is_flag=True, help="Show the differences of changed files.")
 @click.option("-e", "--extra-vars", "extra", multiple=True, metavar="K=V|@FILE|JSON",
               help="Extra variables (highest precedence); repeatable.")
-@click.option("-f", "--forks", default=50, show_default=True, type=click.IntRange(1, 1000),
-              help="Hosts run at the same time.")
+@click.option("-f", "--forks", default=None, type=click.IntRange(1, 1000),
+              help="Hosts run at the same time (default: ansible.cfg's forks, else 50).")
 @click.option("-v", "--verbose", "verbosity", count=True,
               help="-v shows every task's result, -vv also each batch (round trip).")
 @click.option("--report-json", type=click.Path(dir_okay=False), default=None,
@@ -86,19 +91,31 @@ def _split_tags(values: tuple[str, ...]) -> set[str]:
               help="Trust-on-first-use: record unknown SSH host keys (changed keys are "
                    "always refused).")
 @click.option("-K", "--ask-become-pass", is_flag=True, help="Prompt for the sudo password.")
+@ansible_options
 @record_options
 @vault_options
-def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tuple[str, ...],
-        skip_tags: tuple[str, ...], check: bool, diff: bool, extra: tuple[str, ...], forks: int,
-        verbosity: int, report_json: str | None, trust_new_hosts: bool, ask_become_pass: bool,
-        **vault_opts: Any) -> None:
-    """Run PLAYBOOK on its hosts (exit 0 ok, 2 a task failed, 4 a host unreachable)."""
+def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | None,
+        tags: tuple[str, ...], skip_tags: tuple[str, ...], check: bool, diff: bool,
+        extra: tuple[str, ...], forks: int | None, verbosity: int, report_json: str | None,
+        trust_new_hosts: bool, ask_become_pass: bool, **vault_opts: Any) -> None:
+    """Run PLAYBOOK(s) on their hosts (exit 0 ok, 2 a task failed, 4 a host unreachable).
+
+    ansible.cfg and ANSIBLE_* settings that map onto pyengine's apply (see
+    docs/PLAYBOOKS.md); the ones it cannot use are named in a warning."""
+    from pyengine.commands.ansible_flags import (
+        apply_to_playbook,
+        check_become_method,
+        connection_defaults,
+        split_ansible_options,
+        ssh_args_warnings,
+    )
     from pyengine.commands.records import client_of, write_records
     from pyengine.commands.run_options import (
         record_settings,
         scap_extra_vars,
         split_record_options,
     )
+    from pyengine.content.ansible_config import current_config
     from pyengine.executor.contracts import RunOptions
     from pyengine.executor.run import Interrupted, run_playbook
     from pyengine.masking import register_secret
@@ -107,15 +124,47 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
     from pyengine.report.quiet import QuietReporter
     from pyengine.runlock import default_lock_path, run_lock
 
+    flags = split_ansible_options(vault_opts)
+    config = current_config()
+    check_become_method(flags, config)
+    for line in [*config.warnings,
+                 *ssh_args_warnings("--ssh-common-args", flags.ssh_common_args
+                                    or config.ssh_common_args),
+                 *ssh_args_warnings("--ssh-extra-args", flags.ssh_extra_args
+                                    or config.ssh_extra_args)]:
+        click.echo(f"pyengine: warning: {line}", err=True)
     record_opts = split_record_options(vault_opts)
+    # ansible.cfg's vault settings add to the options, as in Ansible.
+    if config.vault_password_file:
+        vault_opts["vault_password_files"] = (*vault_opts.get("vault_password_files", ()),
+                                              config.vault_password_file)
+    if config.vault_identity_list:
+        vault_opts["vault_ids"] = (*config.vault_identity_list,
+                                   *vault_opts.get("vault_ids", ()))
     vault = vault_from_options(**vault_opts)
     extra = (*scap_extra_vars(record_opts), *extra)  # -e given by the user still wins
-    sources, book = prepare(playbook, inventories, limit, extra, trust_new_hosts, vault)
+    ssh_password = None
+    if (flags.ask_pass if flags.ask_pass is not None else config.ask_pass) and \
+            not flags.listing:
+        ssh_password = click.prompt("SSH password", hide_input=True, err=True)
+        register_secret(ssh_password)
+    loaded: list[Any] = []
+    sources, book = prepare(playbooks, inventories, limit, extra, trust_new_hosts, vault,
+                            defaults=connection_defaults(flags, config, ssh_password),
+                            configured_inventory=config.inventory, loaded=loaded)
+    book = apply_to_playbook(book, flags, config)
+    if flags.listing:
+        _print_listing(book, [len(b.plays) for b in loaded], playbooks, sources, flags,
+                       _split_tags(tags), _split_tags(skip_tags))
+        return
+    playbook = playbooks[0]
     records = record_settings(record_opts, report_json, list(inventories), Path(playbook))
     become_password = None
-    if ask_become_pass:
+    if ask_become_pass or config.become_ask_pass:
         become_password = click.prompt("BECOME password", hide_input=True, err=True)
         register_secret(become_password)
+    if forks is None:
+        forks = config.forks or 50
     options = RunOptions(check=check, diff=diff, tags=_split_tags(tags),
                          skip_tags=_split_tags(skip_tags), forks=forks,
                          extra_vars=sources.vm.extra_vars, become_password=become_password)
@@ -150,23 +199,70 @@ def run(playbook: str, inventories: tuple[str, ...], limit: str | None, tags: tu
     sys.exit(result.exit_code)
 
 
-def prepare(playbook: str, inventories: tuple[str, ...], limit: str | None,
-            extra: tuple[str, ...], trust_new_hosts: bool, vault: Any) -> tuple[Any, Any]:
-    """Load and check the playbook, inventory and extra vars (raises PlaybookErrors)."""
+def _print_listing(book: Any, sizes: list[int], playbooks: tuple[str, ...], sources: Any,
+                   flags: Any, tags: set[str], skip_tags: set[str]) -> None:
+    """--list-hosts/--list-tasks/--list-tags/--syntax-check: print, run nothing."""
+    from pyengine.commands.listing import render
+    from pyengine.executor.selection import task_selected
+
+    if flags.list_tags and not (tags or skip_tags):
+        def selected(task: Any) -> bool:
+            return True  # listing tags without --tags shows every tag, `never` too
+    else:
+        def selected(task: Any) -> bool:
+            return task_selected(task, tags, skip_tags)
+    # The merged playbook holds every file's plays in order (--start-at-task may have
+    # dropped some from the front); list them per file.
+    dropped = sum(sizes) - len(book.plays)
+    start = 0
+    for name, size in zip(playbooks, sizes, strict=True):
+        skip = min(dropped, size)
+        dropped -= skip
+        count = size - skip
+        if not (flags.list_hosts or flags.list_tasks or flags.list_tags):
+            click.echo(f"\nplaybook: {name}")
+            continue
+        part = type(book)(path=Path(name), plays=book.plays[start:start + count])
+        start += count
+        click.echo(render(part, sources.play_hosts, hosts=flags.list_hosts,
+                          tasks=flags.list_tasks, tags=flags.list_tags, selected=selected))
+
+
+def prepare(playbooks: tuple[str, ...] | str, inventories: tuple[str, ...], limit: str | None,
+            extra: tuple[str, ...], trust_new_hosts: bool, vault: Any,
+            defaults: dict[str, Any] | None = None,
+            configured_inventory: list[str] | None = None,
+            loaded: list[Any] | None = None) -> tuple[Any, Any]:
+    """Load and check the playbooks, inventory and extra vars (raises PlaybookErrors).
+    Several playbooks run as one, their plays in order (as ansible-playbook a.yml b.yml)."""
+    from pyengine.commands.ansible_flags import merge_playbooks
     from pyengine.executor.sources import InventorySources
     from pyengine.inventory import load_inventory
     from pyengine.inventory.patterns import select
     from pyengine.playbook.loader import load_playbook
     from pyengine.vars import VariableManager
 
-    path = Path(playbook)
-    if not path.is_file():
-        raise PlaybookError("playbook not found", playbook)
-    book = load_playbook(path, vault)
+    names = (playbooks,) if isinstance(playbooks, str) else playbooks
+    errors: list[PlaybookError] = []
+    books = []
+    for name in names:
+        if not Path(name).is_file():
+            errors.append(PlaybookError("playbook not found", name))
+            continue
+        try:
+            books.append(load_playbook(Path(name), vault))
+        except PlaybookErrors as err:
+            errors.extend(err.errors)
+    if errors:
+        raise PlaybookErrors(errors) if len(errors) > 1 else errors[0]
+    if loaded is not None:
+        loaded.extend(books)  # the caller lists them per file
+    book = merge_playbooks(books)
+    path = Path(names[0])
     extra_vars = parse_extra_vars(extra, vault)
-    inventory = load_inventory(_inventory_paths(inventories), vault,
+    inventory = load_inventory(_inventory_paths(inventories, configured_inventory), vault,
                                playbook_dir=path.resolve().parent)
-    variables = VariableManager(inventory, extra_vars, vault)
+    variables = VariableManager(inventory, extra_vars, vault, defaults=defaults)
     sources = InventorySources(inventory, variables, limit=limit,
                                trust_new_hosts=trust_new_hosts, vault=vault)
     sources.set_playbook_dir(path.resolve().parent)

@@ -137,6 +137,35 @@ def _jump_from_proxy_command(command: str) -> str | None:
     return f"{target}:{port}" if port else target
 
 
+def unhonoured_ssh_args(text: str) -> list[str]:
+    """The parts of an ssh argument string that `_parse_ssh_args` does not use (so the
+    command line can name them instead of dropping them in silence)."""
+    try:
+        words = shlex.split(text)
+    except ValueError as err:
+        raise PyengineError(f"cannot parse ssh arguments {text!r}: {err}") from err
+    ignored: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in ("-o", "-J", "-i", "-p", "-l") and i + 1 < len(words):
+            value, i = words[i + 1], i + 2
+        elif word[:2] in ("-o", "-J", "-i", "-p", "-l") and len(word) > 2:
+            word, value, i = word[:2], word[2:], i + 1
+        else:
+            ignored.append(word)
+            i += 1
+            continue
+        if word == "-o":
+            key = value.replace(" ", "=").split("=", 1)[0].strip().lower()
+            if key not in _SSH_O and key != "proxycommand":
+                ignored.append(f"-o {value}")
+            elif key == "proxycommand" and not _jump_from_proxy_command(
+                    value.split("=", 1)[-1].strip().strip("\"'")):
+                ignored.append(f"-o {value}")
+    return ignored
+
+
 def ssh_options_from_vars(hostvars: Mapping[str, Any]) -> dict[str, Any]:
     """The `ssh` connection options for a host from its (rendered) variables."""
     options: dict[str, Any] = {}
