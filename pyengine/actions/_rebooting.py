@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pyengine.actions.base import HostOps
 
-def wait_for_new_boot(ops: Any, before: Any, started: float, timeout: float,
+
+def wait_for_new_boot(ops: HostOps, before: Any, started: float, timeout: float,
                       interval: float) -> dict[str, Any]:
     """Reconnect until the boot id differs from `before`; returns the new facts."""
     from pyengine.actions.base import ActionFailed

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "name": {"type": "str", "required": True, "aliases": ["host", "hostname"],
              "help": "The new host's name (host:port sets ansible_port)."},
@@ -14,7 +16,7 @@ ANY_ARGS = True  # every other argument is a host variable (ansible_host=..., ..
 KIND = "local"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     name = str(ctx.args["name"])
     host_vars = {k: v for k, v in ctx.args.items() if k not in ARGS and
                  k not in ("host", "hostname", "group", "groupname")}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "that": {"type": "list", "required": True, "aliases": ["_raw_params"],
              "help": "Conditions (like `when`) that must all be true."},
@@ -14,7 +16,7 @@ ARGS = {
 KIND = "local"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     from pyengine.actions.base import ActionFailed
     from pyengine.errors import PyengineError
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "repo": {"type": "str", "default": "config-backup",
              "help": "Git repository of the backups (created when missing; relative to the "
@@ -31,7 +33,7 @@ ARGS = {
 KIND = "sequenced"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     from pyengine.actions.base import ActionFailed
     from pyengine.backup.snapshot import (
         changed_paths,

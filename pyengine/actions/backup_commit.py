@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "repo": {"type": "str", "default": "config-backup", "help": "The backup repository."},
     "push": {"type": "bool", "default": False,
@@ -19,7 +21,7 @@ ARGS = {
 KIND = "sequenced"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     from pyengine.actions.base import ActionFailed
     from pyengine.backup.snapshot import repo_lock
     from pyengine.backup.store import BackupError, BackupStore

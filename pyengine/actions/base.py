@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -69,10 +69,9 @@ class ActionContext:
     templar: Templar
     variables: Mapping[str, Any]
     basedir: Path
+    host_ops: HostOps  # to reach the host (sequenced actions only use it)
     check_mode: bool = False
     diff: bool = False
-    host_ops: HostOps | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def search_dirs(self, kind: str) -> list[Path]:
         """Where `templates/` or `files/` are looked up: the role's, then the playbook's."""

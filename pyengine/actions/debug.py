@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "msg": {"type": "raw", "help": "The message to print (rendered); default 'Hello world!'."},
     "var": {"type": "str", "help": "A variable name or expression whose value is printed."},
@@ -14,7 +16,7 @@ MUTUALLY_EXCLUSIVE = [["msg", "var"]]
 KIND = "local"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     args = ctx.args
     if args.get("var") is not None:
         expr = str(args["var"]).strip()

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "src": {"type": "str", "required": True, "help": "The file on the host."},
     "dest": {"type": "str", "required": True, "help": "Folder (or file, with flat) on the "
@@ -19,7 +21,7 @@ ARGS = {
 KIND = "sequenced"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     import base64
 
     from pyengine.actions.base import ActionFailed

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "key": {"type": "str", "required": True, "help": "The group name (rendered)."},
     "parents": {"type": "list", "elements": "str", "default": ["all"],
@@ -18,7 +20,7 @@ ARGS = {
 KIND = "local"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     # Ansible turns characters that are invalid in group names into underscores.
     name = re.sub(r"[^A-Za-z0-9_]", "_", str(ctx.args["key"]))
     parents = [str(p) for p in ctx.args.get("parents") or ["all"]]

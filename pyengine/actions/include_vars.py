@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "file": {"type": "str", "aliases": ["_raw_params"],
              "help": "The YAML file (relative to the role's vars/, the playbook's vars/ or "
@@ -16,7 +18,7 @@ REQUIRED_ONE_OF = [["file", "dir"]]
 KIND = "local"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     from pyengine.actions.base import ActionFailed
     from pyengine.errors import PyengineError
     from pyengine.yamlload import load_yaml

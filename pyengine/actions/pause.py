@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "seconds": {"type": "float", "help": "Seconds to wait."},
     "minutes": {"type": "float", "help": "Minutes to wait."},
@@ -14,7 +16,7 @@ ARGS = {
 KIND = "sequenced"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     seconds = float(ctx.args.get("seconds") or 0) + 60.0 * float(ctx.args.get("minutes") or 0)
     started = time.monotonic()
     if seconds > 0:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "_raw_params": {"type": "str", "required": True, "aliases": ["free_form"],
                     "help": "The command line, run by the remote user's shell."},
@@ -17,7 +19,7 @@ FREE_FORM = "_raw_params"
 KIND = "sequenced"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     if ctx.check_mode:
         return {"changed": False, "skipped": True, "msg": "raw does not run in check mode"}
     shell = str(ctx.args.get("executable") or "/bin/sh")

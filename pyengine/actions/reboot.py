@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "reboot_timeout": {"type": "int", "default": 600,
                        "help": "Seconds to wait for the host to come back."},
@@ -32,7 +34,7 @@ ARGS = {
 KIND = "sequenced"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     from pyengine.actions._rebooting import wait_for_new_boot
     from pyengine.actions.base import ActionFailed
 

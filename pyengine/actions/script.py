@@ -9,6 +9,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "_raw_params": {"type": "str", "aliases": ["free_form", "cmd"],
                     "help": "The script path, optionally followed by its arguments."},
@@ -21,7 +23,7 @@ FREE_FORM = "_raw_params"
 KIND = "sequenced"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     from pyengine.actions._files import read_controller_file
     from pyengine.actions.base import ActionFailed
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "cacheable": {"type": "bool", "default": False, "help": "Accepted; facts are not cached."},
 }
@@ -15,7 +17,7 @@ ANY_ARGS = True
 KIND = "local"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     facts = {k: v for k, v in ctx.args.items() if k not in ARGS}
     if not facts:
         from pyengine.actions.base import ActionFailed

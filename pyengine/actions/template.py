@@ -12,6 +12,8 @@ import os
 import stat
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "src": {"type": "path", "required": True,
             "help": "The template file, in the role's or playbook's templates/."},
@@ -35,7 +37,7 @@ ARGS = {
 KIND = "transform"
 
 
-def transform(ctx: Any) -> list[tuple[str, dict[str, Any]]]:
+def transform(ctx: ActionContext) -> list[tuple[str, dict[str, Any]]]:
     from pyengine.actions._files import content_args, read_controller_file
     from pyengine.actions.base import ActionFailed
     from pyengine.errors import PyengineError

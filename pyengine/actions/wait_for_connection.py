@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pyengine.actions.base import ActionContext
+
 ARGS = {
     "delay": {"type": "int", "default": 0, "help": "Seconds to wait before the first try."},
     "sleep": {"type": "int", "default": 1, "help": "Seconds between tries."},
@@ -15,7 +17,7 @@ ARGS = {
 KIND = "sequenced"
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def run(ctx: ActionContext) -> dict[str, Any]:
     from pyengine.actions.base import ActionFailed
     from pyengine.errors import HostUnreachable
 

@@ -80,7 +80,8 @@ class HostWorker:
     def action_context(self, task: Task, args: dict[str, Any], templar: Templar,
                        check_mode: bool, diff: bool) -> ActionContext:
         return ActionContext(self.host, task, args, templar, templar.variables,
-                             self.run.play.basedir, check_mode, diff, host_ops=self.state.ops)
+                             self.run.play.basedir, host_ops=self.state.ops,
+                             check_mode=check_mode, diff=diff)
 
     def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]:
         return self.run.normalize(module, args, task)
