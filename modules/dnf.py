@@ -22,6 +22,14 @@ ARGS = {
                    "help": "Repositories to enable for this transaction."},
     "disablerepo": {"type": "list", "elements": "str", "default": [],
                     "help": "Repositories to disable for this transaction."},
+    "enable_plugin": {"type": "list", "elements": "str", "default": [],
+                      "help": "dnf plugins to enable for this transaction."},
+    "disable_plugin": {"type": "list", "elements": "str", "default": [],
+                       "help": "dnf plugins to disable for this transaction."},
+    "disable_excludes": {"type": "str",
+                         "help": "Disable the excludes of all, main or this repository."},
+    "cacheonly": {"type": "bool", "default": False,
+                  "help": "Use only the metadata cache (-C)."},
     "exclude": {"type": "list", "elements": "str", "default": [],
                 "help": "Packages to leave out of the transaction."},
     "security": {"type": "bool", "default": False,
@@ -180,6 +188,12 @@ class Rpm(object):
         opts += ["--enablerepo=%s" % r for r in p["enablerepo"]]
         opts += ["--disablerepo=%s" % r for r in p["disablerepo"]]
         opts += ["--exclude=%s" % x for x in p["exclude"]]
+        opts += ["--enableplugin=%s" % x for x in p.get("enable_plugin") or []]
+        opts += ["--disableplugin=%s" % x for x in p.get("disable_plugin") or []]
+        if p.get("disable_excludes"):
+            opts.append("--disableexcludes=%s" % p["disable_excludes"])
+        if p.get("cacheonly"):
+            opts.append("-C")
         for flag, word in (("security", "--security"), ("bugfix", "--bugfix"),
                            ("disable_gpg_check", "--nogpgcheck"), ("update_cache", "--refresh"),
                            ("skip_broken", "--skip-broken"), ("download_only", "--downloadonly"),

@@ -155,20 +155,6 @@ def test_deb_file_on_the_host(h2: Target, tmp_path: Path) -> None:
     assert not h2.ok("apt", {"deb": f"/tmp/{C}.deb"})["changed"]
 
 
-def test_package_picks_apt_from_facts(h2: Target) -> None:
-    assert h2.facts["ansible_pkg_mgr"] == "apt"
-    h2.sh(f"dpkg --purge {B} {A} >/dev/null 2>&1; true")
-    first = h2.ok("package", {"name": [A]})
-    assert first["changed"] and first["use"] == "apt"
-    assert first["packages"] == {A: {"before": None, "after": version_of(h2, A)}}
-    assert not h2.ok("package", {"name": [A]})["changed"]
-    dry = h2.ok("package", {"name": [A], "state": "absent"}, check=True)
-    assert dry["changed"] and version_of(h2, A)
-    assert dry["packages"] == {A: {"before": version_of(h2, A), "after": None}}
-    assert h2.ok("package", {"name": [A], "state": "absent"})["changed"]
-    assert version_of(h2, A) == ""
-
-
 def test_policy_rc_d_only_while_apt_runs(h2: Target, tmp_path: Path) -> None:
     name = f"pyetest-{SUF}-d"
     seen = f"/var/lib/{name}.policy"
