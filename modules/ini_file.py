@@ -215,10 +215,7 @@ def split_lines(text):
 
 def plan(text, p):
     """(new text, changed, msg) for the file's current `text` ('' when absent)."""
-    try:
-        conditions = _conditions(p["section_has_values"])
-    except ValueError as exc:
-        raise ValueError(str(exc))
+    conditions = _conditions(p["section_has_values"])
     option, section, state = p["option"], p["section"], p["state"]
     values = []
     for value in ([p["value"]] if p["value"] is not None else p["values"] or []):

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE = (ROOT / "modules" / "ini_file.py").read_text()
 ANSIBLE_MODULE = "ansible_collections.community.general.plugins.modules.ini_file"
 
-BASE = "; top comment\nglobal = 1\n\n[main]\nname = web\n# port = 80\nhost=example\n\n[extra]\nkey=value\n"
+BASE = ("; top comment\nglobal = 1\n\n[main]\nname = web\n# port = 80\nhost=example\n\n"
+        "[extra]\nkey=value\n")
 
 # (id, starting content or None for no file, arguments without path)
 CASES: list[tuple[str, str | None, dict[str, Any]]] = [
