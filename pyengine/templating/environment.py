@@ -83,8 +83,17 @@ class _Lexer(Lexer):
 _LEXERS: dict[tuple[Any, ...], _Lexer] = {}
 
 
+def _concat(chunks: Any) -> Any:
+    """Macros and blocks join their output as ansible-core does (see templar.concat)."""
+    pieces = [c for c in chunks if c is not None]
+    if len(pieces) == 1:
+        return pieces[0]
+    return "".join(c if isinstance(c, str) else str(c) for c in pieces)
+
+
 class _Environment(SandboxedEnvironment):
     code_generator_class = _CodeGenerator
+    concat = staticmethod(_concat)  # type: ignore[assignment]
 
     @property
     def lexer(self) -> Lexer:  # type: ignore[override]
@@ -96,6 +105,11 @@ class _Environment(SandboxedEnvironment):
         if lexer is None:
             lexer = _LEXERS[key] = _Lexer(self)
         return lexer
+
+
+def _undef(hint: str | None = None) -> Undefined:
+    """Ansible's `undef()`: an undefined value, with a hint shown when it is used."""
+    return Undefined(hint=hint or "mandatory variable has not been overridden")
 
 
 def _register(env: _Environment, table: dict[str, Callable[..., Any]], kind: str) -> None:
@@ -116,6 +130,7 @@ def _make_environment() -> _Environment:
     for name in list(env.tests):
         env.tests.setdefault(f"ansible.builtin.{name}", env.tests[name])
     env.globals["omit"] = OMIT
+    env.globals["undef"] = _undef
     # Collection filters and tests (`community.general.dict_kv`) load on first use.
     env.filters = PluginTable("filter", dict(env.filters))  # type: ignore[assignment]
     env.tests = PluginTable("test", dict(env.tests))  # type: ignore[assignment,arg-type]
@@ -167,8 +182,8 @@ def environment_for(overrides: Overrides = ()) -> _Environment:
 
 @functools.lru_cache(maxsize=8192)
 def compile_template(source: str, escape_backslashes: bool = True, overrides: Overrides = ()
-                     ) -> tuple[Any, bool]:
-    """Compile `source` once; also say whether it is one lone `{{ expr }}`.
+                     ) -> Any:
+    """Compile `source` once.
 
     `source` is without its `#jinja2:` line; `overrides` are the jinja settings to use.
     """
@@ -178,10 +193,7 @@ def compile_template(source: str, escape_backslashes: bool = True, overrides: Ov
         tree = env.parse(source)
     finally:
         _ESCAPE_BACKSLASHES.reset(token)
-    lone = (len(tree.body) == 1 and isinstance(tree.body[0], nodes.Output)
-            and len(tree.body[0].nodes) == 1
-            and not isinstance(tree.body[0].nodes[0], nodes.TemplateData))
-    return env.from_string(tree), lone
+    return env.from_string(tree)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -95,7 +95,8 @@ def _merge(a: Any, b: Any, recursive: bool, list_merge: str) -> Any:
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         out = dict(a)
         for key, value in b.items():
-            if recursive and key in out:
+            if key in out and (recursive or (isinstance(out[key], list)
+                                             and isinstance(value, list))):
                 out[key] = _merge(out[key], value, recursive, list_merge)
             else:
                 out[key] = value
@@ -335,8 +336,101 @@ def type_debug(value: Any) -> str:
     return type(value).__name__
 
 
-def comment(value: Any, style: str = "plain", decoration: str = "# ") -> str:
-    return "\n".join(f"{decoration}{line}".rstrip() for line in str(value).splitlines()) + "\n"
+_COMMENT_STYLES: dict[str, dict[str, str]] = {
+    "plain": {"decoration": "# "},
+    "erlang": {"decoration": "% "},
+    "c": {"decoration": "// "},
+    "cblock": {"beginning": "/*", "decoration": " * ", "end": " */"},
+    "xml": {"beginning": "<!--", "decoration": " - ", "end": "-->"},
+}
+
+
+def comment(value: Any, style: str = "plain", **params: Any) -> str:
+    """Ansible's `comment`: the text as a comment block, framed by a prefix and postfix
+    line (`#\\n# x\\n#`). Every part can be changed: beginning, prefix (prefix_count times),
+    decoration, postfix (postfix_count times), end, newline."""
+    if style not in _COMMENT_STYLES:
+        raise TemplateError(f"comment: invalid style {style!r} (available: "
+                            f"{', '.join(_COMMENT_STYLES)})")
+    preset = _COMMENT_STYLES[style]
+    frame = str(params.get("decoration", preset["decoration"])).rstrip()
+    opts: dict[str, Any] = {"newline": "\n", "beginning": "", "prefix": frame,
+                            "prefix_count": 1, "decoration": "", "postfix": frame,
+                            "postfix_count": 1, "end": ""}
+    opts.update(preset)
+    opts.update(params)
+    nl, deco = str(opts["newline"]), str(opts["decoration"])
+    parts: list[str] = []
+    if opts["beginning"]:
+        parts.append(f"{opts['beginning']}{nl}")
+    if opts["prefix"]:
+        line = nl if opts["prefix"] == nl else f"{opts['prefix']}{nl}"
+        parts.append(line * int(opts["prefix_count"]))
+    body = deco + str(value).replace(nl, nl + deco)
+    parts.append(body.replace(deco + nl, deco.rstrip() + nl))  # no trailing blanks
+    parts.append("".join(nl + str(opts["postfix"]) for _ in range(int(opts["postfix_count"]))))
+    if opts["end"]:
+        parts.append(f"{nl}{opts['end']}")
+    return "".join(parts)
+
+
+def random_filter(value: Any, start: int | None = None, step: int | None = None,
+                  seed: Any = None) -> Any:
+    """Ansible's `random`: a random number below an int, or a random item of a list;
+    `seed` makes it repeatable (the same host, the same choice)."""
+    import random
+
+    rng = random.Random(seed) if seed is not None else random.SystemRandom()
+    if isinstance(value, int):
+        return rng.randrange(start or 0, value, step or 1)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TemplateError("random: can only be used on sequences and integers")
+    items = list(value)
+    return rng.choice(items)
+
+
+def md5_filter(value: Any) -> str:
+    return hash_filter(value, "md5")
+
+
+def logarithm(value: Any, base: float | None = None) -> float:
+    import math
+
+    if base is None:
+        return math.log(value)
+    if base == 10:
+        return math.log10(value)
+    return math.log(value, base)
+
+
+def power(value: Any, exponent: Any) -> float:
+    import math
+
+    return math.pow(value, exponent)
+
+
+def root(value: Any, base: float = 2) -> float:
+    import math
+
+    return math.sqrt(value) if base == 2 else math.pow(value, 1.0 / base)
+
+
+def win_basename(value: Any) -> str:
+    import ntpath
+
+    return ntpath.basename(str(value))
+
+
+def win_dirname(value: Any) -> str:
+    import ntpath
+
+    return ntpath.dirname(str(value))
+
+
+def win_splitdrive(value: Any) -> list[str]:
+    import ntpath
+
+    return list(ntpath.splitdrive(str(value)))
 
 
 def shuffle(value: Iterable[Any], seed: Any = None) -> list[Any]:
@@ -463,6 +557,15 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "to_uuid": to_uuid,
     "type_debug": type_debug,
     "comment": comment,
+    "random": random_filter,
+    "md5": md5_filter,
+    "sha1": checksum,
+    "log": logarithm,
+    "pow": power,
+    "root": root,
+    "win_basename": win_basename,
+    "win_dirname": win_dirname,
+    "win_splitdrive": win_splitdrive,
     "map_format": map_format,
     "shuffle": shuffle,
     "path_join": path_join,

@@ -249,7 +249,19 @@ def _subelements(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
                     raise TemplateError(f"the key {part} should point to a list, got "
                                         f"'{value[part]}'")
                 sub = value[part]
-        out.extend([element, item] for item in sub)
+        shown = _without(element, keys) if sub else element
+        out.extend([shown, item] for item in sub)
+    return out
+
+
+def _without(element: Mapping[str, Any], keys: list[str]) -> dict[str, Any]:
+    """A copy of `element` without the list at `keys` (ansible-core's subelements lookup
+    takes it out of the element it pairs with each item)."""
+    out = dict(element)
+    if len(keys) == 1:
+        out.pop(keys[0], None)
+    else:
+        out[keys[0]] = _without(out[keys[0]], keys[1:])
     return out
 
 

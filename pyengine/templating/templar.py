@@ -9,7 +9,7 @@ unused variable that cannot be rendered is no error, and a used one raises a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +124,10 @@ class Templar:
         `overrides` are jinja settings (trim_blocks, lstrip_blocks, ...), and a `#jinja2:`
         first line in the file overrides them, as in Ansible.
         """
-        result = self._render_str(source, escape=False, overrides=overrides, always=True)
-        return result if isinstance(result, str) else _text(result)
+        if not is_template(source):
+            return source  # as ansible-core: text without jinja is not rendered at all
+        result = self._render_str(source, escape=False, overrides=overrides)
+        return "" if result is None else result if isinstance(result, str) else _text(result)
 
     # -- internals ----------------------------------------------------------------
 
@@ -147,8 +149,8 @@ class Templar:
             self._active.pop()
 
     def _render_str(self, source: str, shown: str | None = None, escape: bool = True,
-                    overrides: Mapping[str, Any] | None = None, always: bool = False) -> Any:
-        if not always and not is_template(source):
+                    overrides: Mapping[str, Any] | None = None) -> Any:
+        if not is_template(source):
             return source
         shown = source if shown is None else shown
         token = CURRENT_PLAYBOOK_DIR.set(self._playbook_dir())
@@ -157,19 +159,15 @@ class Templar:
             if source.startswith(HEADER):
                 source, header = split_header(source)
                 settings.update(header)
-            template, lone = compile_template(source, escape, tuple(sorted(settings.items())))
+            template = compile_template(source, escape, tuple(sorted(settings.items())))
             context = template.new_context(self._lazy, shared=True)
-            chunks = list(template.root_render_func(context))
-            if lone and len(chunks) == 1:
-                result = chunks[0]
-                if isinstance(result, jinja2.Undefined):
-                    result._fail_with_undefined_error()
-                if isinstance(result, str):
-                    if not isinstance(result, UnsafeStr):
-                        result = str(result)
-                    return _keep_newlines(source, result, settings)
-                return result
-            return _keep_newlines(source, "".join(_text(c) for c in chunks), settings)
+            result = concat(template.root_render_func(context))
+            if isinstance(result, str):
+                if not isinstance(result, UnsafeStr):
+                    result = str(result)
+                # Newlines put back use the caller's newline_sequence, not the header's.
+                return _keep_newlines(source, result, dict(overrides or {}), settings)
+            return result
         except ValueError as err:
             if not str(err).startswith(f"{HEADER!r}") and "newline after" not in str(err):
                 raise TemplateError(f"ValueError: {err} in {_short(shown)}") from None
@@ -209,7 +207,8 @@ def _needs_render(value: Any) -> bool:
     return False
 
 
-def _keep_newlines(source: str, result: str, settings: Mapping[str, Any]) -> str:
+def _keep_newlines(source: str, result: str, overrides: Mapping[str, Any],
+                   settings: Mapping[str, Any]) -> str:
     """The newlines ending `source` end the result too (jinja drops the last one and
     trim_blocks may eat others); Ansible adds the missing ones back, so do we."""
     if settings.get("keep_trailing_newline"):
@@ -217,8 +216,34 @@ def _keep_newlines(source: str, result: str, settings: Mapping[str, Any]) -> str
     wanted = len(source) - len(source.rstrip("\n"))
     have = len(result) - len(result.rstrip("\n"))
     if wanted > have:
-        return result + str(settings.get("newline_sequence", "\n")) * (wanted - have)
+        return result + str(overrides.get("newline_sequence", "\n")) * (wanted - have)
     return result
+
+
+def concat(chunks: Iterable[Any]) -> Any:
+    """A template's value from its output pieces, as ansible-core makes it: `None` pieces
+    are dropped, a single piece keeps its type (`{% set x = 5 %}{{ x }}` is the number 5),
+    no piece is None, and several are joined as text."""
+    pieces = [c for c in chunks if c is not None]
+    if not pieces:
+        return None
+    if len(pieces) == 1:
+        return _defined(pieces[0])
+    return "".join(_text(c) for c in pieces)
+
+
+def _defined(value: Any) -> Any:
+    """`value`, after checking that no undefined value hides inside a list or dict made by
+    the template (`[1, nope]` is an error, as in Ansible, not a list holding a hole)."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    if type(value) in (list, tuple):
+        for item in value:
+            _defined(item)
+    elif type(value) is dict:
+        for item in value.values():
+            _defined(item)
+    return value
 
 
 def _text(chunk: Any) -> str:

@@ -114,6 +114,28 @@ def _path_test(check: Callable[[str], bool]) -> Callable[[Any], bool]:
     return lambda value: check(str(value))
 
 
+def nan(value: Any) -> bool:
+    """True for a float NaN (Ansible's `nan` test); False for anything else."""
+    import math
+
+    return isinstance(value, float) and math.isnan(value)
+
+
+def vault_encrypted(value: Any) -> bool:
+    """True for a value that came out of a `!vault` tag (still encrypted text)."""
+    text = getattr(value, "ciphertext", value)
+    return isinstance(text, str) and text.lstrip().startswith("$ANSIBLE_VAULT;")
+
+
+def vaulted_file(value: Any) -> bool:
+    """True when the controller file `value` is an ansible-vault encrypted file."""
+    try:
+        with open(str(value), "rb") as handle:
+            return handle.read(15) == b"$ANSIBLE_VAULT;"
+    except OSError:
+        return False
+
+
 TESTS: dict[str, Callable[..., Any]] = {
     "file": _path_test(os.path.isfile), "directory": _path_test(os.path.isdir),
     "exists": _path_test(os.path.exists), "link": _path_test(os.path.islink),
@@ -127,4 +149,5 @@ TESTS: dict[str, Callable[..., Any]] = {
     "match": match, "search": search, "regex": regex,
     "subset": subset, "superset": superset, "contains": contains,
     "any": any_test, "all": all_test, "truthy": truthy, "falsy": falsy,
+    "nan": nan, "vault_encrypted": vault_encrypted, "vaulted_file": vaulted_file,
 }
