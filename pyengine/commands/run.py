@@ -7,6 +7,7 @@ arguments have all been checked (every problem is listed, exit 3). Without
 
 from __future__ import annotations
 
+import signal
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -182,15 +183,19 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
 
     lock = run_lock(default_lock_path(), playbook) if record_opts.get("lock") else nullcontext()
     with lock:
+        # systemd stops the nightly job with SIGTERM: the same clean stop as Ctrl-C.
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
         try:
             result = run_playbook(book, sources, options, reporter)
         except Interrupted as stop:
+            _ignore_further_signals()  # the records of the interrupted run get written
             reporter.close()
             mid = ", ".join(f"{h} ({t})" for h, t in sorted(stop.mid_task.items())) or "none"
             click.echo(f"interrupted: hosts mid-task: {mid}", err=True)
             reporter.print_recap(stop.result)
             write_records(stop.result, EXIT_INTERRUPTED, records, clients(stop.result), warn)
             sys.exit(EXIT_INTERRUPTED)
+        _ignore_further_signals()  # the run is over: its records must not be cut short
         report = write_records(result, result.exit_code, records, clients(result), warn)
     if not record_opts.get("quiet"):
         # Controls tagged with an id: each one's pass/fail and the score per host (all of
@@ -226,6 +231,15 @@ def _print_listing(book: Any, sizes: list[int], playbooks: tuple[str, ...], sour
         start += count
         click.echo(render(part, sources.play_hosts, hosts=flags.list_hosts,
                           tasks=flags.list_tasks, tags=flags.list_tags, selected=selected))
+
+
+def _terminate_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _ignore_further_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def prepare(playbooks: tuple[str, ...] | str, inventories: tuple[str, ...], limit: str | None,

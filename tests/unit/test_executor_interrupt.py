@@ -10,8 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
-def test_ctrl_c_names_the_hosts_that_were_mid_task(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_names_the_hosts_that_were_mid_task(tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGTERM (how systemd stops the nightly job) is the same clean stop as Ctrl-C."""
     (tmp_path / "inv.ini").write_text("[lab]\na ansible_connection=local\n"
                                       "b ansible_connection=local\n")
     marker = tmp_path / "started"
@@ -32,7 +36,7 @@ def test_ctrl_c_names_the_hosts_that_were_mid_task(tmp_path: Path) -> None:
         time.sleep(0.1)
     time.sleep(0.3)
     started = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, (out, err)
     assert time.monotonic() - started < 20  # did not wait for the 30 s task
