@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ class LoadContext:
     role_refs: list[RoleRef] = field(default_factory=list)  # per play, in order
     validated_includes: set[Path] = field(default_factory=set)
     role_chain: list[str] = field(default_factory=list)  # roles being loaded (cycle guard)
+    # `import_role:` inside a tasks file loads a role, and a role loads tasks files: the
+    # loader hands tasks.py the role loader here (roles.import_role) so neither
+    # module imports the other in a circle.
+    import_role: Callable[..., list[Any]] | None = None
 
     @property
     def project_dirs(self) -> list[Path]:

@@ -23,7 +23,7 @@ from pyengine.playbook.model import (
     Task,
     TaskOrBlock,
 )
-from pyengine.playbook.roles import load_role, parse_role_entry
+from pyengine.playbook.roles import import_role, load_role, parse_role_entry
 from pyengine.playbook.scope import Scope
 from pyengine.playbook.tasks import (
     _own_keywords,
@@ -61,7 +61,8 @@ def _playbook_file(path: Path, vault: Vault | None, problems: Problems, stack: l
     if resolved in stack:
         problems.add(f"playbook imports itself ({' -> '.join(str(s) for s in stack)})", where)
         return []
-    ctx = LoadContext(basedir=path.parent, vault=vault, problems=problems)
+    ctx = LoadContext(basedir=path.parent, vault=vault, problems=problems,
+                      import_role=import_role)
     data = ctx.load(path)
     if data is None:
         if not problems.errors and path.is_file():
@@ -83,8 +84,9 @@ def _playbook_file(path: Path, vault: Vault | None, problems: Problems, stack: l
             plays.extend(_import_playbook(item, path, vault, problems, stack, tags, extra_vars,
                                           at))
             continue
-        play = _play(item, LoadContext(basedir=path.parent, vault=vault, problems=problems),
-                     path, at, tags, extra_vars)
+        play_ctx = LoadContext(basedir=path.parent, vault=vault, problems=problems,
+                               import_role=import_role)
+        play = _play(item, play_ctx, path, at, tags, extra_vars)
         if play is not None:
             plays.append(play)
     return plays
@@ -307,7 +309,8 @@ def load_tasks_file(path: Path | str, basedir: Path | str | None = None,
                     handlers: bool = False) -> list[TaskOrBlock]:
     """Load and check a tasks file (raises PlaybookErrors with every problem)."""
     path = Path(path)
-    ctx = LoadContext(basedir=Path(basedir) if basedir else path.parent, vault=vault)
+    ctx = LoadContext(basedir=Path(basedir) if basedir else path.parent, vault=vault,
+                      import_role=import_role)
     if not path.is_file():
         raise PlaybookError("tasks file not found", str(path))
     out = load_tasks_into(path, scope or Scope(), ctx, Origin(str(path)), handlers)
@@ -350,7 +353,7 @@ def load_include(task: Task, file: str, play: Play, vault: Vault | None = None
                  ) -> list[TaskOrBlock]:
     """The tasks of an include_tasks task, given its rendered file name."""
     path = resolve_include(task, file, play)
-    ctx = LoadContext(basedir=play.basedir, vault=vault)
+    ctx = LoadContext(basedir=play.basedir, vault=vault, import_role=import_role)
     out = load_tasks_into(path, _apply(task, _scope_from(task, play), ctx), ctx, task.origin)
     if ctx.problems.errors:
         raise PlaybookErrors(ctx.problems.errors)
@@ -361,7 +364,7 @@ def load_include_role(task: Task, args: dict[str, Any], play: Play,
                       vault: Vault | None = None) -> tuple[list[TaskOrBlock], list[Task],
                                                            RoleRef | None]:
     """(tasks, handlers, role) of an include_role task, given its rendered args."""
-    ctx = LoadContext(basedir=play.basedir, vault=vault)
+    ctx = LoadContext(basedir=play.basedir, vault=vault, import_role=import_role)
     scope = _apply(task, _scope_from(task, play), ctx)
     scope.role = None
     tasks = load_role(str(args.get("name")), dict(task.vars), {}, scope, ctx, task.origin,

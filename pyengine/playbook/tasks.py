@@ -350,9 +350,10 @@ def _parse_action_task(data: dict[str, Any], scope: Scope, ctx: LoadContext, fil
     if spec.name == "import_tasks":
         return _import_tasks(data, args, own, scope, ctx, file, origin, handlers)
     if spec.name == "import_role":
-        from pyengine.playbook.roles import import_role
-
-        return import_role(args, own, scope, ctx, origin)
+        if ctx.import_role is None:  # a loader that reads no roles (never in pyengine)
+            p.add("import_role is not available here", origin)
+            return []
+        return ctx.import_role(args, own, scope, ctx, origin)
     if handlers and spec.name in ("include_tasks", "import_tasks", "include_role"):
         p.add(f"'{spec.name}' in handlers is not supported", origin)
         return []
