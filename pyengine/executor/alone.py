@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from pyengine.actions.base import ActionFailed
+from pyengine.actions.base import SEQUENCED, ActionFailed
 from pyengine.errors import HostUnreachable, PyengineError
 from pyengine.executor import program as prg
 from pyengine.executor.outcome import apply_conditions, merge_item_results, until_met
@@ -100,7 +100,7 @@ def run_slot(w: HostSteps, planned: Planned, slot: Slot, replanned: Planned) -> 
 def run_once_slot(w: HostSteps, planned: Planned, slot: Slot) -> dict[str, Any]:
     task = planned.task
     action = planned.action
-    if action is not None and getattr(action, "KIND", None) == "sequenced":
+    if action is not None and action.KIND == SEQUENCED:
         templar = planned.templar_for(slot)
         ctx = w.action_context(task, slot.args, templar, planned.check_mode,
                                   planned.diff)

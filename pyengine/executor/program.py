@@ -76,18 +76,12 @@ Frames = tuple[Frame, ...]
 @dataclass
 class Program:
     ops: list[Op] = field(default_factory=list)
-    pid: int = field(default_factory=lambda: next(_ids))
-
-    def __len__(self) -> int:
-        return len(self.ops)
 
 
-def compile_tasks(items: list[TaskOrBlock], flush_at_end: bool = False) -> Program:
-    """Compile tasks and blocks; `flush_at_end` appends a handler flush (section end)."""
+def compile_tasks(items: list[TaskOrBlock]) -> Program:
+    """Compile tasks and blocks (an include's tasks, handlers)."""
     prog = Program()
     _emit(prog, items)
-    if flush_at_end:
-        prog.ops.append(FlushHandlers())
     return prog
 
 

@@ -17,7 +17,6 @@ CHANGED = "changed"
 FAILED = "failed"
 SKIPPED = "skipped"
 UNREACHABLE = "unreachable"
-STATUSES = (OK, CHANGED, FAILED, SKIPPED, UNREACHABLE)
 
 
 @dataclass
