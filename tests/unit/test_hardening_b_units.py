@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import json
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -307,3 +308,172 @@ def test_ufw_rule_argv_is_a_list_with_user_values_as_single_items() -> None:
     assert ufw.rule_argv("ufw", routed, insert_at=3) == [
         "ufw", "route", "delete", "allow", "in", "on", "eth0", "out", "on", "eth1",
         "from", "10.0.0.0/8", "to", "any", "app", "OpenSSH"]
+
+
+# --------------------------------------------------------------------- selinux
+selinux = _load("selinux")
+
+# `grubby --info=ALL` prints key=value lines per boot entry (index=, kernel="...",
+# args="...", root=, initrd=, title=, id=): the shape ansible.posix.selinux reads with
+# ^args="(.*)"$. Two entries, as on a RHEL 9 host with a rescue kernel.
+GRUBBY_INFO = '''index=0
+kernel="/boot/vmlinuz-5.14.0-427.13.1.el9_4.x86_64"
+args="ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rhgb quiet"
+root="/dev/mapper/rhel-root"
+initrd="/boot/initramfs-5.14.0-427.13.1.el9_4.x86_64.img"
+title="Red Hat Enterprise Linux (5.14.0-427.13.1.el9_4.x86_64) 9.4 (Plow)"
+id="8d2b0ae1c34d4a0b9b0c0b7c0e1d0a11-5.14.0-427.13.1.el9_4.x86_64"
+index=1
+kernel="/boot/vmlinuz-0-rescue-8d2b0ae1c34d4a0b9b0c0b7c0e1d0a11"
+args="ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap"
+root="/dev/mapper/rhel-root"
+initrd="/boot/initramfs-0-rescue-8d2b0ae1c34d4a0b9b0c0b7c0e1d0a11.img"
+title="Red Hat Enterprise Linux (0-rescue-8d2b0ae1c34d4a0b9b0c0b7c0e1d0a11) 9.4 (Plow)"
+id="8d2b0ae1c34d4a0b9b0c0b7c0e1d0a11-0-rescue"
+'''
+
+
+def test_selinux_getenforce_words() -> None:
+    # getenforce (libselinux utils/getenforce.c) prints one of these three words.
+    assert selinux.parse_getenforce("Enforcing\n") == "enforcing"
+    assert selinux.parse_getenforce("Permissive\n") == "permissive"
+    assert selinux.parse_getenforce("Disabled\n") == "disabled"
+    assert selinux.parse_getenforce("getenforce: command failed") is None
+
+
+def test_selinux_kernel_line_from_grubby() -> None:
+    assert selinux.kernel_enabled(GRUBBY_INFO) is True
+    assert selinux.kernel_enabled(GRUBBY_INFO.replace(' quiet"', ' quiet selinux=0"')) is None
+    assert selinux.kernel_enabled(GRUBBY_INFO.replace('swap"', 'swap selinux=0"').replace(
+        ' quiet"', ' quiet selinux=0"')) is False
+    assert selinux.grubby_argv("/usr/sbin/grubby", False) == [
+        "/usr/sbin/grubby", "--update-kernel=ALL", "--args", "selinux=0"]
+    assert selinux.grubby_argv("grubby", True)[2] == "--remove-args"
+    assert selinux.setenforce_argv("/usr/sbin/setenforce", "permissive") == [
+        "/usr/sbin/setenforce", "0"]
+
+
+def test_selinux_config_lines() -> None:
+    text = "SELINUX=enforcing\n#SELINUX=disabled\nSELINUXTYPE=targeted\n"
+    assert selinux.config_value(text, "SELINUX") == "enforcing"
+    assert selinux.config_value(text, "SELINUXTYPE") == "targeted"
+    assert selinux.set_config_value(text, "SELINUX", "permissive") == (
+        "SELINUX=permissive\n#SELINUX=disabled\nSELINUXTYPE=targeted\n")
+
+
+# ---------------------------------------------------------------------- seport
+seport = _load("seport")
+
+# `semanage port -l` as printed by seobject.py's portRecords.list() (SELinuxProject/
+# selinux, python/semanage/seobject.py: a heading, an empty line, then "%-30s %-8s "
+# and the ports joined by ", "); the http lines as in Red Hat's "Using SELinux" guide.
+SEMANAGE_PORTS = """SELinux Port Type              Proto    Port Number
+
+http_cache_port_t              tcp      8080, 8118, 8123, 10001-10010
+http_port_t                    tcp      80, 81, 443, 488, 8008, 8009, 8443, 9000
+ssh_port_t                     tcp      22
+"""
+
+# A semanage stand-in for the flow tests: it keeps policy and local records in a JSON
+# file, lists them in the format above, and applies -a/-m/-d as semanage does
+# (refusing to add a defined port, to modify or delete an undefined one, or to
+# delete a policy port).
+FAKE_SEMANAGE = r'''#!/usr/bin/env python3
+import json, sys
+store, log = sys.argv[0] + ".json", sys.argv[0] + ".log"
+db = json.load(open(store))
+open(log, "a").write(" ".join(sys.argv[1:]) + "\n")
+args = sys.argv[2:]
+def listing(recs):
+    out = {}
+    for key, t in recs:
+        out.setdefault((t, key.split("/")[0]), []).append(key.split("/")[1])
+    print("%-30s %-8s %s\n" % ("SELinux Port Type", "Proto", "Port Number"))
+    for (t, proto) in sorted(out):
+        print("%-30s %-8s " % (t, proto) + ", ".join(out[(t, proto)]))
+if args[0] == "-l":
+    recs = list(db["local"].items()) if "-C" in args else (
+        list(db["policy"].items()) + list(db["local"].items()))
+    listing(recs); sys.exit(0)
+proto = args[args.index("-p") + 1]; key = proto + "/" + args[-1]
+known = key in db["policy"] or key in db["local"]
+if args[0] == "-a":
+    if known: sys.exit("ValueError: Port %s already defined" % key)
+    db["local"][key] = args[args.index("-t") + 1]
+elif args[0] == "-m":
+    if not known: sys.exit("ValueError: Port %s is not defined" % key)
+    db["local"][key] = args[args.index("-t") + 1]
+elif args[0] == "-d":
+    if key not in db["local"]:
+        sys.exit("ValueError: Port %s is defined in policy, cannot be deleted" % key)
+    del db["local"][key]
+json.dump(db, open(store, "w"))
+'''
+
+
+def test_seport_listing_parsed() -> None:
+    parsed = seport.parse_port_list(SEMANAGE_PORTS)
+    assert parsed[("ssh_port_t", "tcp")] == ["22"]
+    assert parsed[("http_cache_port_t", "tcp")][-1] == "10001-10010"
+    assert seport.types_by_port(parsed)[(10001, 10010, "tcp")] == "http_cache_port_t"
+    assert seport.plan(parsed, parsed, ["22", "2222", "8080"], "tcp", "ssh_port_t",
+                       "present") == [("-a", "2222"), ("-m", "8080")]
+    assert seport.plan(parsed, parsed, ["22", "2222"], "tcp", "ssh_port_t", "absent") == [
+        ("-d", "22")]
+    assert seport.change_argv("/usr/sbin/semanage", "-a", "2222", "tcp", "ssh_port_t",
+                              False) == ["/usr/sbin/semanage", "port", "-a", "-t",
+                                         "ssh_port_t", "-p", "tcp", "-N", "2222"]
+    assert seport.change_argv("semanage", "-d", "2222", "tcp", "ssh_port_t", True) == [
+        "semanage", "port", "-d", "-p", "tcp", "2222"]
+
+
+def _fake_semanage(tmp_path: Path) -> Path:
+    fake = tmp_path / "semanage"
+    fake.write_text(FAKE_SEMANAGE)
+    fake.chmod(0o755)
+    policy = {f"{proto}/{port}": t for (t, proto), ports in
+              seport.parse_port_list(SEMANAGE_PORTS).items() for port in ports}
+    (tmp_path / "semanage.json").write_text(json.dumps({"policy": policy, "local": {}}))
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "fs" / "enforce").write_text("1")
+    return fake
+
+
+def _seport(fake: Path, args: dict[str, Any], check: bool = False) -> dict[str, Any]:
+    source = (MODULES / "seport.py").read_text()
+    params = normalize_args("community.general.seport", dict(
+        args, _semanage=str(fake), _selinuxfs=str(fake.parent / "fs")))
+    return run_module(source, params, check_mode=check, diff_mode=True, name="seport")
+
+
+def test_seport_adds_modifies_then_changes_nothing(tmp_path: Path) -> None:
+    fake = _fake_semanage(tmp_path)
+    args = {"ports": "2222,8080", "proto": "tcp", "setype": "ssh_port_t"}
+    dry = _seport(fake, args, check=True)
+    assert dry["changed"] and json.loads((tmp_path / "semanage.json").read_text())[
+        "local"] == {}
+    first = _seport(fake, args)
+    assert first["changed"], first
+    assert (tmp_path / "semanage.log").read_text().splitlines()[-2:] == [
+        "port -a -t ssh_port_t -p tcp 2222", "port -m -t ssh_port_t -p tcp 8080"]
+    assert first["diff"]["after"] == "ssh_port_t tcp: 22, 2222, 8080\n"
+    again = _seport(fake, args)
+    assert not again["changed"] and again["msg"] == "ports already labelled ssh_port_t"
+    local = _seport(fake, dict(args, ports=["2222"], local=True, state="absent",
+                               reload=False))
+    assert local["changed"]
+    assert (tmp_path / "semanage.log").read_text().splitlines()[-1] == \
+        "port -d -p tcp -N 2222"
+
+
+def test_seport_refuses_when_selinux_is_off_and_reports_semanage_errors(
+        tmp_path: Path) -> None:
+    fake = _fake_semanage(tmp_path)
+    (tmp_path / "fs" / "enforce").unlink()
+    off = _seport(fake, {"ports": "2222", "proto": "tcp", "setype": "ssh_port_t"})
+    assert off["failed"] and off["msg"] == "SELinux is disabled on this host."
+    (tmp_path / "fs" / "enforce").write_text("0")
+    policy_port = _seport(fake, {"ports": "22", "proto": "tcp", "setype": "ssh_port_t",
+                                 "state": "absent"})
+    assert policy_port["failed"] and "defined in policy, cannot be deleted" in \
+        policy_port["msg"]
