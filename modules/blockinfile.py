@@ -7,8 +7,9 @@ replaced in place, or inserted after/before the last line matching
 state=present removes the block, like Ansible.
 """
 
-import os
 import re
+
+from module_utils import textfile
 
 ARGS = {
     "path": {"type": "path", "required": True, "aliases": ["dest", "destfile", "name"],
@@ -122,15 +123,8 @@ def main(m):
     path = p["path"]
     if "{mark}" not in p["marker"]:
         m.warn("marker has no {mark}: begin and end markers are the same line")
-    for opt in ("insertafter", "insertbefore"):
-        if p[opt] not in (None, "BOF", "EOF"):
-            try:
-                re.compile(p[opt])
-            except re.error as exc:
-                m.fail("%s is not a valid regular expression: %s" % (opt, exc))
-    if os.path.isdir(path):
-        m.fail("Path %s is a directory !" % path, rc=256)
-    raw = m.read_bytes(path)
+    textfile.check_regexps(m, ("insertafter", "insertbefore"))
+    raw, text = textfile.read(m, path)
     result = {"changed": False, "path": path}
     if raw is None:
         if p["state"] == "absent":
@@ -139,35 +133,7 @@ def main(m):
             m.fail("Path %s does not exist !" % path, rc=257)
         if not p["block"]:
             return dict(result, msg="File does not exist and the block is empty")
-    text = (raw or b"").decode("utf-8", "surrogateescape")
     new_text, msg = plan(p, text)
-    content_changed = raw is None or new_text != text
     if raw is None:
         msg = "File created"
-
-    attrs = (False, {}, {})
-    if raw is not None:
-        attrs = m.plan_attributes(path, p["owner"], p["group"], p["mode"])
-    diffs = []
-    if content_changed:
-        diffs.append(m.text_diff(None if raw is None else text, new_text, path))
-    if attrs[0]:
-        diffs.append({"before": attrs[1], "after": attrs[2]})
-        msg += " and ownership, perms or SE linux context changed" if content_changed \
-            else "; ownership, perms or SE linux context changed"
-    diffs = [d for d in diffs if d]
-    result.update({"changed": content_changed or attrs[0], "msg": msg})
-    if diffs:
-        result["diff"] = diffs if len(diffs) > 1 else diffs[0]
-    if m.check_mode or not result["changed"]:
-        return result
-    if content_changed:
-        folder = os.path.dirname(path)
-        if folder and not os.path.isdir(folder):
-            os.makedirs(folder)
-        result.update(m.atomic_write(path, new_text.encode("utf-8", "surrogateescape"),
-                                     mode=p["mode"], owner=p["owner"], group=p["group"],
-                                     backup=p["backup"], validate=p["validate"],
-                                     unsafe_writes=p["unsafe_writes"]))
-    m.set_attributes(path, p["owner"], p["group"], p["mode"])
-    return result
+    return textfile.finish(m, path, raw, text, new_text, msg, result)

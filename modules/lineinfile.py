@@ -9,8 +9,9 @@ A line that differs only by a CRLF ending counts as present (Ansible would
 rewrite it with LF).
 """
 
-import os
 import re
+
+from module_utils import textfile
 
 ARGS = {
     "path": {"type": "path", "required": True, "aliases": ["dest", "destfile", "name"],
@@ -148,22 +149,14 @@ def plan_absent(p, lines):
 def main(m):
     p = m.params
     path = p["path"]
-    for opt in ("regexp", "insertafter", "insertbefore"):
-        if p[opt] not in (None, "BOF", "EOF"):
-            try:
-                re.compile(p[opt])
-            except re.error as exc:
-                m.fail("%s is not a valid regular expression: %s" % (opt, exc))
+    textfile.check_regexps(m, ("regexp", "insertafter", "insertbefore"))
     if p["state"] == "present" and p["line"] is None:
         m.fail("line is required with state=present")
     if p["backrefs"] and p["regexp"] is None:
         m.fail("regexp is required with backrefs=true")
     if p["regexp"] == "":
         m.warn("regexp is an empty string: it matches every line of the file")
-    if os.path.isdir(path):
-        m.fail("Path %s is a directory !" % path, rc=256)
-
-    raw = m.read_bytes(path)
+    raw, text = textfile.read(m, path)
     result = {"changed": False, "path": path}
     if raw is None:
         if p["state"] == "absent":
@@ -172,46 +165,13 @@ def main(m):
             m.fail("Destination %s does not exist !" % path, rc=257)
         if p["backrefs"]:
             return dict(result, msg="file not present; nothing to do (backrefs)")
-        folder = os.path.dirname(path)
-        if folder and not os.path.isdir(folder) and not m.check_mode:
-            os.makedirs(folder)
-    text = (raw or b"").decode("utf-8", "surrogateescape")
     lines = text.splitlines(True)
-
     if p["state"] == "present":
         new_lines, msg = plan_present(p, lines)
     else:
         new_lines, removed = plan_absent(p, lines)
         result["found"] = removed
         msg = "%d line(s) removed" % removed if removed else "line already absent"
-    new_text = "".join(new_lines)
-    content_changed = raw is None or new_text != text
     if raw is None:
         msg = "file created, " + msg
-
-    attrs = (False, {}, {})
-    if raw is not None:
-        attrs = m.plan_attributes(path, p["owner"], p["group"], p["mode"])
-    diffs = []
-    if content_changed:
-        diffs.append(m.text_diff(None if raw is None else text, new_text, path))
-    if attrs[0]:
-        diffs.append({"before": attrs[1], "after": attrs[2]})
-        if not content_changed:
-            msg += "; ownership, perms or SE linux context changed"
-        else:
-            msg += " and ownership, perms or SE linux context changed"
-    result["changed"] = content_changed or attrs[0]
-    result["msg"] = msg
-    if m.diff_mode and diffs:
-        result["diff"] = diffs if len(diffs) > 1 else diffs[0]
-    if m.check_mode:
-        return result
-    if content_changed:
-        data = new_text.encode("utf-8", "surrogateescape")
-        result.update(m.atomic_write(path, data, mode=p["mode"], owner=p["owner"],
-                                     group=p["group"], backup=p["backup"],
-                                     validate=p["validate"], unsafe_writes=p["unsafe_writes"]))
-    if attrs[0] or raw is None:
-        m.set_attributes(path, p["owner"], p["group"], p["mode"])
-    return result
+    return textfile.finish(m, path, raw, text, "".join(new_lines), msg, result)

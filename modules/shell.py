@@ -5,8 +5,7 @@ Prefer `command` when none of that is needed. `creates`/`removes` make it
 idempotent; otherwise it always reports `changed`.
 """
 
-import datetime
-import os
+from module_utils.commands import execute
 
 ARGS = {
     "_raw_params": {"type": "str", "aliases": ["free_form"],
@@ -28,81 +27,10 @@ MUTUALLY_EXCLUSIVE = [["_raw_params", "cmd"]]
 REQUIRED_ONE_OF = [["_raw_params", "cmd"]]
 
 
-def _now():
-    return datetime.datetime.now()
-
-
-def _exists(pattern):
-    import glob
-    return bool(glob.glob(pattern)) or os.path.lexists(pattern)
-
-
 def main(m):
     line = m.params.get("_raw_params") or m.params.get("cmd") or ""
     if not line.strip():
         m.fail("no command given")
     shell = m.params.get("executable") or "/bin/sh"
     # The line travels as one argv element: nothing is quoted or spliced here.
-    return _execute(m, [shell, "-c", line], line)
-
-
-def _execute(m, argv, shown):
-    """Shared shape of `command` and `shell` (copied from command.py)."""
-    p = m.params
-    result = {"cmd": shown, "rc": None, "stdout": "", "stderr": "", "changed": False}
-    chdir = p.get("chdir")
-    if chdir:
-        chdir = os.path.abspath(os.path.expanduser(chdir))
-        if not os.path.isdir(chdir):
-            m.fail("Unable to change directory before execution: %s is not a directory" % chdir,
-                   **result)
-    creates, removes = p.get("creates"), p.get("removes")
-    if creates:
-        path = os.path.join(chdir, creates) if chdir else creates
-        if _exists(os.path.expanduser(path)):
-            result.update(rc=0, stdout="skipped, since %s exists" % creates,
-                          msg="Did not run command since '%s' exists" % creates)
-            return _lines(result)
-    if removes:
-        path = os.path.join(chdir, removes) if chdir else removes
-        if not _exists(os.path.expanduser(path)):
-            result.update(rc=0, stdout="skipped, since %s does not exist" % removes,
-                          msg="Did not run command since '%s' does not exist" % removes)
-            return _lines(result)
-    if m.check_mode:
-        result["msg"] = "Command would have run if not in check mode"
-        if creates is None and removes is None:
-            # Ansible's rule: without creates/removes the outcome is unknown, so skip.
-            result["skipped"] = True
-        else:
-            result["changed"] = True
-        return _lines(result)
-
-    exe = argv[0]
-    if os.sep not in exe and not m.which(exe):
-        result["rc"] = 2
-        m.fail("No such file or directory: '%s' (not found on PATH)" % exe, **_lines(result))
-    data = p.get("stdin")
-    if data is not None and p.get("stdin_add_newline", True):
-        data += "\n"
-    start = _now()
-    try:
-        rc, out, err = m.run(argv, data=data, cwd=chdir)
-    except OSError as exc:
-        result["rc"] = 2
-        m.fail("Error executing %s: %s" % (exe, exc), **_lines(result))
-    end = _now()
-    if p.get("strip_empty_ends", True):
-        out, err = out.rstrip("\r\n"), err.rstrip("\r\n")
-    result.update(rc=rc, stdout=out, stderr=err, changed=True, msg="",
-                  start=str(start), end=str(end), delta=str(end - start))
-    if rc != 0:
-        result["failed"] = True
-        result["msg"] = "non-zero return code"
-    return _lines(result)
-
-
-def _lines(result):
-    result["stdout_lines"] = result["stdout"].splitlines()
-    result["stderr_lines"] = result["stderr"].splitlines()
-    return result
+    return execute(m, [shell, "-c", line], line)

@@ -90,8 +90,11 @@ def run_ansible_module(files: dict[str, str], entry: str, args: dict[str, Any],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env, close_fds=True)
         out, err = proc.communicate(payload)
-        return parse_output(out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-                            proc.returncode)
+        result = parse_output(out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
+                              proc.returncode)
+        if not diff_mode:
+            result.pop("diff", None)  # many modules always return one; Ansible shows it on --diff
+        return result
     finally:
         if proc is not None and proc.poll() is None:  # stopped by a signal: end the child
             proc.kill()

@@ -22,7 +22,9 @@ import base64
 import contextlib
 import errno
 import grp
+import importlib.util
 import io
+import linecache
 import os
 import pwd
 import re
@@ -574,8 +576,6 @@ class _UtilsFinder(object):
         return rel
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        import importlib.util
-
         rel = self._relpath(fullname)
         if rel is None:
             return None
@@ -590,8 +590,6 @@ class _UtilsFinder(object):
         rel = self._relpath(module.__name__) or ""
         source = _UTILS.get(rel, "")
         filename = "modules/" + rel
-        import linecache
-
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         module.__file__ = filename
         exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102

@@ -44,6 +44,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_carries_modules_playbooks_and_templates(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for wanted in ("pyengine/_content/modules/lineinfile.py",
+                   "pyengine/_content/modules/module_utils/textfile.py",
                    "pyengine/_content/modules/win_regedit.ps1",
                    "pyengine/_content/playbooks/nightly.yml",
                    "pyengine/_content/playbooks/roles/patch/tasks/main.yml",
