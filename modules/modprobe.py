@@ -7,8 +7,9 @@ so a module that does not exist fails in check mode too, as in Ansible).
 in other files there are commented out); `persistent: absent` comments out the
 module's lines in modules-load.d and its options lines in modprobe.d. Unlike
 Ansible's module the edited files keep their own line breaks (Ansible's rewrite
-inserts blank lines), and a host without /lib/modules/RELEASE/modules.builtin (a
-container) counts the module as not built in instead of failing.
+inserts blank lines), and a host without /proc/modules or
+/lib/modules/RELEASE/modules.builtin (a container, a kernel without modules) counts
+the module as not loaded instead of failing; loading it then fails as in Ansible.
 """
 
 import os
@@ -56,6 +57,9 @@ class Modprobe(object):
                 if any(line.startswith(wanted) for line in handle):
                     return True
         except (IOError, OSError) as exc:
+            # A kernel built without module support has no /proc/modules: nothing is loaded.
+            if not os.path.exists(self.proc_modules):
+                return False
             self.m.fail("cannot read %s: %s" % (self.proc_modules, exc.strerror or exc),
                         **self.result())
         try:
