@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pyengine import modspec
+from pyengine.content.ansible_modules import missing_message
 from pyengine.content.collections import (
     BUILTIN as BUILTIN_COLLECTIONS,
 )
@@ -226,7 +227,9 @@ def _find_action(data: dict[str, Any], ctx: LoadContext, where: Origin | None,
             choices = set(keywords.TASK) | set(modspec.list_modules(ctx.project_dirs))
             short = modspec.canonical_name(key)
             hint = did_you_mean(short, choices)
-            p.add(f"unknown module or keyword '{key}'", key_origin(data, key, where), hint)
+            missing = missing_message(key, ctx.basedir)  # an FQCN: say what to install
+            p.add(missing or f"unknown module or keyword '{key}'", key_origin(data, key, where),
+                  "" if missing else hint)
             bad = True
             continue
         found.append((key, spec, value, value_origin(data, key, where)))
@@ -254,7 +257,8 @@ def _find_action(data: dict[str, Any], ctx: LoadContext, where: Origin | None,
             if spec is None:
                 hint = did_you_mean(modspec.canonical_name(module),
                                     modspec.list_modules(ctx.project_dirs))
-                p.add(f"unknown module '{module}'", at, hint)
+                p.add(missing_message(module, ctx.basedir) or f"unknown module '{module}'", at,
+                      hint)
                 bad = True
                 continue
             found.append((key, spec, raw, at))
