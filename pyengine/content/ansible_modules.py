@@ -182,7 +182,7 @@ def missing_message(name: str, playbook_dir: Path | None = None) -> str | None:
         if ansible_core_dir() is None:
             return (f"module {name} not found: install ansible-core "
                     "(pip install ansible-core, or pip install pyengine[ansible])")
-        return f"module {name} not found: ansible-core has no module '{parts[2]}'"
+        return None  # the loader's "unknown module" with its did-you-mean says more
     folder = find_collection(collection, playbook_dir)
     if folder is None:
         return (f"module {name} not found: install the collection {collection} "
