@@ -45,6 +45,12 @@ def _systemctl(*args: str) -> None:
         raise PyengineError(f"systemctl {' '.join(args)} failed: {proc.stderr.strip()}")
 
 
+NAME_OPTION = click.option("--name", default="pyengine-nightly", show_default=True,
+                           help="Name of the timer and service (or cron file).")
+ROOT_OPTION = click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+                           default=Path("/"), help="The root the units were installed under.")
+
+
 @click.group()
 def schedule() -> None:
     """Run a playbook every night with a lock, logging to the journal or a file."""
@@ -54,7 +60,7 @@ def schedule() -> None:
 @click.option("--at", "at", default="02:00", show_default=True, help="Time of day, HH:MM.")
 @click.option("--playbook", default="playbooks/nightly.yml", show_default=True)
 @click.option("-i", "--inventory", "inventories", multiple=True, help="Inventory file(s).")
-@click.option("--name", default="pyengine-nightly", show_default=True)
+@NAME_OPTION
 @click.option("--init", "init", type=click.Choice(["auto", "systemd", "cron"]), default="auto",
               show_default=True, help="Scheduler to use; auto picks systemd when it runs.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"),
@@ -88,8 +94,8 @@ def install(at: str, playbook: str, inventories: tuple[str, ...], name: str, ini
 
 
 @schedule.command()
-@click.option("--name", default="pyengine-nightly", show_default=True)
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"))
+@NAME_OPTION
+@ROOT_OPTION
 def status(name: str, root: Path) -> None:
     """Say what is installed and, under systemd, when it runs next."""
     paths = _paths(root, name)
@@ -107,8 +113,8 @@ def status(name: str, root: Path) -> None:
 
 
 @schedule.command()
-@click.option("--name", default="pyengine-nightly", show_default=True)
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"))
+@NAME_OPTION
+@ROOT_OPTION
 def remove(name: str, root: Path) -> None:
     """Disable and delete the timer, service or cron entry."""
     paths = _paths(root, name)
