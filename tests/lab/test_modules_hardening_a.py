@@ -215,3 +215,53 @@ def test_unloadable_module_and_refused_sysctl_fail_like_ansible(lab: Any, tmp_pa
         assert sh("cat /proc/sys/kernel/dmesg_restrict").strip() == live
     finally:
         sh(f"rm -rf {BASE}; true")
+
+
+def _mount_task(state: str, extra: str = "") -> str:
+    return f"""
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - name: mnt
+      ansible.posix.mount:
+        path: {MNT}
+        src: tmpfs
+        fstype: tmpfs
+        opts: size=2m
+        fstab: {FSTAB}
+        state: {state}
+{extra}"""
+
+
+def test_mount_states_mounted_unmounted_remounted_absent(lab: Any, tmp_path: Path) -> None:
+    h1 = lab.host("h1")
+
+    def sh(script: str) -> str:
+        return str(h1.exec(["sh", "-c", script], check=False).stdout)
+
+    def mounted() -> bool:
+        return f" {MNT} tmpfs " in sh("cat /proc/self/mounts")
+
+    def changed(state: str, *flags: str) -> bool:
+        host = _run(lab, tmp_path, _mount_task(state), *flags)
+        assert host["failed"] == 0, host
+        return bool(host["changed"])
+
+    sh(f"mkdir -p {BASE} && touch {FSTAB}")
+    try:
+        assert changed("mounted", "--check") and not mounted() and sh(f"cat {FSTAB}") == ""
+        assert changed("mounted") and mounted()
+        assert "size=2048k" in sh(f"grep ' {MNT} ' /proc/self/mounts")
+        assert not changed("mounted")
+        assert changed("remounted") and mounted()  # remounted always reports a change
+        assert changed("unmounted", "--check") and mounted()
+        assert changed("unmounted") and not mounted()
+        assert not changed("unmounted")
+        assert sh(f"cat {FSTAB}") == f"tmpfs {MNT} tmpfs size=2m 0 0\n"
+        assert changed("mounted") and mounted()  # the fstab line is there: mounted again
+        assert changed("absent", "--check", "--diff") and mounted()
+        assert changed("absent") and not mounted()
+        assert sh(f"cat {FSTAB}") == "" and sh(f"test -e {MNT} || echo gone").strip() == "gone"
+        assert not changed("absent")
+    finally:
+        sh(f"umount {MNT} 2>/dev/null; rm -rf {BASE}; true")
