@@ -17,12 +17,12 @@ from typing import Any
 from pyengine.agent.bundle import ModuleCode
 from pyengine.agent.powershell import PowerShellSession
 from pyengine.agent.session import PythonAgentSession
+from pyengine.booleans import is_true
 from pyengine.connection.base import Connection
 from pyengine.connection.hostvars import connection_for_host
 from pyengine.connection.winrm import WinRMConnection
 from pyengine.masking import register_secret
 from pyengine.templating import Templar
-from pyengine.templating.filters import to_bool
 
 AgentSession = PythonAgentSession | PowerShellSession
 ModuleSource = Callable[[str], "str | ModuleCode"]  # ModuleCode: helpers, bridged modules
@@ -72,7 +72,7 @@ def open_connection(host: str, variables: Mapping[str, Any], *, trust_new_hosts:
 def privilege_from_vars(variables: Mapping[str, Any]) -> Privilege:
     """`ansible_become` / `ansible_become_user` alone (for callers without play keywords)."""
     settings = connection_settings(variables)
-    if not to_bool(settings.get("ansible_become", False)):
+    if not is_true(settings.get("ansible_become", False)):
         return (False, None)
     user = settings.get("ansible_become_user")
     return (True, str(user) if user else "root")

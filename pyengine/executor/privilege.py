@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pyengine.booleans import is_true
 from pyengine.playbook.model import Play, Task
 from pyengine.reach import Privilege
 from pyengine.templating import Templar
-from pyengine.templating.filters import to_bool
 
 NO_BECOME: Privilege = (False, None)
 
@@ -28,7 +28,7 @@ def privilege_for(play: Play, task: Task | None, variables: Mapping[str, Any]) -
     if become is None:
         become = play.become.become
     if become is None:
-        become = to_bool(templar.render(variables.get("ansible_become", False)))
+        become = is_true(templar.render(variables.get("ansible_become", False)))
     if not become:
         return NO_BECOME
     user = (task.become.user if task is not None else None) or play.become.user
