@@ -18,10 +18,10 @@ from pyengine.errors import PlaybookError, PlaybookErrors
 def check_syntax(playbooks: tuple[str, ...], inventories: tuple[str, ...], **vault_opts: Any
                  ) -> None:
     """Validate playbooks (and an inventory) without connecting to anything."""
+    from pyengine.commands.vault_options import vault_from_options
     from pyengine.inventory import load_inventory
     from pyengine.inventory.patterns import unmatched_terms
     from pyengine.playbook import load_playbook, walk
-    from pyengine.vault.options import vault_from_options
 
     vault = vault_from_options(**vault_opts)
     errors: list[PlaybookError] = []
@@ -65,7 +65,7 @@ def check_syntax(playbooks: tuple[str, ...], inventories: tuple[str, ...], **vau
 
 
 def _with_vault(command: click.Command) -> click.Command:
-    from pyengine.vault.options import vault_options
+    from pyengine.commands.vault_options import vault_options
 
     return vault_options(command)  # type: ignore[no-any-return]
 

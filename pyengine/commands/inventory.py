@@ -22,7 +22,7 @@ ENV_INVENTORY = "PYENGINE_INVENTORY"
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
-    from pyengine.vault.options import vault_options
+    from pyengine.commands.vault_options import vault_options
 
     func = click.option("--playbook-dir", type=click.Path(exists=True, file_okay=False),
                         help="Also read group_vars/ and host_vars/ next to the playbooks here."
@@ -35,7 +35,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _load(inventories: tuple[str, ...], playbook_dir: str | None, **vault_opts: Any
           ) -> Inventory:
-    from pyengine.vault.options import vault_from_options
+    from pyengine.commands.vault_options import vault_from_options
 
     sources = list(inventories) or [p for p in os.environ.get(ENV_INVENTORY, "").split(":") if p]
     if not sources:
@@ -139,10 +139,10 @@ def host(inventories: tuple[str, ...], playbook_dir: str | None, name: str,
                                                                                     inv.hosts))
     sections: list[tuple[str, dict[str, tuple[Any, str]]]] = []
     if playbook:
+        from pyengine.commands.vault_options import vault_from_options
         from pyengine.modspec import parse_kv
         from pyengine.playbook import load_playbook
         from pyengine.vars import VariableManager
-        from pyengine.vault.options import vault_from_options
 
         extra_vars: dict[str, Any] = {}
         for item in extra:

@@ -17,8 +17,8 @@ import click
 
 from pyengine.commands.ansible_flags import ansible_options
 from pyengine.commands.run_options import record_options
+from pyengine.commands.vault_options import vault_from_options, vault_options
 from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PlaybookErrors, PyengineError
-from pyengine.vault.options import vault_from_options, vault_options
 
 
 def parse_extra_vars(values: tuple[str, ...], vault: Any = None) -> dict[str, Any]:

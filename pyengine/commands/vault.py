@@ -14,12 +14,12 @@ from typing import Any
 
 import click
 
+from pyengine.commands.vault_options import require_secrets, vault_options
 from pyengine.errors import VaultError
 from pyengine.vault import files
 from pyengine.vault.envelope import DEFAULT_VAULT_ID
 from pyengine.vault.inline import format_yaml_value
 from pyengine.vault.lib import VaultLib, seal
-from pyengine.vault.options import require_secrets, vault_options
 from pyengine.vault.secrets import VaultSecret, load_source, prompt_secret, split_vault_id
 
 
