@@ -83,6 +83,28 @@ CASES: list[tuple[str, str | None, dict[str, Any]]] = [
                                                              "value": "2"}),
     ("tabs_and_semicolon_comment", "[a]\n\t;opt\t=\told\n", {"section": "a", "option": "opt",
                                                               "value": "new"}),
+    ("values_reordered_no_change", "[r]\nk = b\nk = a\n",
+     {"section": "r", "option": "k", "values": ["a", "b"]}),
+    ("values_dedup", "[r]\n", {"section": "r", "option": "k", "values": ["x", "x", "y"]}),
+    ("absent_keeps_commented", "[a]\n# k = 1\nk = 2\n", {"section": "a", "option": "k",
+                                                           "state": "absent"}),
+    ("absent_not_exclusive_no_values", "[a]\nk = 1\n",
+     {"section": "a", "option": "k", "state": "absent", "exclusive": False}),
+    ("allow_no_value_replaces_value", "[a]\nflag = 1\n",
+     {"section": "a", "option": "flag", "allow_no_value": True}),
+    ("allow_no_value_with_values_not_exclusive", "[a]\nk = 1\nk = 2\n",
+     {"section": "a", "option": "k", "values": ["3"], "allow_no_value": True}),
+    ("section_header_trailing_text", "[main] ; note\nx = 1\n",
+     {"section": "main", "option": "x", "value": "2"}),
+    ("option_with_spaces_in_value", "[a]\nmsg = hello   world  \n",
+     {"section": "a", "option": "msg", "value": "hello world", "ignore_spaces": True}),
+    ("no_section_before_first_section", "[a]\nx = 1\n", {"option": "top", "value": "1"}),
+    ("remove_option_everywhere_in_section", "[a]\nk=1\n[b]\nk=2\n[a]\nk=3\n",
+     {"section": "a", "option": "k", "state": "absent"}),
+    ("section_has_values_not_exclusive_new", "[peer]\nkey = A\n",
+     {"section": "peer", "option": "key", "values": ["C"], "exclusive": False,
+      "section_has_values": [{"option": "key", "values": ["C", "D"]}]}),
+    ("unicode_values", "[ü]\nnäme = x\n", {"section": "ü", "option": "näme", "value": "ÿ"}),
 ]
 
 
@@ -128,3 +150,62 @@ def test_ini_file_matches_ansible_byte_for_byte(case: tuple[str, str | None, dic
     diff = ours.get("diff") or {}
     assert diff.get("before") == theirs["diff"]["before"]
     assert diff.get("after") == theirs["diff"]["after"]
+
+
+@pytest.mark.parametrize("case", CASES[:12], ids=[c[0] for c in CASES[:12]])
+def test_ini_file_check_mode_reports_as_ansible_and_writes_nothing(
+        case: tuple[str, str | None, dict[str, Any]], tmp_path: Path) -> None:
+    pytest.importorskip("ansible_collections.community.general")
+    _name, content, args = case
+    target = tmp_path / "conf.ini"
+    if content is not None:
+        target.write_bytes(content.encode("utf-8"))
+    argfile = tmp_path / "args.json"
+    payload = dict(args, path=str(target), _ansible_check_mode=True,
+                   _ansible_tmpdir=str(tmp_path))
+    argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
+    proc = subprocess.run([sys.executable, "-m", ANSIBLE_MODULE, str(argfile)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    theirs = json.loads(proc.stdout)
+    params = normalize_args("community.general.ini_file", dict(args, path=str(target)))
+    ours = run_module(SOURCE, params, check_mode=True, name="ini_file")
+    assert ours["changed"] == theirs["changed"] and ours["msg"] == theirs["msg"]
+    if content is None:
+        assert not target.exists()
+    else:
+        assert target.read_bytes() == content.encode("utf-8")
+
+
+def test_ini_file_missing_file_without_create_fails_like_ansible(tmp_path: Path) -> None:
+    pytest.importorskip("ansible_collections.community.general")
+    args = {"path": str(tmp_path / "none.ini"), "section": "a", "option": "b", "value": "c",
+            "create": False}
+    argfile = tmp_path / "args.json"
+    argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    proc = subprocess.run([sys.executable, "-m", ANSIBLE_MODULE, str(argfile)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    theirs = json.loads(proc.stdout)
+    ours = run_module(SOURCE, normalize_args("community.general.ini_file", args), name="x")
+    assert theirs["failed"] and ours["failed"]
+    assert ours["msg"] == theirs["msg"] and ours["rc"] == theirs["rc"]
+
+
+def test_ini_file_mode_change_alone_is_a_change_like_ansible(tmp_path: Path) -> None:
+    pytest.importorskip("ansible_collections.community.general")
+    results = []
+    for side in ("theirs", "ours"):
+        folder = tmp_path / side
+        folder.mkdir()
+        target = folder / "c.ini"
+        target.write_text("[a]\nb = c\n")
+        target.chmod(0o644)
+        args = {"path": str(target), "section": "a", "option": "b", "value": "c",
+                "mode": "0600"}
+        if side == "theirs":
+            results.append(_ansible(target, {k: v for k, v in args.items() if k != "path"},
+                                    folder))
+        else:
+            results.append(_ours(target, {k: v for k, v in args.items() if k != "path"}))
+        assert oct(target.stat().st_mode & 0o777) == "0o600"
+    assert results[0]["changed"] is results[1]["changed"] is True
+    assert results[1]["msg"] == results[0]["msg"]
