@@ -169,7 +169,8 @@ def apply_to_playbook(book: Playbook, flags: AnsibleFlags, config: AnsibleConfig
             changes["force_handlers"] = True
         plays.append(replace(play, **changes) if changes else play)
     book = replace(book, plays=plays)
-    if flags.start_at_task is not None:
+    if flags.start_at_task is not None and not flags.listing:
+        # (ansible-playbook's listings show the whole playbook, --start-at-task or not)
         try:
             book = start_at_task(book, flags.start_at_task)
         except LookupError as err:
