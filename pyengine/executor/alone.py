@@ -12,7 +12,12 @@ from typing import Any
 from pyengine.actions.base import SEQUENCED, ActionFailed
 from pyengine.errors import HostUnreachable, PyengineError
 from pyengine.executor import program as prg
-from pyengine.executor.outcome import apply_conditions, merge_item_results, until_met
+from pyengine.executor.outcome import (
+    apply_conditions,
+    merge_item_results,
+    result_of,
+    until_met,
+)
 from pyengine.executor.plan import MODULE, Planned, Slot, plan_task
 from pyengine.executor.steps import HostSteps
 from pyengine.playbook.model import Task
@@ -51,6 +56,7 @@ def sequenced(w: HostSteps, planned: Planned, prog: prg.Program,
     failed = w.record(planned, raw)
     return w.after_failure(planned, prog) if failed else nxt
 
+
 def run_alone(w: HostSteps, planned: Planned) -> list[dict[str, Any]]:
     """Plan again with run-time rendering allowed, then run each item by itself."""
     task = planned.task
@@ -72,6 +78,7 @@ def run_alone(w: HostSteps, planned: Planned) -> list[dict[str, Any]]:
         if result.get("failed") and not planned.ignore_errors:
             break
     return raw
+
 
 def run_slot(w: HostSteps, planned: Planned, slot: Slot, replanned: Planned) -> dict[str, Any]:
     task = planned.task
@@ -97,13 +104,13 @@ def run_slot(w: HostSteps, planned: Planned, slot: Slot, replanned: Planned) -> 
     result["msg"] = f"retries exhausted ({attempts} attempts): {result['msg']}".rstrip(": ")
     return result
 
+
 def run_once_slot(w: HostSteps, planned: Planned, slot: Slot) -> dict[str, Any]:
     task = planned.task
     action = planned.action
     if action is not None and action.KIND == SEQUENCED:
         templar = planned.templar_for(slot)
-        ctx = w.action_context(task, slot.args, templar, planned.check_mode,
-                                  planned.diff)
+        ctx = w.action_context(task, slot.args, templar, planned.check_mode, planned.diff)
         try:
             w.state.current = task.display_name
             result: dict[str, Any] = action.run(ctx)
@@ -126,13 +133,8 @@ def run_once_slot(w: HostSteps, planned: Planned, slot: Slot) -> dict[str, Any]:
         session = delegate_session(w, planned) or w.state.session(planned.session_key)
         for n, item in enumerate(slot.agent_items):
             item["id"] = f"s{planned.cursor.pc}.{n}"
-        w.run.reporter.batch_sent(w.host, len(slot.agent_items),
-                                     session.round_trips + 1)
-        for frame in session.run_batch(slot.agent_items):
-            r = frame.get("result") or {}
-            r.setdefault("changed", False)
-            r["_duration_s"] = frame.get("duration_s", 0.0)
-            results.append(r)
+        w.run.reporter.batch_sent(w.host, len(slot.agent_items), session.round_trips + 1)
+        results.extend(result_of(frame) for frame in session.run_batch(slot.agent_items))
         w.state.record_batch(len(slot.agent_items))
     except HostUnreachable as err:
         if task.delegate_to is not None:
@@ -145,6 +147,7 @@ def run_once_slot(w: HostSteps, planned: Planned, slot: Slot) -> dict[str, Any]:
     if len(results) < len(slot.agent_items) and not any(r.get("failed") for r in results):
         results.append({"failed": True, "changed": False, "msg": "no result from the agent"})
     return merge_item_results(results)
+
 
 def delegate_session(w: HostSteps, planned: Planned) -> AgentSession | None:
     """The delegate's session for a `delegate_to` task (None: the task runs here)."""

@@ -35,6 +35,7 @@ def flow(w: HostSteps, planned: Planned, prog: prg.Program,
         return include_loop(w, planned, prog, nxt, position)
     return include(w, planned, args, prog, nxt, position)
 
+
 def meta(w: HostSteps, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
           position: tuple[int, ...]) -> prg.Cursor | str:
     what = str(args.get("_raw_params") or args.get("free_form") or "").strip()
@@ -68,6 +69,7 @@ def meta(w: HostSteps, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
     failed = w.record(planned, [{"failed": True, "msg": f"unknown meta action {what!r}"}])
     return nxt if not failed else HOST_FAILED
 
+
 def include(w: HostSteps, planned: Planned, args: dict[str, Any], prog: prg.Program,
              nxt: prg.Cursor, position: tuple[int, ...]) -> prg.Cursor | str:
     task = planned.task
@@ -82,6 +84,7 @@ def include(w: HostSteps, planned: Planned, args: dict[str, Any], prog: prg.Prog
     if how == HOST_FAILED:
         return w.after_failure(planned, prog)
     return nxt if how == DONE_OK else how
+
 
 def include_loop(w: HostSteps, planned: Planned, prog: prg.Program, nxt: prg.Cursor,
                   position: tuple[int, ...]) -> prg.Cursor | str:
@@ -108,6 +111,7 @@ def include_loop(w: HostSteps, planned: Planned, prog: prg.Program, nxt: prg.Cur
             return how
     return nxt
 
+
 def flush_handlers(w: HostSteps, position: tuple[int, ...]) -> str:
     """Run the notified handlers (in the order they are defined), once each."""
     w.run.group.meet(w.host, position)
@@ -127,12 +131,14 @@ def flush_handlers(w: HostSteps, position: tuple[int, ...]) -> str:
         if how != DONE_OK:
             return how
 
+
 def run_handlers_now(w: HostSteps) -> None:
     """force_handlers: a failed host still runs what it notified (no meeting)."""
     todo: list[TaskOrBlock] = [h for h in w.run.play.handlers if is_notified(w, h)]
     w.state.notified.clear()
     if todo:
         w.run_program(prg.compile_tasks(todo), (1 << 30,))
+
 
 def is_notified(w: HostSteps, handler: Task) -> bool:
     notified = w.state.notified

@@ -22,7 +22,7 @@ from pyengine.errors import HostUnreachable, PyengineError
 from pyengine.executor import alone, flow
 from pyengine.executor import program as prg
 from pyengine.executor.hoststate import HostState
-from pyengine.executor.outcome import merge_item_results
+from pyengine.executor.outcome import merge_item_results, result_of
 from pyengine.executor.plan import (
     DONE,
     FLOW_KIND,
@@ -231,10 +231,7 @@ class HostWorker:
             session = self.state.session(key)
             self.run.reporter.batch_sent(self.host, len(items), session.round_trips + 1)
             for frame in session.run_batch(items):
-                result = frame.get("result") or {}
-                result.setdefault("changed", False)
-                result["_duration_s"] = frame.get("duration_s", 0.0)
-                out[str(frame.get("id"))] = result
+                out[str(frame.get("id"))] = result_of(frame)
         except HostUnreachable as err:
             if self.run.group.interrupted:
                 raise Stop(STOPPED) from None

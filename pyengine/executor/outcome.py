@@ -70,6 +70,15 @@ def combine_loop(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def result_of(frame: dict[str, Any]) -> dict[str, Any]:
+    """A module's result from the agent's answer frame, with its run time kept aside
+    (`_duration_s`, taken out again when the task is recorded)."""
+    result: dict[str, Any] = frame.get("result") or {}
+    result.setdefault("changed", False)
+    result["_duration_s"] = frame.get("duration_s", 0.0)
+    return result
+
+
 def merge_item_results(results: list[dict[str, Any]]) -> dict[str, Any]:
     """One task slot's result from its agent items: a transform action may have become
     several module calls (copy of a directory)."""
