@@ -265,7 +265,7 @@ def main(m):
 
     def write(new_lines):
         new_text = "".join(new_lines)
-        if m.diff_mode:
+        if m.diff_mode and not p["opts_no_log"]:  # the options would show in the diff
             result["diff"] = m.text_diff(text, new_text, fstab)
         if not m.check_mode:
             out = m.atomic_write(fstab, new_text.encode("utf-8", "surrogateescape"),
