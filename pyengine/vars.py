@@ -8,7 +8,8 @@ Merging replaces top-level keys, like Ansible's default `hash_behaviour=replace`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ from pyengine.inventory.varsdirs import add_playbook_dir, load_var_file
 from pyengine.playbook.model import Play, RoleRef, Task
 from pyengine.templating import OMIT, Templar, is_template, wrap_unsafe
 from pyengine.yamlload import Vault
+
+# The ansible-core whose behaviour pyengine follows (playbooks test `ansible_version`).
+ANSIBLE_VERSION = {"string": "2.19.0", "full": "2.19.0", "major": 2, "minor": 19,
+                   "revision": 0}
 
 PRECEDENCE = [
     "role defaults",
@@ -113,24 +118,36 @@ class VariableManager:
 
     def magic_vars(self, host: str, play: Play | None = None, task: Task | None = None
                    ) -> dict[str, Any]:
-        """Variables Ansible always defines (the executor adds the run-time ones)."""
+        """Variables Ansible always defines (see its "special variables" list); the
+        executor adds the run-time ones (hostvars, play hosts, check mode: `option_vars`)."""
         magic: dict[str, Any] = {
             "inventory_hostname": host,
             "inventory_hostname_short": host.split(".")[0],
             "group_names": self.inventory.group_names(host),
             "groups": self.inventory.groups_mapping(),
             "omit": OMIT,
+            "ansible_version": dict(ANSIBLE_VERSION),
+            "ansible_playbook_python": sys.executable,
+            "ansible_config_file": _config_file(),
         }
         if self.inventory.sources:
             first = self.inventory.sources[0]
             magic["inventory_dir"] = str(first if first.is_dir() else first.parent)
             magic["inventory_file"] = str(first)
+            magic["ansible_inventory_sources"] = [str(p) for p in self.inventory.sources]
         if play is not None:
             magic["playbook_dir"] = str(play.basedir)
             magic["ansible_play_name"] = play.name or play.hosts
+            names = _unique(r.fqcn for r in play.role_refs)
+            magic["ansible_play_role_names"] = names
+            magic["role_names"] = names
+            magic["ansible_role_names"] = names
         if task is not None and task.role is not None:
-            magic["role_name"] = task.role.name
-            magic["role_path"] = str(task.role.path)
+            role = task.role
+            magic["role_name"] = role.name
+            magic["ansible_role_name"] = role.fqcn
+            magic["role_path"] = str(role.path)
+            magic["ansible_collection_name"] = role.collection
         return magic
 
     def get_vars(self, host: str, play: Play | None = None, task: Task | None = None,
@@ -189,6 +206,40 @@ class VariableManager:
             layers.append(load_var_file(found, self.vault))
         self._vars_files[key] = layers
         return layers
+
+
+def option_vars(check: bool = False, diff: bool = False, forks: int | None = None,
+                tags: Iterable[str] = (), skip_tags: Iterable[str] = (),
+                limit: str | None = None, verbosity: int = 0) -> dict[str, Any]:
+    """The magic variables Ansible makes of the command line's options."""
+    out: dict[str, Any] = {
+        "ansible_check_mode": check, "ansible_diff_mode": diff,
+        "ansible_run_tags": sorted(tags) or ["all"], "ansible_skip_tags": sorted(skip_tags),
+        "ansible_verbosity": verbosity,
+    }
+    if forks is not None:
+        out["ansible_forks"] = forks
+    if limit:
+        out["ansible_limit"] = limit
+    return out
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _config_file() -> str | None:
+    """The ansible.cfg Ansible would read here (None when there is none)."""
+    try:
+        from pyengine.content.ansible_config import current_config
+    except ImportError:
+        return None
+    path = current_config().path
+    return str(path) if path is not None else None
 
 
 def _origins(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,43 +1,47 @@
-"""Print a message or a variable's value (controller only; never touches the host)."""
+"""Print a message or a variable's value (controller only; never touches the host).
+
+As in Ansible, the output shows at the default verbosity (the console prints a debug
+task's `msg` or variable even when other ok tasks are quiet); `verbosity: N` hides it
+(the task is skipped, "Verbosity threshold not met.") unless the run has -v N or more.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pyengine.actions.base import ActionContext
-
 ARGS = {
     "msg": {"type": "raw", "help": "The message to print (rendered); default 'Hello world!'."},
     "var": {"type": "str", "help": "A variable name or expression whose value is printed."},
     "verbosity": {"type": "int", "default": 0,
-                  "help": "Only print at this -v level or above (accepted; always recorded)."},
+                  "help": "Only print when the run's -v level is at least this."},
 }
 MUTUALLY_EXCLUSIVE = [["msg", "var"]]
 KIND = "local"
 
+NOT_DEFINED = "VARIABLE IS NOT DEFINED!"
 
-def run(ctx: ActionContext) -> dict[str, Any]:
+
+def run(ctx: Any) -> dict[str, Any]:
     args = ctx.args
+    wanted = int(args.get("verbosity") or 0)
+    if wanted > _run_verbosity(ctx.variables):
+        return {"changed": False, "skipped": True,
+                "skipped_reason": "Verbosity threshold not met."}
     if args.get("var") is not None:
         expr = str(args["var"]).strip()
-        if expr.startswith("{{"):
-            value = ctx.templar.render(expr)
-        else:
-            try:
-                value = ctx.templar.render("{{ " + expr + " }}")
-            except Exception as err:  # noqa: BLE001 - Ansible prints the error as the value
-                value = f"VARIABLE IS NOT DEFINED! ({err})"
-        return {"changed": False, expr: value, "msg": _text(value)}
+        source = expr if expr.startswith("{{") else "{{ " + expr + " }}"
+        try:
+            value = ctx.templar.render(source)
+        except Exception:  # noqa: BLE001 - Ansible prints this marker as the value
+            value = NOT_DEFINED
+        return {"changed": False, expr: value}
     msg = args.get("msg", "Hello world!")
-    return {"changed": False, "msg": msg if isinstance(msg, str) else _text(msg)}
+    return {"changed": False, "msg": msg}
 
 
-def _text(value: Any) -> str:
-    import json
-
-    if isinstance(value, str):
-        return value
+def _run_verbosity(variables: Any) -> int:
     try:
-        return json.dumps(value, sort_keys=True, default=str)
+        return int(variables.get("ansible_verbosity", 0) or 0)
     except (TypeError, ValueError):
-        return str(value)
+        return 0
+

@@ -17,6 +17,7 @@ from pyengine.executor.plan import as_bool
 from pyengine.paths import search_dirs
 from pyengine.playbook.model import Play, Task
 from pyengine.templating import Templar, is_template
+from pyengine.vars import option_vars
 
 
 class PlayVariables:
@@ -42,7 +43,11 @@ class PlayVariables:
         return self.sources.base_vars(host, self.play, task)
 
     def magic_vars(self, state: HostState) -> dict[str, Any]:
+        opts = self.options
         return {
+            **option_vars(check=self.check_mode, diff=opts.diff, forks=opts.forks,
+                          tags=opts.tags, skip_tags=opts.skip_tags,
+                          verbosity=opts.verbosity),
             "inventory_hostname": state.name,
             "inventory_hostname_short": state.name.split(".")[0],
             "groups": self._groups,

@@ -74,7 +74,7 @@ class TaskRecorder:
         shown = censor(value) if planned.no_log else value
         ignored = status == FAILED and planned.ignore_errors
         tr = TaskResult(
-            name=mask(task.display_name), module=task.action, status=status,
+            name=mask(planned.templar.label(task.display_name)), module=task.action, status=status,
             changed=bool(value.get("changed")),
             duration_s=round(duration if duration is not None else sum(durations), 4),
             msg=mask(message_of(shown)), tags=sorted(task.tags), play=self.play_name,
@@ -88,7 +88,8 @@ class TaskRecorder:
     def after_failure(self, planned: Planned, prog: prg.Program) -> prg.Cursor | str:
         """Where the host goes on after `planned` failed: a rescue or always section's
         cursor, or HOST_FAILED. Sets `ansible_failed_task` / `ansible_failed_result`."""
-        self.state.runtime["ansible_failed_task"] = {"name": planned.task.display_name,
+        name = planned.templar.label(planned.task.display_name)
+        self.state.runtime["ansible_failed_task"] = {"name": name,
                                                      "action": planned.task.action}
         last = self.state.result.tasks[-1]
         self.state.runtime["ansible_failed_result"] = last.result

@@ -108,7 +108,8 @@ class ConsoleReporter(Reporter):
             if self._progress is not None and host in self._bars:
                 self._progress.advance(self._bars[host])
             status = task.status
-            shown = status in ("changed", "failed") or self.verbosity >= 1
+            said = _debug_output(task, raw)
+            shown = status in ("changed", "failed") or self.verbosity >= 1 or said is not None
             if not shown:
                 return
             label = "handler " + task.name if task.handler else task.name
@@ -128,6 +129,9 @@ class ConsoleReporter(Reporter):
                     self._print(body if not self.live else escape(body))
             if self.verbosity >= 1:
                 body = json.dumps(mask(task.result), indent=2, sort_keys=True, default=str)
+                self._print(body if not self.live else escape(body))
+            elif said is not None:
+                body = json.dumps(mask(said), indent=4, default=str, ensure_ascii=False)
                 self._print(body if not self.live else escape(body))
 
     def host_unreachable(self, host: str, msg: str) -> None:
@@ -170,3 +174,15 @@ class ConsoleReporter(Reporter):
     def close(self) -> None:
         with self._lock:
             self._stop_progress()
+
+
+def _debug_output(task: TaskResult, raw: dict[str, Any]) -> dict[str, Any] | None:
+    """What a `debug` task prints at every verbosity, as in Ansible (`ok: [h] => {"msg":
+    ...}`): its message, or the variable it names; None for other tasks."""
+    if task.module != "debug" or task.status != "ok":
+        return None
+    body = {k: v for k, v in raw.items()
+            if k not in ("changed", "failed", "skipped", "msg") and not k.startswith("_")}
+    if body:
+        return body
+    return {"msg": raw["msg"]} if "msg" in raw else None

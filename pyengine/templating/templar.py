@@ -49,12 +49,14 @@ class LazyVars(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if key in self._vars:
             return self._templar._render_variable(key, self._vars[key])
+        if key == "vars":
+            return self  # Ansible's `vars`: every variable, by name (`vars['x_' ~ n]`)
         if key in ENV.globals:
             return ENV.globals[key]
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._vars or key in ENV.globals
+        return key in self._vars or key in ENV.globals or key == "vars"
 
     def __iter__(self) -> Iterator[str]:
         yield from self._vars
@@ -116,6 +118,17 @@ class Templar:
         # Conditions keep jinja's backslash escapes (Ansible evaluates them so).
         value = self._render_str("{{ (" + text + ") }}", shown=str(expr), escape=False)
         return truth(value)
+
+    def label(self, text: str) -> str:
+        """A task or play name for people: rendered when it can be (`Install {{ pkg }}`),
+        else as written, so a name never fails a task (Ansible shows it raw then too)."""
+        if not is_template(text):
+            return text
+        try:
+            value = self.render(text)
+        except PlaybookError:
+            return text
+        return value if isinstance(value, str) else _text(value)
 
     def render_text(self, source: str, overrides: Mapping[str, Any] | None = None) -> str:
         """Render the text of a template file (the `template` action, lookup('template')).
