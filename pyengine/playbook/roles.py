@@ -19,7 +19,7 @@ from pyengine.content.roles import FoundRole, find_role, known_roles, searched_p
 from pyengine.errors import did_you_mean
 from pyengine.playbook import keywords
 from pyengine.playbook.context import LoadContext
-from pyengine.playbook.model import Origin, RoleRef, TaskOrBlock
+from pyengine.playbook.model import Origin, RoleRef, Task, TaskOrBlock
 from pyengine.playbook.scope import Scope
 from pyengine.playbook.tasks import _own_keywords, collection_list, load_tasks_into
 from pyengine.playbook.values import as_vars, type_name
@@ -187,8 +187,24 @@ def _load_role_at(found: FoundRole, name: str, params: dict[str, Any], own: dict
                               environment=role_scope.environment,
                               check_mode=role_scope.check_mode, diff=role_scope.diff,
                               collections=own_collections)
-        ctx.role_handlers.extend(load_tasks_into(f, handler_scope, ctx, where, handlers=True))
+        handlers = load_tasks_into(f, handler_scope, ctx, where, handlers=True)
+        for handler in handlers:
+            if isinstance(handler, Task):
+                _role_topics(handler, ref)
+        ctx.role_handlers.extend(handlers)
     return out
+
+
+def _role_topics(handler: Task, ref: RoleRef) -> None:
+    """A role's handler also answers to 'role : name' and 'role : topic', by the role's
+    short name and by its FQCN (Ansible's Handler._validate_listen), so a task can
+    notify it unambiguously; the executor matches them as listen topics."""
+    own = ([handler.name] if handler.name else []) + list(handler.listen)
+    for label in dict.fromkeys((ref.name, ref.fqcn)):
+        for topic in own:
+            qualified = f"{label} : {topic}"
+            if qualified not in handler.listen:
+                handler.listen.append(qualified)
 
 
 def role_collections(collection: str | None, meta_collections: list[str]) -> list[str]:

@@ -62,9 +62,13 @@ def test_collection_role_with_notify_on_a_block_runs_twice(lab: Any, tmp_path: P
               file: {{path: {workdir}, state: directory, mode: "0755"}}
             - name: banner
               copy: {{dest: {workdir}/banner, content: "managed\\n", mode: "0644"}}
+        - name: issue
+          copy: {{dest: {workdir}/issue, content: "x\\n"}}
+          notify: "acme.hardening.motd : Note it"
         """))
     (role / "handlers/main.yml").write_text(
-        f"- name: Record the restart\n  shell: echo run >> {workdir}/handler.log\n")
+        f"- name: Record the restart\n  shell: echo run >> {workdir}/handler.log\n"
+        f"- name: Note it\n  shell: echo noted >> {workdir}/handler.log\n")
     book = """
         - hosts: all
           roles:
@@ -72,13 +76,14 @@ def test_collection_role_with_notify_on_a_block_runs_twice(lab: Any, tmp_path: P
         """
     rc, report, out = run(lab, tmp_path, book)
     assert rc == 0, out
-    assert report["hosts"]["h1"]["changed"] == 3, out  # two block tasks + the handler
-    assert sh(lab, "cat", f"{workdir}/handler.log") == "run\n"
+    assert report["hosts"]["h1"]["changed"] == 5, out  # three tasks + two handlers
+    # Handlers run in the order they are defined; 'role : name' (FQCN) notifies too.
+    assert sh(lab, "cat", f"{workdir}/handler.log") == "run\nnoted\n"
     assert sh(lab, "cat", f"{workdir}/banner") == "managed\n"
     rc, report, out = run(lab, tmp_path, book)
     assert rc == 0, out
     assert report["hosts"]["h1"]["changed"] == 0, out
-    assert sh(lab, "cat", f"{workdir}/handler.log") == "run\n"  # not notified again
+    assert sh(lab, "cat", f"{workdir}/handler.log") == "run\nnoted\n"  # not notified again
 
 
 def bare_inventory(lab: Any, tmp_path: Path) -> Path:

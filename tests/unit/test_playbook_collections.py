@@ -209,3 +209,18 @@ def test_notify_on_a_block_names_a_handler_that_must_exist(project: Path) -> Non
     with pytest.raises(PlaybookErrors, match="notify: no handler named 'nope'"):
         load(project, {"site.yml": (
             "- hosts: all\n  tasks:\n    - notify: nope\n      block:\n        - ping:\n")})
+
+
+def test_role_handlers_answer_to_role_qualified_names(project: Path) -> None:
+    write(project.parent, {
+        f"{COLLECTION}/roles/web/tasks/main.yml": (
+            "- ping:\n  notify: 'acme.hardening.web : restart'\n"
+            "- ping:\n  notify: 'web : reload all'\n"),
+        f"{COLLECTION}/roles/web/handlers/main.yml": (
+            "- name: restart\n  ping:\n- name: reload\n  listen: reload all\n  ping:\n"),
+    })
+    book = load(project, {"site.yml": "- hosts: all\n  roles: [acme.hardening.web]\n"})
+    restart, reload = book.plays[0].handlers
+    assert restart.listen == ["web : restart", "acme.hardening.web : restart"]
+    assert reload.listen == ["reload all", "web : reload", "web : reload all",
+                             "acme.hardening.web : reload", "acme.hardening.web : reload all"]
