@@ -166,7 +166,10 @@ def main(m):
 
     if p["state"] == "absent":
         gone = [f for f in (path, pub_path) if os.path.lexists(f)]
-        result.update(fingerprint="", public_key="", comment="", changed=bool(gone),
+        # Like Ansible: the result describes the key that was there.
+        result.update(fingerprint=before.info["fingerprint"] if before.info else "",
+                      public_key="%s %s" % before.public[:2] if before.public else "",
+                      comment=before.public[2] if before.public else "", changed=bool(gone),
                       msg="removed %s" % ", ".join(gone) if gone else "no key at %s" % path)
         if gone and not m.check_mode:
             for name in gone:

@@ -1,4 +1,8 @@
-"""pam_limits and pamd against community.general's own modules: same file, same bytes.
+"""pam_limits, pamd and openssh_keypair against Ansible's own modules.
+
+pam_limits and pamd: same file, same bytes (community.general). openssh_keypair: the
+same starting key files, compared on everything that does not depend on random key
+bits (community.crypto's ssh-keygen backend; see KEY_CASES).
 
 Each case runs Ansible's module (from the `ansible` package in the test venv, as a
 subprocess with its arguments file, on a temp file; never a file of this machine) and
@@ -266,3 +270,92 @@ def test_known_differences_still_hold(name: str, tmp_path: Path) -> None:
     assert not theirs.get("failed") and not ours.get("failed"), (theirs, ours)
     assert _unmark(tfile.read_text()) == ansible_file, "Ansible changed: update the module?"
     assert _unmark(ofile.read_text()) == our_file
+
+
+# ------------------------------------------------------------- openssh_keypair
+# Keys are random, so the two sides start from the same key files and are compared on
+# what does not depend on the random bits: changed/failed, whether the private key was
+# replaced, the result's size/type/comment, the .pub's comment, the files' modes.
+KEY_CASES: list[tuple[str, str | None, dict[str, Any]]] = [
+    ("new_ed25519_with_comment", None, {"type": "ed25519", "comment": "ops@example"}),
+    ("new_rsa_with_mode", None, {"size": 1024, "mode": "0400"}),
+    ("same_key_no_change", "ed25519", {"type": "ed25519"}),
+    ("size_differs_partial_regenerates", "rsa1024", {"size": 2048}),
+    ("size_differs_never_keeps", "rsa1024", {"size": 2048, "regenerate": "never"}),
+    ("size_differs_fail_fails", "rsa1024", {"size": 2048, "regenerate": "fail"}),
+    ("comment_changes_without_regenerating", "ed25519", {"type": "ed25519",
+                                                         "comment": "new@host"}),
+    ("missing_pub_restored", "ed25519-nopub", {"type": "ed25519"}),
+    ("broken_key_partial_fails", "broken", {"type": "ed25519"}),
+    ("absent_removes", "ed25519", {"state": "absent"}),
+    ("force_regenerates", "ed25519", {"type": "ed25519", "force": True}),
+]
+
+
+def _start_key(folder: Path, kind: str | None, source: Path) -> Path:
+    key = folder / "id"
+    if kind is None:
+        return key
+    if kind == "broken":
+        key.write_text("garbage\n")
+        key.chmod(0o600)
+        return key
+    if not (source / "id").exists():
+        argv = ["ssh-keygen", "-q", "-N", "", "-C", "old@host", "-f", str(source / "id")]
+        argv += ["-t", "rsa", "-b", "1024"] if kind == "rsa1024" else ["-t", "ed25519"]
+        subprocess.run(argv, check=True)
+    for name in ("id", "id.pub"):
+        if name == "id.pub" and kind.endswith("-nopub"):
+            continue
+        (folder / name).write_bytes((source / name).read_bytes())
+        (folder / name).chmod((source / name).stat().st_mode & 0o777)
+    return key
+
+
+def _key_view(key: Path, result: dict[str, Any], original: bytes | None) -> dict[str, Any]:
+    pub = key.parent / "id.pub"
+    view: dict[str, Any] = {
+        "changed": bool(result.get("changed")), "failed": bool(result.get("failed")),
+        "exists": key.exists(), "pub_exists": pub.exists()}
+    if not result.get("failed"):
+        view.update(size=result.get("size"), type=result.get("type"),
+                    comment=result.get("comment"))
+    if key.exists() and original is not None:
+        view["replaced"] = key.read_bytes() != original and result.get("fingerprint") != ""
+    if key.exists():
+        view["mode"] = oct(key.stat().st_mode & 0o777)
+    if pub.exists():
+        parts = pub.read_text().strip(" \n").split(" ", 2)
+        view["pub_comment"] = parts[2] if len(parts) > 2 else ""
+        view["pub_mode"] = oct(pub.stat().st_mode & 0o777)
+    return view
+
+
+@pytest.mark.parametrize("case", KEY_CASES, ids=[c[0] for c in KEY_CASES])
+def test_openssh_keypair_agrees_with_community_crypto(
+        case: tuple[str, str | None, dict[str, Any]], tmp_path: Path) -> None:
+    pytest.importorskip("ansible_collections.community.crypto")
+    _name, kind, args = case
+    source = tmp_path / "source"
+    source.mkdir()
+    views = []
+    for side in ("ansible", "ours"):
+        folder, scratch = tmp_path / side, tmp_path / f"{side}-tmp"
+        folder.mkdir()
+        scratch.mkdir()
+        key = _start_key(folder, kind, source)
+        original = key.read_bytes() if key.exists() else None
+        call = dict(args, path=str(key))
+        if side == "ansible":
+            argfile = scratch / "args.json"
+            argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(
+                call, _ansible_tmpdir=str(scratch))}))
+            proc = subprocess.run(
+                [sys.executable, "-m",
+                 "ansible_collections.community.crypto.plugins.modules.openssh_keypair",
+                 str(argfile)], capture_output=True, text=True, timeout=120, cwd=scratch)
+            result = json.loads(proc.stdout)
+        else:
+            result = _ours("openssh_keypair", call)
+        views.append(_key_view(key, result, original))
+    assert views[1] == views[0]
