@@ -97,6 +97,8 @@ class Packer:
                 continue
             done.add(dotted)
             found = self.locate(dotted)
+            if dotted == entry:  # a library/ module is not where its dotted name points
+                found = _Located(entry.replace(".", "/") + ".py", module.path)
             if found is None:
                 continue
             source = found.path.read_text(encoding="utf-8") if found.path else ""
