@@ -216,12 +216,17 @@ class Firewall(object):
     def loglevel(self):
         return self.conf.get("LOGLEVEL", "off").lower() or "off"
 
-    def summary(self, rules=None):
-        rules = self.rules if rules is None else rules
-        lines = ["enabled: %s" % ("yes" if self.active else "no")]
+    def summary(self, planned=None):
+        """Settings and rules as text for the diff; `planned` overrides what check mode
+        would change (enabled, incoming/outgoing/routed, logging, rules)."""
+        planned = planned or {}
+        rules = planned.get("rules", self.rules)
+        enabled = planned.get("enabled", self.active)
+        lines = ["enabled: %s" % ("yes" if enabled else "no")]
         for direction in ("incoming", "outgoing", "routed"):
-            lines.append("default %s: %s" % (direction, self.policy(direction)))
-        lines.append("logging: %s" % self.loglevel)
+            lines.append("default %s: %s" % (direction,
+                                             planned.get(direction, self.policy(direction))))
+        lines.append("logging: %s" % planned.get("logging", self.loglevel))
         lines += [t[len("### tuple ### "):] for t in rules["v4"] + rules["v6"]]
         return "\n".join(lines) + "\n"
 
@@ -235,7 +240,7 @@ def main(m):
         m.fail("cannot find ufw on this host (install the ufw package)")
     fw = Firewall(m, ufw)
     before = fw.summary()
-    predicted_rules = None
+    planned = {}  # what check mode would change, for its diff
     commands, changed = [], False
 
     def run(argv):
@@ -249,16 +254,17 @@ def main(m):
     if p["state"]:
         state = p["state"]
         if state == "enabled" and not (fw.active and fw.conf.get("ENABLED") == "yes"):
-            changed = True
+            changed, planned["enabled"] = True, True
             run([ufw, "--force", "enable"])
         elif state == "disabled" and (fw.active or fw.conf.get("ENABLED") == "yes"):
-            changed = True
+            changed, planned["enabled"] = True, False
             run([ufw, "disable"])
         elif state == "reloaded":
             changed = True
             run([ufw, "reload"])
         elif state == "reset":
             changed = True
+            planned.update(enabled=False, rules={"v4": [], "v6": []})
             run([ufw, "--force", "reset"])
 
     if p["default"]:
@@ -267,7 +273,7 @@ def main(m):
                    'or direction must not be specified.')
         direction = p["direction"] or "incoming"
         if fw.policy(direction) != p["default"]:
-            changed = True
+            changed, planned[direction] = True, p["default"]
             run([ufw, "default", p["default"]] + ([p["direction"]] if p["direction"] else []))
 
     if p["rule"]:
@@ -297,18 +303,19 @@ def main(m):
         would = dry_run_tuples(dry[1])
         if any(fw.rules[family] != rules for family, rules in would.items()):
             changed = True
-            predicted_rules = dict(fw.rules, **would)
+            planned["rules"] = dict(fw.rules, **would)
             run(rule_argv(ufw, p, insert_at, comment_ok))
 
     if p["logging"] and logging_needed(p["logging"], fw.loglevel):
         changed = True
+        planned["logging"] = "low" if p["logging"] == "on" else p["logging"]
         run([ufw, "logging", p["logging"]])
 
     result = {"changed": changed, "commands": commands}
     if m.check_mode:
         result["msg"] = ("would run: " + "; ".join(commands)) if commands else \
             "ufw already as asked"
-        after = fw.summary(predicted_rules)
+        after = fw.summary(planned)
     else:
         result["msg"] = fw.status.rstrip()
         after = fw.summary()

@@ -207,5 +207,8 @@ def test_ufw_converges_then_changes_nothing_then_check_mode_moves_nothing(
     assert _changed(dry) == ["alt ssh", "logging"]
     alt = next(t for t in dry["tasks"] if t["name"] == "alt ssh")
     assert "limit tcp 2223 0.0.0.0/0 any 0.0.0.0/0 in" in alt["diff"]["after"]
+    logging = next(t for t in dry["tasks"] if t["name"] == "logging")
+    assert "logging: medium" in logging["diff"]["before"]
+    assert "logging: high" in logging["diff"]["after"]
     assert sh(state) == before
     assert "2223" not in sh("iptables-save")
