@@ -414,3 +414,25 @@ def test_nothing_is_left_in_the_temp_folder(project: Path, session: Any,
                          task("acme.demo.crash", {}, "2")])
     assert results[0]["result"]["tmpdir"].startswith(str(tmp))  # the module used one there
     assert list(tmp.iterdir()) == []
+
+
+def test_a_library_module_beside_the_playbook_is_packed_from_its_own_file(
+        tmp_path: Path, session: Any) -> None:
+    (tmp_path / "library").mkdir()
+    (tmp_path / "library" / "hello_lib.py").write_text(textwrap.dedent('''
+        from ansible.module_utils.basic import AnsibleModule
+
+        def main():
+            module = AnsibleModule(argument_spec={"who": {"type": "str"}})
+            module.exit_json(changed=False, msg="hi " + module.params["who"])
+
+        if __name__ == "__main__":
+            main()
+    '''))
+    spec = modspec.find_module("hello_lib", [tmp_path])
+    assert spec is not None and spec.kind == modspec.ANSIBLE
+    code = module_code("hello_lib", [tmp_path])
+    assert "main()" in code.files["ansible/modules/hello_lib.py"]
+    s = session([tmp_path])
+    result = s.run_all([task("hello_lib", {"who": "lab"})])[0]["result"]
+    assert result["msg"] == "hi lab" and not result["failed"]
