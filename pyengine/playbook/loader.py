@@ -23,7 +23,7 @@ from pyengine.playbook.model import (
     Task,
     TaskOrBlock,
 )
-from pyengine.playbook.roles import import_role, load_role, parse_role_entry
+from pyengine.playbook.roles import import_role, load_role, parent_role_vars, parse_role_entry
 from pyengine.playbook.scope import Scope
 from pyengine.playbook.tasks import (
     _own_keywords,
@@ -367,7 +367,8 @@ def load_include_role(task: Task, args: dict[str, Any], play: Play,
     ctx = LoadContext(basedir=play.basedir, vault=vault, import_role=import_role)
     scope = _apply(task, _scope_from(task, play), ctx)
     scope.role = None
-    tasks = load_role(str(args.get("name")), dict(task.vars), {}, scope, ctx, task.origin,
+    tasks = load_role(str(args.get("name")), {**task.vars, **parent_role_vars(task.role)}, {},
+                      scope, ctx, task.origin,
                       tasks_from=str(args.get("tasks_from", "main")),
                       vars_from=str(args.get("vars_from", "main")),
                       defaults_from=str(args.get("defaults_from", "main")),

@@ -218,6 +218,19 @@ def role_collections(collection: str | None, meta_collections: list[str]) -> lis
     return out
 
 
+def parent_role_vars(parent: RoleRef | None) -> dict[str, Any]:
+    """`ansible_parent_role_names`/`_paths` for a role that `parent` includes or imports
+    (nearest parent first, as Ansible sets them); empty outside a role."""
+    if parent is None:
+        return {}
+    return {
+        "ansible_parent_role_names": [parent.fqcn, *parent.params.get(
+            "ansible_parent_role_names", [])],
+        "ansible_parent_role_paths": [str(parent.path), *parent.params.get(
+            "ansible_parent_role_paths", [])],
+    }
+
+
 def import_role(args: dict[str, Any], own: dict[str, Any], scope: Scope, ctx: LoadContext,
                 origin: Origin) -> list[TaskOrBlock]:
     """`import_role:` inlines the role where the task stands."""
@@ -228,7 +241,7 @@ def import_role(args: dict[str, Any], own: dict[str, Any], scope: Scope, ctx: Lo
         ctx.problems.add(f"import_role cannot take a templated role name {name!r} "
                          f"(use include_role)", origin)
         return []
-    params = dict(own.pop("vars", {}) or {})
+    params = {**dict(own.pop("vars", {}) or {}), **parent_role_vars(scope.role)}
     return load_role(name, params, own, scope, ctx, origin,
                      tasks_from=str(args.get("tasks_from", "main")),
                      vars_from=str(args.get("vars_from", "main")),

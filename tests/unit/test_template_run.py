@@ -112,6 +112,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
               copy:
                 dest: "{{ out }}/{{ inventory_hostname }}.role"
                 content: "{{ role_name }} {{ role_path | basename }} {{ default_word }}\\n"
+            - name: Include a child role
+              include_role: {name: child}
+              vars: {how: inc}
+            - name: Import a child role
+              import_role: {name: child}
+              vars: {how: imp}
+            """,
+        "roles/child/tasks/main.yml": """\
+            - name: Child {{ how }}
+              copy:
+                dest: "{{ out }}/{{ inventory_hostname }}.{{ how }}"
+                content: "{{ ansible_parent_role_names }} {{ ansible_parent_role_paths |
+                  map('basename') | list }} {{ ansible_role_name }}\\n"
             """,
         "roles/hardening/vars/Debian.yml": "os_word: debian\n",
         "roles/hardening/vars/default.yml": "default_word: fallback\n",
@@ -167,6 +180,9 @@ def test_role_magic_first_found_and_jinja2_header(
         project: Path, first_run: subprocess.CompletedProcess[str]) -> None:
     out = project / "out"
     assert (out / "web1.example.com.role").read_text() == "hardening hardening fallback\n"
+    for how in ("inc", "imp"):
+        assert (out / f"web1.example.com.{how}").read_text() == (
+            "['hardening'] ['hardening'] child\n")
     assert (out / "web1.example.com.conf").read_text() == (
         "# debian\npkg nginx\nkey id_rsa\n")
 
