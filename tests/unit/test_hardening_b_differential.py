@@ -91,11 +91,79 @@ DEBIAN_SSHD = ("# PAM configuration for the Secure Shell service\n\n"
                "session    optional     pam_mail.so standard noenv # [1]\n"
                "@include common-password\n")
 
+# /etc/pam.d/sshd of Debian 12 (openssh-server 1:9.2p1-2+deb12u*), as in the lab image.
+DEBIAN12_SSHD = (
+    '# PAM configuration for the Secure Shell service\n'
+    '\n'
+    '# Standard Un*x authentication.\n'
+    '@include common-auth\n'
+    '\n'
+    '# Disallow non-root logins when /etc/nologin exists.\n'
+    'account    required     pam_nologin.so\n'
+    '\n'
+    '# Uncomment and edit /etc/security/access.conf if you need to set complex\n'
+    '# access limits that are hard to express in sshd_config.\n'
+    '# account  required     pam_access.so\n'
+    '\n'
+    '# Standard Un*x authorization.\n'
+    '@include common-account\n'
+    '\n'
+    '# SELinux needs to be the first session rule.  This ensures that any\n'
+    '# lingering context has been cleared.  Without this it is possible that a\n'
+    '# module could execute code in the wrong domain.\n'
+    'session [success=ok ignore=ignore module_unknown'
+    '=ignore default=bad]        pam_selinux.so close\n'
+    '\n'
+    '# Set the loginuid process attribute.\n'
+    'session    required     pam_loginuid.so\n'
+    '\n'
+    '# Create a new session keyring.\n'
+    'session    optional     pam_keyinit.so force revoke\n'
+    '\n'
+    '# Standard Un*x session setup and teardown.\n'
+    '@include common-session\n'
+    '\n'
+    '# Print the message of the day upon successful login.\n'
+    '# This includes a dynamically generated part from /run/motd.dynamic\n'
+    '# and a static (admin-editable) part from /etc/motd.\n'
+    'session    optional     pam_motd.so  motd=/run/motd.dynamic\n'
+    'session    optional     pam_motd.so noupdate\n'
+    '\n'
+    "# Print the status of the user's mailbox upon successful login.\n"
+    'session    optional     pam_mail.so standard noenv # [1]\n'
+    '\n'
+    '# Set up user limits from /etc/security/limits.conf.\n'
+    'session    required     pam_limits.so\n'
+    '\n'
+    '# Read environment variables from /etc/environment and\n'
+    '# /etc/security/pam_env.conf.\n'
+    'session    required     pam_env.so # [1]\n'
+    '# In Debian 4.0 (etch), locale-related environment variables were moved to\n'
+    '# /etc/default/locale, so read that as well.\n'
+    'session    required     pam_env.so user_readenv=1 envfile=/etc/default/locale\n'
+    '\n'
+    '# SELinux needs to intervene at login time to ensure that the process starts\n'
+    '# in the proper default security context.  Only sessions which are intended\n'
+    "# to run in the user's context should be run after this.\n"
+    'session [success=ok ignore=ignore module_unknown'
+    '=ignore default=bad]        pam_selinux.so open\n'
+    '\n'
+    '# Standard Un*x password updating.\n'
+    '@include common-password\n'
+)
+
 # (id, starting content, arguments without name/path)
 PAMD_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("absent_removes_every_match", DEBIAN_SSHD,
      {"type": "session", "control": "optional", "module_path": "pam_motd.so",
       "state": "absent"}),
+    ("devsec_disable_dynamic_motd_debian12", DEBIAN12_SSHD,
+     {"type": "session", "control": "optional", "module_path": "pam_motd.so",
+      "state": "absent", "backup": True}),
+    ("debian12_bracket_control_args", DEBIAN12_SSHD,
+     {"type": "session", "control": "[success=ok ignore=ignore module_unknown=ignore "
+      "default=bad]", "module_path": "pam_selinux.so", "state": "args_absent",
+      "module_arguments": ["close"]}),
     ("absent_nothing_to_remove", DEBIAN_SSHD,
      {"type": "session", "control": "optional", "module_path": "pam_lastlog.so",
       "state": "absent"}),
