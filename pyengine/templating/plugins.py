@@ -11,6 +11,7 @@ copied; without ansible-core the error says what to install.
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +52,11 @@ def _ensure_loader() -> None:
         from pyengine.content.collections import collection_roots
 
         roots = collection_roots(CURRENT_PLAYBOOK_DIR.get())
+        # A collection imported before as a plain package lacks the metadata ansible-core's
+        # loader needs; let its finder import them again.
+        for name in [m for m in sys.modules if m == "ansible_collections"
+                     or m.startswith("ansible_collections.")]:
+            del sys.modules[name]
         init_plugin_loader([str(r) for r in roots])
         _READY.extend(roots)
 
