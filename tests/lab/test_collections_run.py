@@ -172,3 +172,20 @@ def test_start_at_task_and_force_handlers(lab: Any, tmp_path: Path, workdir: str
     rc, _, out = run(lab, tmp_path, book, "-e", "fail_now=true", "--force-handlers")
     assert rc == 2, out
     assert sh(lab, "cat", f"{workdir}/handled") == "h"
+
+
+def test_ssh_common_args_reach_the_connection(lab: Any, tmp_path: Path) -> None:
+    """Without pyengine_known_hosts the host key is unknown (refused); the same
+    UserKnownHostsFile given as Ansible users give it makes the connection."""
+    host = lab.hosts[0]
+    inv = tmp_path / "nokh.ini"
+    inv.write_text(f"h1 ansible_host={host.address} ansible_user=root "
+                   f"ansible_ssh_private_key_file={lab.private_key_path} "
+                   f"ansible_python_interpreter=/usr/bin/python3\n")
+    rc, _, out = run(lab, tmp_path, WHO, inventory=inv)
+    assert rc == 4, out
+    rc, _, out = run(lab, tmp_path, WHO, "--ssh-common-args",
+                     f"-o UserKnownHostsFile={lab.known_hosts_path} -o ControlMaster=auto",
+                     inventory=inv)
+    assert rc == 0 and "WHO=root" in out, out
+    assert "ignored (the paramiko connection cannot honour them): -o ControlMaster=auto" in out

@@ -301,3 +301,28 @@ def test_unused_settings_are_warned_on_the_run(project: Path) -> None:
         "pyengine)",
         "pyengine: warning: --ssh-extra-args: ignored (the paramiko connection cannot "
         "honour them): -o ControlPersist=60s"]
+
+
+def test_ask_pass_prompts_and_the_password_is_a_masked_lowest_variable(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyengine.executor.run as executor_run
+    from pyengine.masking import mask_text
+
+    seen: dict[str, Any] = {}
+
+    def fake(book: Any, sources: Any, options: Any, reporter: Any) -> Any:
+        seen["vars"] = sources.vm.get_vars("w1", book.plays[0])
+        raise Captured()
+
+    monkeypatch.setattr(executor_run, "run_playbook", fake)
+    result = CliRunner().invoke(cli, ["run", "-i", "inv.ini", "p.yml", "-k"],
+                                input="Sup3r-Secret-Pw\n")
+    assert isinstance(result.exception, Captured), result.output
+    assert "SSH password" in result.output
+    assert seen["vars"]["ansible_password"] == "Sup3r-Secret-Pw"
+    assert "Sup3r-Secret-Pw" not in mask_text("login with Sup3r-Secret-Pw")
+    (project / "host_vars").mkdir()
+    (project / "host_vars" / "w1.yml").write_text("ansible_password: from-inventory\n")
+    result = CliRunner().invoke(cli, ["run", "-i", "inv.ini", "p.yml", "-k"],
+                                input="Sup3r-Secret-Pw\n")
+    assert seen["vars"]["ansible_password"] == "from-inventory"  # the inventory wins
