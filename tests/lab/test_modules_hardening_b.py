@@ -4,6 +4,8 @@ Each playbook uses the FQCN names hardening roles write (community.general.*,
 community.crypto.*). Run 1 converges lab host h3 and the host is read with independent
 commands; run 2 must change nothing; run 3 is --check --diff against a changed
 playbook: it reports the changes with diffs and the host's files stay byte for byte.
+The pam/key playbook also runs in check mode first, on the untouched host: every task
+reports a change and nothing is created.
 pamd works on a copy of Debian's /etc/pam.d/sshd (dev-sec's "Disable dynamic MOTD"
 task runs on it). ufw is installed into h3 from the lab's apt proxy (it is not in the
 image) and runs for real in the host's network namespace; the firewall is reset and
@@ -69,6 +71,7 @@ PAM_PLAY = f"""
     - name: rsa key
       community.crypto.openssh_keypair: {{path: {KEYS}/id_rsa, size: 2048, mode: "0400"}}
     - name: key facts arrived
+      when: not ansible_check_mode  # in check mode on a fresh host there is no key yet
       ansible.builtin.assert:
         that:
           - key.public_key is match('ssh-ed25519 ')
@@ -124,6 +127,11 @@ def test_pam_and_keys_converge_then_change_nothing_then_check_mode_moves_nothing
     state = (f"sha256sum {LIMITS} /etc/pam.d/{PAM} {KEYS}/*; "
              f"stat -c '%n %a %U' {LIMITS} {KEYS}/*")
     try:
+        pristine = sh(f"sha256sum /etc/pam.d/{PAM}; ls -A {KEYS}; ls {LIMITS} 2>&1")
+        fresh = _run(lab, tmp_path, _pam_play("0", "nofile_check", "ops@h3"), "--check")
+        assert len(_changed(fresh)) == 7 and fresh["failed"] == 0, fresh
+        assert sh(f"sha256sum /etc/pam.d/{PAM}; ls -A {KEYS}; ls {LIMITS} 2>&1") == pristine
+
         first = _run(lab, tmp_path, _pam_play("0", "nofile_check", "ops@h3"))
         assert _changed(first) == ["core dumps", "open files", "motd off", "faildelay",
                                    "limits args", "host key", "rsa key"], first
