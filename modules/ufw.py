@@ -6,8 +6,10 @@ firewall's settings come from ufw's own files (/etc/ufw/ufw.conf, /etc/default/u
 and `ufw status`, and a rule is first run with `ufw --dry-run`, whose output is
 the rules file ufw would write; only when that differs from the current rules
 (the `### tuple ###` lines ufw keeps) is the real command run. So a rule that is
-there already, an enabled firewall and a policy already set change nothing (Ansible
-runs `ufw enable` every time, and reports logging as changed while ufw is off).
+there already, an enabled firewall and a policy already set change nothing. Where
+Ansible's module judges from `ufw status verbose` alone we read ufw's files, so while
+the firewall is off a new default policy is reported as changed (Ansible: not
+changed) and a logging level already set as not changed (Ansible: changed, every run).
 `reloaded` and `reset` always run and always report a change, as in Ansible.
 
 Returns `commands` (what ran, or would run in check mode) and, like Ansible, `msg`
