@@ -463,24 +463,19 @@ def run(call: LookupCall, name: str, terms: list[Any], kw: dict[str, Any]) -> li
     """Run lookup `name` (builtin or from an installed collection); always a list."""
     kw = dict(kw)
     kw.pop("wantlist", None)
-    errors = kw.pop("errors", "strict")
+    kw.pop("errors", None)
     fn = _builtin(name)
-    try:
-        if fn is not None:
-            return fn(call, list(terms), **kw)
-        from pyengine.templating.plugins import is_collection_name, run_lookup
+    if fn is not None:
+        return fn(call, list(terms), **kw)
+    from pyengine.templating.plugins import is_collection_name, run_lookup
 
-        if not is_collection_name(name):
-            from pyengine.errors import did_you_mean
+    if not is_collection_name(name):
+        from pyengine.errors import did_you_mean
 
-            raise TemplateError(f"unknown lookup '{name}'{did_you_mean(name, LOOKUPS)}")
-        variables = {k: call.variables[k] for k in call.variables}
-        bases = call.bases()
-        return run_lookup(name, list(terms), variables, bases[0] if bases else Path.cwd(), kw)
-    except TemplateError:
-        if errors in ("ignore", "warn"):
-            return []
-        raise
+        raise TemplateError(f"unknown lookup '{name}'{did_you_mean(name, LOOKUPS)}")
+    variables = {k: call.variables[k] for k in call.variables}
+    bases = call.bases()
+    return run_lookup(name, list(terms), variables, bases[0] if bases else Path.cwd(), kw)
 
 
 class WithLoop(dict[str, Any]):
@@ -531,19 +526,27 @@ def single(result: list[Any]) -> Any:
     return result
 
 
+def _invoke(context: Context, name: str, terms: tuple[Any, ...], kw: dict[str, Any]
+            ) -> list[Any] | None:
+    """The lookup's list, or None when it failed and `errors` is 'ignore' or 'warn'."""
+    errors = kw.get("errors", "strict")
+    try:
+        return run(_call(context), name, list(terms), kw)
+    except TemplateError:
+        if errors in ("ignore", "warn"):
+            return None
+        raise
+
+
 @pass_context
 def lookup(context: Context, name: str, *terms: Any, **kw: Any) -> Any:
     wantlist = to_bool(kw.get("wantlist", False))
-    errors = kw.get("errors", "strict")
-    try:
-        result = run(_call(context), name, list(terms), dict(kw))
-    except TemplateError:
-        raise
-    if errors in ("ignore", "warn") and not result and not wantlist:
-        return None
+    result = _invoke(context, name, terms, dict(kw))
+    if result is None:
+        return [] if wantlist else None
     return result if wantlist else single(result)
 
 
 @pass_context
 def query(context: Context, name: str, *terms: Any, **kw: Any) -> list[Any]:
-    return run(_call(context), name, list(terms), dict(kw))
+    return _invoke(context, name, terms, dict(kw)) or []

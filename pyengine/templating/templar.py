@@ -75,6 +75,7 @@ class Templar:
         self.search_paths = list(search_paths or [])
         self._active: list[str] = []
         self._lazy = LazyVars(self, variables)
+        self._pbdir: list[Path] | None = None
 
     def child(self, extra: Mapping[str, Any]) -> Templar:
         """A templar seeing `extra` on top of these variables (loop `item`, ...)."""
@@ -203,11 +204,13 @@ class Templar:
 
     def _playbook_dir(self) -> Path | None:
         """Where a collection plugin is searched first (collections/ beside the playbook)."""
-        try:
-            folder = self.variables.get("playbook_dir")
-        except Exception:  # noqa: BLE001 - a lazy mapping may fail; then no playbook folder
-            return None
-        return Path(folder) if isinstance(folder, str) and folder else None
+        if self._pbdir is None:
+            try:
+                folder = self.variables.get("playbook_dir")
+            except Exception:  # noqa: BLE001 - a lazy mapping may fail; no playbook folder
+                folder = None
+            self._pbdir = [Path(folder)] if isinstance(folder, str) and folder else []
+        return self._pbdir[0] if self._pbdir else None
 
 
 def _needs_render(value: Any) -> bool:
