@@ -279,6 +279,27 @@ def find_collection_role(name: str, collections: Sequence[str] = (),
     return None
 
 
+def find_collection_playbook(name: str, playbook_dir: Path | None = None,
+                             config: AnsibleConfig | None = None) -> Path | None:
+    """The file of playbook 'ns.coll.name' (or 'ns.coll.sub.name') in a collection's
+    playbooks/ folder, with or without .yml/.yaml, as `import_playbook` and
+    ansible-playbook accept it; None when `name` is no such reference."""
+    if not FQCR.match(name) or name.endswith((".yml", ".yaml")) and Path(name).exists():
+        return None
+    parts = name.split(".")
+    if parts[-1] in ("yml", "yaml") and len(parts) > 3:
+        parts = [*parts[:-2], f"{parts[-2]}.{parts[-1]}"]
+    folder = find_collection(".".join(parts[:2]), playbook_dir, config)
+    if folder is None:
+        return None
+    base = folder.joinpath("playbooks", *parts[2:-1])
+    for candidate in (base / parts[-1], base / f"{parts[-1]}.yml",
+                      base / f"{parts[-1]}.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def collection_of_path(path: Path, playbook_dir: Path | None = None,
                        config: AnsibleConfig | None = None) -> str | None:
     """'ns.coll' when `path` lies inside an installed collection (that is not masked by

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pyengine.content.collections import find_collection_playbook
 from pyengine.errors import PlaybookError, PlaybookErrors, did_you_mean
 from pyengine.playbook import keywords
 from pyengine.playbook.context import LoadContext
@@ -109,6 +110,9 @@ def _import_playbook(item: dict[str, Any], path: Path, vault: Vault | None, prob
         problems.add(f"import_playbook cannot take a templated file name {name!r}", where)
         return []
     target = Path(name) if Path(name).is_absolute() else path.parent / name
+    if not target.is_file():
+        # 'ns.coll.playbook': a playbook shipped in a collection's playbooks/ folder.
+        target = find_collection_playbook(name, path.parent) or target
     if not target.is_file():
         problems.add(f"imported playbook '{name}' not found ({target})", where)
         return []

@@ -224,3 +224,20 @@ def test_role_handlers_answer_to_role_qualified_names(project: Path) -> None:
     assert restart.listen == ["web : restart", "acme.hardening.web : restart"]
     assert reload.listen == ["reload all", "web : reload", "web : reload all",
                              "acme.hardening.web : reload", "acme.hardening.web : reload all"]
+
+
+def test_import_playbook_by_fqcn_from_a_collection(project: Path) -> None:
+    write(project.parent, {
+        f"{COLLECTION}/playbooks/baseline.yml": "- name: from the collection\n  hosts: all\n"
+                                                "  tasks: [{ping: }]\n",
+        f"{COLLECTION}/playbooks/sub/deep.yaml": "- name: deeper\n  hosts: all\n"
+                                                 "  tasks: []\n",
+    })
+    book = load(project, {"site.yml": (
+        "- import_playbook: acme.hardening.baseline\n"
+        "- import_playbook: acme.hardening.sub.deep\n"
+        "- import_playbook: acme.hardening.baseline.yml\n")})
+    assert [p.name for p in book.plays] == ["from the collection", "deeper",
+                                           "from the collection"]
+    with pytest.raises(PlaybookErrors, match="imported playbook 'acme.hardening.nope' not"):
+        load(project, {"site.yml": "- import_playbook: acme.hardening.nope\n"})
