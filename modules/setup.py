@@ -15,6 +15,7 @@ import fnmatch
 import json
 import os
 import sys
+import time
 
 ARGS = {
     "gather_subset": {"type": "list", "elements": "str", "default": ["all"],
@@ -32,17 +33,22 @@ ARGS = {
 # Collector name -> facts it gives (names without the ansible_ prefix).
 COLLECTORS = {
     "platform": ["system", "kernel", "kernel_version", "machine", "architecture", "nodename",
-                 "hostname", "fqdn", "domain", "machine_id", "userspace_bits"],
+                 "hostname", "fqdn", "domain", "machine_id", "userspace_bits",
+                 "userspace_architecture", "is_chroot"],
     "distribution": ["os_family", "distribution", "distribution_version",
-                     "distribution_major_version", "distribution_release", "os_name"],
+                     "distribution_major_version", "distribution_minor_version",
+                     "distribution_release", "os_name"],
     "python": ["python", "python_version"],
-    "user": ["user_id", "user_uid", "user_gid", "user_dir", "user_shell", "real_user_id",
+    "user": ["user_id", "user_uid", "user_gid", "user_dir", "user_shell", "user_gecos",
+             "real_user_id",
              "effective_user_id", "real_group_id", "effective_group_id"],
     "env": ["env"],
     "date_time": ["date_time"],
     "selinux": ["selinux"],
     "apparmor": ["apparmor"],
     "fips": ["fips"],
+    "lsb": ["lsb"],
+    "loadavg": ["loadavg"],
     "pkg_mgr": ["pkg_mgr"],
     "service_mgr": ["service_mgr"],
     "cmdline": ["cmdline", "proc_cmdline"],
@@ -52,18 +58,20 @@ COLLECTORS = {
                      "ssh_host_key_ed25519_public", "ssh_host_key_dsa_public",
                      "ssh_host_key_rsa_public_keytype", "ssh_host_key_ecdsa_public_keytype",
                      "ssh_host_key_ed25519_public_keytype", "ssh_host_key_dsa_public_keytype"],
-    "hardware": ["memtotal_mb", "memfree_mb", "swaptotal_mb", "processor_vcpus",
-                 "processor_count", "uptime_seconds"],
+    "hardware": ["memtotal_mb", "memfree_mb", "swaptotal_mb", "swapfree_mb", "memory_mb",
+                 "processor", "processor_vcpus", "processor_count", "processor_cores",
+                 "processor_threads_per_core", "processor_nproc", "uptime_seconds"],
     "mounts": ["mounts"],
-    "network": ["default_ipv4", "interfaces", "all_ipv4_addresses", "all_ipv6_addresses"],
+    "network": ["default_ipv4", "default_ipv6", "interfaces", "all_ipv4_addresses",
+                "all_ipv6_addresses"],
     "virtual": ["virtualization_type", "virtualization_role"],
 }
 MIN = ["platform", "distribution", "python", "user", "env", "date_time", "selinux", "apparmor",
-       "fips", "pkg_mgr", "service_mgr", "cmdline", "dns", "local", "ssh_pub_keys"]
-GROUPS = {"min": MIN, "hardware": ["hardware", "mounts"], "network": ["network"],
+       "fips", "lsb", "pkg_mgr", "service_mgr", "cmdline", "dns", "local", "ssh_pub_keys"]
+GROUPS = {"min": MIN, "hardware": ["hardware", "mounts", "loadavg"], "network": ["network"],
           "virtual": ["virtual"]}
 # Subsets Ansible knows that have nothing here (external tools): accepted, give nothing.
-NOTHING = ("ohai", "facter", "caps", "lsb", "devices", "dmi", "interfaces")
+NOTHING = ("ohai", "facter", "caps", "devices", "dmi", "interfaces")
 
 
 def collectors(subset):
@@ -121,7 +129,6 @@ def extra_facts(m, fact_path):
     facts["ansible_real_group_id"] = os.getgid()
     facts["ansible_effective_group_id"] = os.getegid()
     facts["ansible_userspace_bits"] = "64" if sys.maxsize > 2 ** 32 else "32"
-    facts["ansible_all_ipv6_addresses"] = ipv6_addresses(_read("/proc/net/if_inet6") or "")
     for kind in ("rsa", "ecdsa", "ed25519", "dsa"):
         text = _read("/etc/ssh/ssh_host_%s_key.pub" % kind)
         if text and len(text.split()) >= 2:
@@ -129,7 +136,219 @@ def extra_facts(m, fact_path):
             facts["ansible_ssh_host_key_%s_public" % kind] = key
             facts["ansible_ssh_host_key_%s_public_keytype" % kind] = keytype
     facts["ansible_local"] = local_facts(m, fact_path)
+    facts["ansible_date_time"] = date_time_facts(time.time())
+    facts.update(hardware_extra(_read("/proc/cpuinfo") or "", _read("/proc/meminfo") or ""))
+    facts.update(platform_extra(m))
+    facts.update(network_extra(_read("/proc/net/if_inet6") or ""))
     return facts
+
+
+def date_time_facts(now):
+    """ansible_date_time with every key Ansible's date_time collector gives."""
+    local = time.localtime(now)
+    utc = time.gmtime(now)
+    micro = "%06d" % int((now - int(now)) * 1000000)
+    return {
+        "year": time.strftime("%Y", local), "month": time.strftime("%m", local),
+        "weekday": time.strftime("%A", local), "weekday_number": time.strftime("%w", local),
+        "weeknumber": time.strftime("%W", local), "day": time.strftime("%d", local),
+        "hour": time.strftime("%H", local), "minute": time.strftime("%M", local),
+        "second": time.strftime("%S", local), "epoch": str(int(now)),
+        "epoch_int": str(int(now)), "date": time.strftime("%Y-%m-%d", local),
+        "time": time.strftime("%H:%M:%S", local),
+        "iso8601_micro": time.strftime("%Y-%m-%dT%H:%M:%S", utc) + ".%sZ" % micro,
+        "iso8601": time.strftime("%Y-%m-%dT%H:%M:%SZ", utc),
+        "iso8601_basic": time.strftime("%Y%m%dT%H%M%S", local) + micro,
+        "iso8601_basic_short": time.strftime("%Y%m%dT%H%M%S", local),
+        "tz": time.strftime("%Z", local), "tz_dst": time.tzname[1],
+        "tz_offset": time.strftime("%z", local),
+    }
+
+
+def hardware_extra(cpuinfo, meminfo):
+    """Processor and memory facts as Ansible's Linux hardware collector names them."""
+    processors, physical, cores, siblings = [], set(), {}, {}
+    current = None
+    for line in cpuinfo.splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "processor":
+            processors.append(value)
+        elif key in ("vendor_id", "model name"):
+            processors.append(value)
+        elif key == "physical id":
+            current = value
+            physical.add(value)
+        elif key == "cpu cores" and current is not None:
+            cores[current] = int(value)
+        elif key == "siblings" and current is not None:
+            siblings[current] = int(value)
+    facts = {"ansible_processor": processors}
+    count = len(physical) or 1
+    facts["ansible_processor_count"] = count
+    if cores:
+        facts["ansible_processor_cores"] = list(cores.values())[0]
+        per_core = list(siblings.values())[0] // facts["ansible_processor_cores"] \
+            if siblings and facts["ansible_processor_cores"] else 1
+        facts["ansible_processor_threads_per_core"] = per_core
+    try:
+        facts["ansible_processor_nproc"] = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        facts["ansible_processor_nproc"] = os.cpu_count() or 1
+    mem = {}
+    for line in meminfo.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            mem[key] = int(parts[0]) // 1024
+    if mem:
+        total, free = mem.get("MemTotal", 0), mem.get("MemFree", 0)
+        cached = free + mem.get("Buffers", 0) + mem.get("Cached", 0)
+        swap_total, swap_free = mem.get("SwapTotal", 0), mem.get("SwapFree", 0)
+        facts["ansible_swapfree_mb"] = swap_free
+        facts["ansible_memory_mb"] = {
+            "real": {"total": total, "used": total - free, "free": free},
+            "nocache": {"free": cached, "used": total - cached},
+            "swap": {"total": swap_total, "free": swap_free, "used": swap_total - swap_free,
+                     "cached": mem.get("SwapCached", 0)},
+        }
+    return facts
+
+
+def platform_extra(m):
+    """Small platform facts: gecos, chroot, load, minor version, lsb, python details."""
+    import platform
+    import pwd
+
+    facts = {}
+    try:
+        facts["ansible_user_gecos"] = pwd.getpwuid(os.geteuid()).pw_gecos.split(",")[0]
+    except KeyError:
+        pass
+    try:
+        facts["ansible_is_chroot"] = os.stat("/").st_ino != os.stat("/proc/1/root/.").st_ino
+    except OSError:  # no access to PID 1's root: compare with a file system root's inode
+        facts["ansible_is_chroot"] = os.stat("/").st_ino != 2
+    try:
+        one, five, fifteen = os.getloadavg()
+        facts["ansible_loadavg"] = {"1m": one, "5m": five, "15m": fifteen}
+    except OSError:
+        pass
+    facts["ansible_userspace_architecture"] = platform.machine()
+    version = (m.facts or {}).get("ansible_distribution_version") or ""
+    lib = sys.modules.get("pyengine_facts")
+    if lib is not None and hasattr(lib, "distribution_facts"):
+        version = lib.distribution_facts().get("ansible_distribution_version", version)
+    if "." in version:
+        facts["ansible_distribution_minor_version"] = version.split(".")[1]
+    lsb = lsb_facts(m)
+    if lsb:
+        facts["ansible_lsb"] = lsb
+    info = sys.version_info
+    facts["ansible_python"] = {
+        "version": {"major": info[0], "minor": info[1], "micro": info[2],
+                    "releaselevel": info[3], "serial": info[4]},
+        "version_info": list(info), "executable": sys.executable,
+        "has_sslcontext": True, "type": platform.python_implementation().lower(),
+    }
+    return facts
+
+
+def lsb_facts(m):
+    """ansible_lsb from `lsb_release -a`, else /etc/lsb-release."""
+    out = {}
+    tool = m.which("lsb_release")
+    if tool:
+        rc, text, _ = m.run([tool, "-a"])
+        names = {"Distributor ID": "id", "Description": "description", "Release": "release",
+                 "Codename": "codename"}
+        for line in text.splitlines() if rc == 0 else []:
+            key, _, value = line.partition(":")
+            if key.strip() in names:
+                out[names[key.strip()]] = value.strip()
+    else:
+        names = {"DISTRIB_ID": "id", "DISTRIB_DESCRIPTION": "description",
+                 "DISTRIB_RELEASE": "release", "DISTRIB_CODENAME": "codename"}
+        for line in (_read("/etc/lsb-release") or "").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() in names:
+                out[names[key.strip()]] = value.strip().strip("'\"")
+    if out.get("release"):
+        out["major_release"] = out["release"].split(".")[0]
+    return out
+
+
+def _ioctl_ipv4(name):
+    """(address, netmask, broadcast) of an interface, or None."""
+    import fcntl
+    import socket
+    import struct
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        packed = struct.pack("256s", name.encode()[:15])
+        out = []
+        for request in (0x8915, 0x891B, 0x8919):  # SIOCGIFADDR, NETMASK, BRDADDR
+            out.append(socket.inet_ntoa(fcntl.ioctl(sock.fileno(), request, packed)[20:24]))
+        return out
+    except OSError:
+        return None
+    finally:
+        sock.close()
+
+
+def _ipv4_block(address, netmask, broadcast, loopback):
+    import socket
+    import struct
+
+    mask = struct.unpack("!I", socket.inet_aton(netmask))[0]
+    addr = struct.unpack("!I", socket.inet_aton(address))[0]
+    return {"address": address, "broadcast": "" if loopback else broadcast, "netmask": netmask,
+            "network": socket.inet_ntoa(struct.pack("!I", addr & mask)),
+            "prefix": str(bin(mask).count("1"))}
+
+
+def network_extra(if_inet6):
+    """ansible_<interface> facts, default_ipv4 details, default_ipv6 and IPv6 addresses."""
+    facts = {}
+    base = "/sys/class/net"
+    names = sorted(os.listdir(base)) if os.path.isdir(base) else []
+    v6 = parse_if_inet6(if_inet6)
+    for name in names:
+        folder = os.path.join(base, name)
+        kind = (_read(os.path.join(folder, "type")) or "").strip()
+        flags = int((_read(os.path.join(folder, "flags")) or "0").strip() or "0", 16)
+        entry = {"device": name, "active": bool(flags & 0x1), "promisc": bool(flags & 0x100)}
+        if os.path.isdir(os.path.join(folder, "bridge")):
+            entry["type"] = "bridge"
+        elif os.path.isdir(os.path.join(folder, "bonding")):
+            entry["type"] = "bonding"
+        else:
+            entry["type"] = {"1": "ether", "772": "loopback", "65534": "tunnel"}.get(
+                kind, "unknown")
+        mtu = (_read(os.path.join(folder, "mtu")) or "").strip()
+        if mtu.isdigit():
+            entry["mtu"] = int(mtu)
+        mac = (_read(os.path.join(folder, "address")) or "").strip()
+        if mac and entry["type"] != "loopback":
+            entry["macaddress"] = mac
+        addr = _ioctl_ipv4(name)
+        if addr:
+            entry["ipv4"] = _ipv4_block(addr[0], addr[1], addr[2], entry["type"] == "loopback")
+        if name in v6:
+            entry["ipv6"] = v6[name]
+        facts["ansible_" + name.replace("-", "_").replace(":", "_").replace(".", "_")] = entry
+    facts["ansible_all_ipv6_addresses"] = [a["address"] for n in names for a in v6.get(n, [])
+                                           if a["scope"] != "host"]
+    return facts
+
+
+def _v6(hexaddr):
+    import socket
+
+    try:
+        return socket.inet_ntop(socket.AF_INET6, bytes.fromhex(hexaddr))
+    except (OSError, ValueError):
+        return ":".join(hexaddr[i:i + 4] for i in range(0, 32, 4))
 
 
 def dns_facts(text):
@@ -154,26 +373,16 @@ def dns_facts(text):
     return dns
 
 
-def ipv6_addresses(text):
-    """Global IPv6 addresses from /proc/net/if_inet6 (loopback and link-local left out)."""
-    found = []
+def parse_if_inet6(text):
+    """{interface: [{address, prefix, scope}]} from /proc/net/if_inet6."""
+    scopes = {0: "global", 0x10: "host", 0x20: "link", 0x40: "site"}
+    found = {}
     for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 6 or len(fields[0]) != 32:
+        f = line.split()
+        if len(f) < 6 or len(f[0]) != 32:
             continue
-        scope = int(fields[3], 16)
-        if scope in (0x10, 0x20):  # host (loopback), link
-            continue
-        groups = [fields[0][i:i + 4].lstrip("0") or "0" for i in range(0, 32, 4)]
-        address = ":".join(groups)
-        try:
-            import socket
-
-            address = socket.inet_ntop(socket.AF_INET6, bytes.fromhex(fields[0]))
-        except (OSError, ValueError, AttributeError):
-            pass
-        if address not in found:
-            found.append(address)
+        found.setdefault(f[5], []).append({"address": _v6(f[0]), "prefix": str(int(f[2], 16)),
+                                           "scope": scopes.get(int(f[3], 16), "unknown")})
     return found
 
 
@@ -216,6 +425,55 @@ def _parse_fact(text, path, m):
         return "error loading facts as JSON or ini - please check content: %s" % path
 
 
+def default_routes(facts, ipv6_route):
+    """Complete ansible_default_ipv4 from its interface's facts; add ansible_default_ipv6."""
+    v4 = facts.get("ansible_default_ipv4")
+    if isinstance(v4, dict) and v4.get("interface"):
+        iface = facts.get("ansible_" + v4["interface"].replace("-", "_")) or {}
+        for key in ("broadcast", "network", "prefix", "netmask", "address"):
+            if key in (iface.get("ipv4") or {}):
+                v4.setdefault(key, iface["ipv4"][key])
+        for key in ("macaddress", "mtu", "type"):
+            if key in iface:
+                v4.setdefault(key, iface[key])
+    v6 = {}
+    for line in ipv6_route.splitlines():
+        f = line.split()
+        if len(f) >= 10 and f[0] == "0" * 32 and f[1] == "00" and f[4] != "0" * 32:
+            v6 = {"gateway": _v6(f[4]), "interface": f[9]}
+            iface = facts.get("ansible_" + f[9].replace("-", "_")) or {}
+            for entry in iface.get("ipv6") or []:
+                if entry["scope"] == "global":
+                    v6.update(address=entry["address"], prefix=entry["prefix"],
+                              scope=entry["scope"])
+                    break
+            for key in ("macaddress", "mtu", "type"):
+                if key in iface:
+                    v6[key] = iface[key]
+            break
+    facts["ansible_default_ipv6"] = v6
+
+
+def mount_details(mounts, fstab):
+    """Add Ansible's uuid (from /dev/disk/by-uuid, else N/A), dump and passno (from fstab)."""
+    uuids = {}
+    folder = "/dev/disk/by-uuid"
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            uuids[os.path.realpath(os.path.join(folder, name))] = name
+    fields = {}
+    for line in fstab.splitlines():
+        words = line.split("#")[0].split()
+        if len(words) >= 2:
+            fields[words[1]] = (words + ["0", "0", "0", "0"])[4:6]
+    for entry in mounts:
+        if isinstance(entry, dict):
+            entry.setdefault("uuid", uuids.get(os.path.realpath(entry.get("device", "")), "N/A"))
+            dump, passno = fields.get(entry.get("mount"), ("0", "0"))
+            entry.setdefault("dump", int(dump) if dump.isdigit() else 0)
+            entry.setdefault("passno", int(passno) if passno.isdigit() else 0)
+
+
 def gather(m):
     """Fresh facts from the agent's own gatherer when it is loaded, else the first exchange's."""
     lib = sys.modules.get("pyengine_facts")
@@ -232,11 +490,12 @@ def _collector_of(name):
     return None
 
 
-def select(facts, wanted, patterns):
-    """The facts of the wanted collectors (unmapped ones go with min) matching `patterns`."""
+def select(facts, wanted, patterns, interfaces=()):
+    """The facts of the wanted collectors (unmapped ones go with min) matching `patterns`;
+    `interfaces` are the per-interface fact names (network)."""
     out = {}
     for name, value in facts.items():
-        collector = _collector_of(name)
+        collector = "network" if name in interfaces else _collector_of(name)
         if collector is None:
             if not wanted & set(MIN):
                 continue
@@ -259,7 +518,11 @@ def main(m):
         m.fail(str(exc))
     facts = gather(m)
     facts.update(extra_facts(m, p["fact_path"]))
-    chosen = select(facts, wanted, p["filter"])
+    default_routes(facts, _read("/proc/net/ipv6_route") or "")
+    mount_details(facts.get("ansible_mounts") or [], _read("/etc/fstab") or "")
+    dynamic = set("ansible_" + n.replace("-", "_").replace(":", "_").replace(".", "_")
+                  for n in facts.get("ansible_interfaces") or [])
+    chosen = select(facts, wanted, p["filter"], dynamic)
     chosen["gather_subset"] = list(p["gather_subset"] or ["all"])
     chosen["module_setup"] = True
     return {"changed": False, "ansible_facts": chosen,

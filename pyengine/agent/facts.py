@@ -147,7 +147,8 @@ def python_facts():
         "ansible_python_version": f"{info[0]}.{info[1]}.{info[2]}",
         "ansible_python": {
             "executable": sys.executable,
-            "type": platform.python_implementation(),
+            "type": platform.python_implementation().lower(),  # Ansible: "cpython"
+            "has_sslcontext": True,
             "version": {
                 "major": info[0], "minor": info[1], "micro": info[2],
                 "releaselevel": info[3], "serial": info[4],
@@ -229,12 +230,12 @@ def mount_facts():
                     "block_size": st.f_frsize,
                     "block_total": st.f_blocks,
                     "block_available": st.f_bavail,
-                    "block_used": st.f_blocks - st.f_bfree,
+                    "block_used": st.f_blocks - st.f_bavail,  # as Ansible counts it
                     "size_total": st.f_frsize * st.f_blocks,
                     "size_available": st.f_frsize * st.f_bavail,
                     "inode_total": st.f_files,
                     "inode_available": st.f_favail,
-                    "inode_used": st.f_files - st.f_ffree,
+                    "inode_used": st.f_files - st.f_favail,
                 })
         mounts.append(entry)
     return {"ansible_mounts": mounts}

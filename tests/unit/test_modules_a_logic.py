@@ -87,7 +87,10 @@ def test_setup_parses_resolv_conf_and_if_inet6() -> None:
     text = ("00000000000000000000000000000001 01 80 10 80       lo\n"
             "fe800000000000000000000000000001 02 40 20 80     eth0\n"
             "20010db8000000000000000000000001 02 40 00 80     eth0\n")
-    assert setup.ipv6_addresses(text) == ["2001:db8::1"]
+    assert setup.parse_if_inet6(text) == {
+        "lo": [{"address": "::1", "prefix": "128", "scope": "host"}],
+        "eth0": [{"address": "fe80::1", "prefix": "64", "scope": "link"},
+                 {"address": "2001:db8::1", "prefix": "64", "scope": "global"}]}
 
 
 def test_setup_gathers_fresh_facts_and_local_facts(tmp_path: Path) -> None:
