@@ -13,7 +13,7 @@ so nothing is written to the target's disk. Protocol (see session.py): frames of
       per run) and modules that name their helpers: {"sha", "source", "kind": "native" |
       "ansible", "files": {RELPATH: SHA}, "entry": DOTTED, "meta": {...}}. Native helpers
       (modules/module_utils/) are imported from memory by runtime's finder; an Ansible
-      module runs in a child Python under Ansible's module contract (ansible_run.py).
+      module runs in a forked child under Ansible's module contract (ansible_run.py).
       -> {"op": "done", "ran": N, "stopped": bool}
   {"op": "exit"}  -> {"op": "bye"}, then the agent exits
 
@@ -53,7 +53,6 @@ class Agent(object):
         self.reader = reader
         self.writer = writer
         self.libs = {}
-        self.lib_sources = {}  # name -> source text (ansible_run is also the child's program)
         self.files = {}  # sha -> helper file source, for the life of the agent
         self.code = {}  # (name, sha) -> loaded module, or the error text
         self.facts = {}
@@ -127,7 +126,6 @@ class Agent(object):
     def load_libs(self, message):
         for name, source in sorted((message.get("libs") or {}).items()):
             self.libs[name] = self._load_lib(name, source)
-            self.lib_sources[name] = source
 
     def batch(self, message):
         self.load_libs(message)
@@ -193,7 +191,7 @@ class Agent(object):
         return self.load_module(name, spec["source"])
 
     def run_ansible(self, entry, item):
-        """A bridged Ansible module: run in a child Python by ansible_run.py."""
+        """A bridged Ansible module: run in a forked child by ansible_run.py."""
         runner = self.libs.get("ansible_run")
         if runner is None:
             return {"failed": True, "changed": False, "msg": "agent: ansible_run not loaded"}
@@ -201,7 +199,7 @@ class Agent(object):
             entry.files, entry.entry, item.get("args") or {}, entry.meta,
             check_mode=bool(item.get("check_mode")), diff_mode=bool(item.get("diff")),
             no_log=bool(item.get("no_log")), environment=item.get("environment") or None,
-            child_source=self.lib_sources["ansible_run"])
+            close_fds=(self.writer.fileno(),))
         return result
 
     def load_module(self, name, source):

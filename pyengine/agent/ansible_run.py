@@ -2,20 +2,22 @@
 
 Target-side code: standard library only, Python 3.7+. The agent loads this file like its
 other libs (sent with the first batch that holds an Ansible module) and calls
-`run_ansible_module` for each bridged task. The module runs in a CHILD Python process
-(Ansible modules call sys.exit and change global state), started with this same source
-as its program: the child installs an import finder over the packed files (held in
-memory, nothing on disk), hands the arguments to `ansible.module_utils.basic` as
-AnsiballZ does (`_ANSIBLE_ARGS`, plus the JSON profile on ansible-core 2.19+), and runs
-the module as `__main__`. The module prints its JSON result and exits; the agent reads it.
+`run_ansible_module` for each bridged task. The module runs in a CHILD process (Ansible
+modules call sys.exit and change global state): a fork of the agent, so no interpreter
+starts and each packed file is compiled once per agent. The child installs an import
+finder over the packed files (held in memory, nothing on disk), hands the arguments to
+`ansible.module_utils.basic` as AnsiballZ does (`_ANSIBLE_ARGS`, plus the JSON profile on
+ansible-core 2.19+), and runs the module as `__main__`; the module prints its JSON result
+and exits, the agent reads it from a pipe.
 
 What the module gets (what basic.py reads): ANSIBLE_MODULE_ARGS with the task's arguments
 and `_ansible_check_mode`, `_ansible_diff`, `_ansible_no_log`, `_ansible_verbosity`,
 `_ansible_version`, `_ansible_module_name`, `_ansible_tmpdir` and `_ansible_remote_tmp`
 (a private folder made for the task and removed after it, whatever the module did),
 `_ansible_keep_remote_files` false, `_ansible_socket` none, `_ansible_shell_executable`,
-`_ansible_syslog_facility`, `_ansible_selinux_special_fs`, `_ansible_debug` — only the
-ones the installed ansible-core knows (`pass_vars`, read from it on the controller).
+`_ansible_syslog_facility`, `_ansible_selinux_special_fs`, `_ansible_debug`, ... — only
+the ones the installed ansible-core knows (`meta["pass_vars"]`, read on the controller
+from its PASS_VARS), so an older ansible-core never sees an argument it would refuse.
 """
 
 from __future__ import annotations
@@ -26,20 +28,12 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import traceback
 from typing import Any
 
 PREFIX = "<pyengine-bridge>/"
-CHILD_NAME = "__pyengine_bridge_child__"
-# argv of the child: the source of this file follows on stdin (`<length>\n<source>`).
-CHILD_BOOT = (
-    "import sys;i=sys.stdin.buffer;n=int(i.readline());"
-    "exec(compile(i.read(n),'pyengine/agent/ansible_run.py','exec'),"
-    "{'__name__':'" + CHILD_NAME + "','__builtins__':__builtins__})"
-)
 
 DEFAULT_PASS = {
     "check_mode": None, "diff": None, "no_log": None, "verbosity": 0, "debug": False,
@@ -73,33 +67,81 @@ def module_args(args: dict[str, Any], meta: dict[str, Any], check_mode: bool,
 def run_ansible_module(files: dict[str, str], entry: str, args: dict[str, Any],
                        meta: dict[str, Any], check_mode: bool = False, diff_mode: bool = False,
                        no_log: bool = False, environment: dict[str, str] | None = None,
-                       child_source: str = "", python: str | None = None) -> dict[str, Any]:
-    """Run the packed module `entry` in a child Python; always returns a result dict."""
+                       close_fds: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Run the packed module `entry` in a forked child; always returns a result dict.
+
+    The child is a fork of the agent: no interpreter start, and each packed file is
+    compiled once per agent (the code objects are inherited), so a bridged task costs the
+    module's own imports and work. `close_fds`: the agent's protocol descriptors, which
+    the child must not hold (a daemon the module starts would keep the channel open).
+    """
     tmpdir = tempfile.mkdtemp(prefix="pyengine-mod-")
-    proc = None
+    pid = 0
     try:
-        job = {"files": files, "entry": entry, "params": {
-            "ANSIBLE_MODULE_ARGS": module_args(args, meta, check_mode, diff_mode, no_log,
-                                               tmpdir)}}
-        source = child_source.encode("utf-8")
-        payload = b"%d\n" % len(source) + source + json.dumps(job).encode("utf-8")
-        env = os.environ.copy()
-        env.update({k: str(v) for k, v in (environment or {}).items()})
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        proc = subprocess.Popen([python or sys.executable, "-B", "-c", CHILD_BOOT],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, close_fds=True)
-        out, err = proc.communicate(payload)
+        params = {"ANSIBLE_MODULE_ARGS": module_args(args, meta, check_mode, diff_mode,
+                                                     no_log, tmpdir)}
+        codes = {rel: _compiled(rel, source) for rel, source in files.items()}
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(out_r)
+            os.close(err_r)
+            _child(files, codes, entry, params, environment or {}, out_w, err_w, close_fds)
+        os.close(out_w)
+        os.close(err_w)
+        out, err = _read_both(out_r, err_r)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        rc = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
         result = parse_output(out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-                              proc.returncode)
+                              rc)
         if not diff_mode:
             result.pop("diff", None)  # many modules always return one; Ansible shows it on --diff
         return result
     finally:
-        if proc is not None and proc.poll() is None:  # stopped by a signal: end the child
-            proc.kill()
-            proc.wait()
+        if pid:  # the agent is being stopped (a signal) while the module runs: end it
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+_CODE_CACHE = {}  # type: dict[tuple[str, int, int], Any]
+
+
+def _compiled(rel: str, source: str) -> Any:
+    key = (rel, len(source), hash(source))
+    if key not in _CODE_CACHE:
+        _CODE_CACHE[key] = compile(source, PREFIX + rel, "exec", dont_inherit=True)
+    return _CODE_CACHE[key]
+
+
+def _read_both(out_fd: int, err_fd: int) -> tuple[bytes, bytes]:
+    """Read two pipes to their ends at once (a full stderr pipe must not block stdout)."""
+    import selectors
+
+    chunks = {out_fd: [], err_fd: []}  # type: dict[int, list[bytes]]
+    selector = selectors.DefaultSelector()
+    try:
+        for fd in chunks:
+            selector.register(fd, selectors.EVENT_READ)
+        open_fds = set(chunks)
+        while open_fds:
+            for key, _ in selector.select():
+                data = os.read(key.fd, 65536)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    selector.unregister(key.fd)
+                    open_fds.discard(key.fd)
+    finally:
+        selector.close()
+        os.close(out_fd)
+        os.close(err_fd)
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
 
 
 def parse_output(stdout: str, stderr: str, rc: int) -> dict[str, Any]:
@@ -164,8 +206,15 @@ class _MemoryLoader(importlib.abc.SourceLoader):
     """Finds (as a meta-path finder) and loads modules from {relative path: source};
     no bytecode, no files."""
 
-    def __init__(self, files: dict[str, str]) -> None:
+    def __init__(self, files: dict[str, str], codes: dict[str, Any] | None = None) -> None:
         self.files = files
+        self.codes = codes or {}  # relpath -> code object compiled by the agent
+
+    def get_code(self, fullname: str) -> Any:
+        rel = self._relpath(fullname)
+        if rel is not None and rel in self.codes:
+            return self.codes[rel]
+        return super().get_code(fullname)
 
     def _relpath(self, fullname: str) -> str | None:
         base = fullname.replace(".", "/")
@@ -201,36 +250,77 @@ class _MemoryLoader(importlib.abc.SourceLoader):
         return self.files[rel].encode("utf-8")
 
 
-def child_main() -> None:
-    """The child: read the job, import from memory, run the module as __main__."""
-    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    sys.stdin = open(os.devnull)
-    os.dup2(sys.stdin.fileno(), 0)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.path[:] = [p for p in sys.path if p]  # '' (the cwd) must not shadow anything
-    sys.meta_path.insert(0, _MemoryLoader(job["files"]))
-    entry = job["entry"]
-    sys.argv = [PREFIX + entry.replace(".", "/") + ".py"]
-    encoded = json.dumps(job["params"]).encode("utf-8")
+def _child(files: dict[str, str], codes: dict[str, Any], entry: str,
+           params: dict[str, Any], environment: dict[str, str], out_fd: int, err_fd: int,
+           close_fds: tuple[int, ...]) -> None:
+    """In the forked child: fresh stdio, the packed files importable, the module as
+    __main__ under Ansible's contract; exit with its status, never return."""
+    status = 1
     try:
-        import runpy
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        for fd in (null, out_fd, err_fd) + tuple(close_fds):
+            if fd > 2:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(signum, signal.SIG_DFL)
+        sys.stdin = open(os.devnull)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", closefd=False)
+        os.environ.update({k: str(v) for k, v in environment.items()})
+        import atexit
 
+        atexit._clear()  # the agent's handlers are not the module's
+        status = _run_module(files, codes, entry, params)
+        atexit._run_exitfuncs()  # what the module registered (Ansible runs them too)
+    except BaseException:  # noqa: B036 - nothing may escape into the agent's loop
+        try:
+            sys.stderr.write(traceback.format_exc())
+        except Exception:  # noqa: BLE001
+            pass
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(status)
+
+
+def _run_module(files: dict[str, str], codes: dict[str, Any], entry: str,
+                params: dict[str, Any]) -> int:
+    """Hand the arguments to ansible.module_utils.basic as AnsiballZ does; run `entry`."""
+    import runpy
+
+    sys.meta_path.insert(0, _MemoryLoader(files, codes))
+    sys.path[:] = [p for p in sys.path if p]  # '' (the cwd) must not shadow anything
+    sys.argv = [PREFIX + entry.replace(".", "/") + ".py"]
+    try:
         from ansible.module_utils import basic  # type: ignore[import-not-found]
-        basic._ANSIBLE_ARGS = encoded
+
+        basic._ANSIBLE_ARGS = json.dumps(params).encode("utf-8")
         if hasattr(basic, "_ANSIBLE_PROFILE"):
-            basic._ANSIBLE_PROFILE = "legacy"
+            basic._ANSIBLE_PROFILE = "legacy"  # ansible-core 2.19+: the JSON profile
         runpy.run_module(entry, run_name="__main__", alter_sys=True)
-    except Exception as exc:  # SystemExit (how a module ends) goes through
+    except SystemExit as exc:  # how a module ends
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        sys.stderr.write(str(code) + "\n")
+        return 1
+    except Exception as exc:
         sys.stdout.write(json.dumps({
             "failed": True, "changed": False,
             "msg": f"module {entry} raised {type(exc).__name__}: {exc}",
             "exception": traceback.format_exc()}) + "\n")
-        sys.stdout.flush()
-        sys.exit(1)
+        return 1
     sys.stdout.write(json.dumps({"failed": True, "changed": False,
                                  "msg": f"module {entry} returned without a result"}) + "\n")
-    sys.exit(1)
-
-
-if __name__ == CHILD_NAME:
-    child_main()
+    return 1

@@ -14,6 +14,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pyengine.errors import PyengineError
 from pyengine.paths import builtin_modules_dir
@@ -39,7 +40,7 @@ class ModuleCode:
     kind: str = NATIVE
     files: dict[str, str] = field(default_factory=dict)
     entry: str = ""
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

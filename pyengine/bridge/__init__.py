@@ -3,7 +3,7 @@
 A task naming a module that is not in `modules/` (nor a controller action) but is
 installed on the controller with ansible-core or a collection is found by modspec
 (`kind == "ansible"`, options from `content/ansible_modules.py`); `pack.py` packs it with
-the module_utils it imports; the agent runs it in a child Python
+the module_utils it imports; the agent runs it in a forked child
 (`pyengine/agent/ansible_run.py`) under Ansible's module contract, in the same batch as
 native tasks. `module_code` is what the executor's module resolver hands the session.
 """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyengine.agent.bundle import ANSIBLE, ModuleCode, imports_of, parse_source
 from pyengine.content.collections import AnsibleModule, ansible_core_dir, find_collection
@@ -115,7 +116,11 @@ class Packer:
             tree = parse_source(source, found.relpath)
             for imp in imports_of(tree, package):
                 todo.extend(self._targets(imp.module, imp.names))
-        meta = {"ansible_version": ansible_core_version(self.core), "fqcn": module.fqcn}
+        meta: dict[str, Any] = {"ansible_version": ansible_core_version(self.core),
+                                "fqcn": module.fqcn}
+        known = pass_vars(files)
+        if known is not None:
+            meta["pass_vars"] = known
         return ModuleCode(source="", kind=ANSIBLE, files=files, entry=entry, meta=meta)
 
     def _targets(self, module: str, names: tuple[str, ...]) -> list[str]:
@@ -144,6 +149,28 @@ def _dotted_name(module: AnsibleModule) -> str:
     if module.collection is None:
         return "ansible.modules." + ".".join(rest)
     return f"ansible_collections.{namespace}.{coll}.plugins.modules." + ".".join(rest)
+
+
+def pass_vars(files: dict[str, str]) -> list[str] | None:
+    """The `_ansible_*` names the packed ansible-core accepts (keys of its PASS_VARS dict,
+    in common/parameters.py or, in older releases, basic.py); None when not found."""
+    for rel in ("ansible/module_utils/common/parameters.py", "ansible/module_utils/basic.py"):
+        if rel not in files:
+            continue
+        for node in ast.parse(files[rel]).body:
+            target: ast.expr
+            value: ast.expr | None
+            if isinstance(node, ast.AnnAssign):
+                target, value = node.target, node.value
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id == "PASS_VARS" and \
+                    isinstance(value, ast.Dict):
+                return sorted(k.value for k in value.keys
+                              if isinstance(k, ast.Constant) and isinstance(k.value, str))
+    return None
 
 
 def ansible_core_version(core: Path | None) -> str:

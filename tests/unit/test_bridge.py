@@ -9,7 +9,6 @@ Python through the `local` connection, files only in pytest's tmp_path.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -365,12 +364,14 @@ def test_a_crashing_module_fails_its_task_and_the_agent_goes_on(
         project: Path, session: Any) -> None:
     s = session([project])
     results = s.run_all([task("acme.demo.crash", {}, "1"),
-                         task("acme.demo.greet", {"path": str(project / "after.txt")}, "2")])
+                         task("acme.demo.greet", {"path": str(project / "after.txt")}, "2"),
+                         task("shell", {"cmd": "echo ${PYENGINE_SHOULD_NOT_LEAK:-clean}"}, "3")])
     crash = results[0]["result"]
     assert crash["failed"] and not crash["changed"]
     assert "boom from the module" in json.dumps(crash)
     assert results[1]["result"]["changed"]  # same agent, next task
-    assert "PYENGINE_SHOULD_NOT_LEAK" not in os.environ  # the module ran in a child
+    # The module changed os.environ in its own process, not in the agent's.
+    assert results[2]["result"]["stdout"] == "clean"
 
 
 def test_unknown_argument_is_refused_by_the_module_itself_too(
@@ -436,3 +437,23 @@ def test_a_library_module_beside_the_playbook_is_packed_from_its_own_file(
     s = session([tmp_path])
     result = s.run_all([task("hello_lib", {"who": "lab"})])[0]["result"]
     assert result["msg"] == "hi lab" and not result["failed"]
+
+
+def test_only_the_contract_keys_the_installed_ansible_core_knows_are_sent(
+        project: Path) -> None:
+    from pyengine.agent.ansible_run import module_args
+
+    module = find_ansible_module("acme.demo.greet", (), project)
+    assert module is not None
+    meta = Packer(project).pack(module).meta
+    assert {"check_mode", "diff", "no_log", "tmpdir", "remote_tmp", "version"} <= set(
+        meta["pass_vars"])
+    sent = module_args({"path": "/x"}, meta, True, False, True, "/tmp/t")
+    assert sent["_ansible_check_mode"] is True and sent["_ansible_no_log"] is True
+    assert sent["_ansible_tmpdir"] == sent["_ansible_remote_tmp"] == "/tmp/t"
+    assert sent["_ansible_module_name"] == "acme.demo.greet"
+    assert {k[len("_ansible_"):] for k in sent if k.startswith("_ansible_")} <= set(
+        meta["pass_vars"])
+    older = module_args({}, dict(meta, pass_vars=["check_mode", "diff"]), False, True,
+                        False, "/t")
+    assert older == {"_ansible_check_mode": False, "_ansible_diff": True}
