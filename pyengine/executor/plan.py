@@ -22,12 +22,12 @@ from pyengine.actions.base import (
     ActionFailed,
     load_action,
 )
+from pyengine.booleans import boolean_word, is_true
 from pyengine.errors import PyengineError
 from pyengine.executor.program import Cursor
 from pyengine.masking import register_secret, register_tree
 from pyengine.playbook.model import Task
 from pyengine.templating import Templar, is_template, template_variables
-from pyengine.templating.filters import to_bool
 
 # Flow-control "actions" the host worker handles itself.
 FLOW = {"meta", "include_tasks", "import_tasks", "include_role", "import_role"}
@@ -173,15 +173,19 @@ def sets_unknown_facts(task: Task) -> bool:
         short.endswith("_facts") and task.action not in FACT_MODULES)
 
 
-def as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
+def keyword_bool(value: Any, keyword: str) -> bool:
+    """A boolean keyword's rendered value (check_mode, diff, ignore_errors, no_log, become).
+
+    Strict, as Ansible's keywords are: a value that is no boolean word raises
+    (PyengineError) so the task fails, instead of counting as "no" and, for check_mode,
+    changing the host for real.
+    """
     if value is None:
         return False
-    try:
-        return to_bool(value)
-    except Exception:  # noqa: BLE001
-        return bool(value)
+    answer = boolean_word(value)
+    if answer is None:
+        raise PyengineError(f"{keyword}: {value!r} is not a boolean (yes/no, true/false)")
+    return answer
 
 
 def _loop_items(task: Task, templar: Templar) -> list[Any] | None:
@@ -213,11 +217,11 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
     planned = Planned(task, cursor, MODULE, templar, check_mode=ctx.check_mode, diff=ctx.diff)
     try:
         if task.check_mode is not None:
-            planned.check_mode = as_bool(templar.render(task.check_mode))
+            planned.check_mode = keyword_bool(templar.render(task.check_mode), "check_mode")
         if task.diff is not None:
-            planned.diff = as_bool(templar.render(task.diff))
-        planned.ignore_errors = as_bool(templar.render(task.ignore_errors))
-        planned.no_log = as_bool(templar.render(task.no_log))
+            planned.diff = keyword_bool(templar.render(task.diff), "diff")
+        planned.ignore_errors = keyword_bool(templar.render(task.ignore_errors), "ignore_errors")
+        planned.no_log = keyword_bool(templar.render(task.no_log), "no_log")
     except PyengineError as err:
         return failed_planning(planned, err)
     action = task.action
@@ -227,7 +231,7 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
         return planned
     module = load_action(action)
     planned.action = module
-    kind = getattr(module, "KIND", None)
+    kind = module.KIND if module is not None else None
     sequenced = (
         kind == SEQUENCED or task.until is not None or task.delegate_to is not None
         or task.run_once
@@ -285,7 +289,7 @@ def _plan_slot(ctx: PlanContext, planned: Planned, kind: str | None, item_vars: 
         args = templar.render(task.args)
         if not isinstance(args, dict):
             raise PyengineError("module arguments did not render to a mapping")
-        if task.action == "copy" and args.get("src") and not as_bool(args.get("remote_src")):
+        if task.action == "copy" and args.get("src") and not is_true(args.get("remote_src")):
             kind = TRANSFORM  # the controller's file travels as bytes (pyengine/actions/_files)
             args = ctx.normalize("copy", args, task)
             actx = ctx.action_context(task, args, templar, planned.check_mode, planned.diff)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pyengine.executor.contracts import RunOptions, Sources
 from pyengine.executor.hoststate import HostState
-from pyengine.executor.plan import as_bool
+from pyengine.executor.plan import keyword_bool
 from pyengine.paths import search_dirs
 from pyengine.playbook.model import Play, Task
 from pyengine.templating import Templar, is_template
@@ -149,4 +149,4 @@ def play_check_mode(play: Play, extra_vars: Mapping[str, Any]) -> bool:
     """
     if play.check_mode is None or isinstance(play.check_mode, bool):
         return bool(play.check_mode)
-    return as_bool(Templar(extra_vars).render(play.check_mode))
+    return keyword_bool(Templar(extra_vars).render(play.check_mode), "check_mode")

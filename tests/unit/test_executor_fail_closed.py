@@ -69,3 +69,18 @@ def test_broken_become_variable_of_one_task_fails_that_task(tmp_path: Path) -> N
     assert statuses(run, "h1") == [("guarded", "failed")]
     assert "undefined_thing" in run.hosts["h1"].tasks[0].msg
     assert not (tmp_path / "h1.written").exists()
+
+
+def test_check_mode_that_renders_to_no_boolean_fails_the_task(tmp_path: Path) -> None:
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          vars:
+            audit: "maybe"
+          tasks:
+            - name: guarded
+              copy: {dest: "TMP/{{ inventory_hostname }}.written", content: "x\\n"}
+              check_mode: "{{ audit }}"
+        """, hosts=["h1"])
+    assert statuses(run, "h1") == [("guarded", "failed")]
+    assert "check_mode: 'maybe' is not a boolean" in run.hosts["h1"].tasks[0].msg
+    assert not (tmp_path / "h1.written").exists()
