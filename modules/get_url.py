@@ -167,12 +167,12 @@ def fetch(p, url, if_modified_since=None):
     finally:
         response.close()
     data = b"".join(chunks)
-    status = response.getcode() or 200
+    status = response.getcode()  # None for file:// URLs, as Ansible reports it
     info = response.info()
     length = info.get("Content-Length") if info is not None else None
     if length and length.isdigit() and int(length) != len(data) and url.startswith("http"):
         raise RequestFailed("Incomplete read: got %d of %s bytes" % (len(data), length))
-    if status != 200 and not url.startswith(("file:", "ftp:")):
+    if status not in (200, None) and not url.startswith(("file:", "ftp:")):
         raise RequestFailed("Request failed", status, "status %s" % status)
     return Fetched(data, status, info, response.geturl() or url)
 
