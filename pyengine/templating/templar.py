@@ -85,9 +85,11 @@ class Templar:
 
     # -- public API ---------------------------------------------------------------
 
-    def render(self, value: Any) -> Any:
+    def render(self, value: Any, keys: bool = True) -> Any:
         """Render strings inside `value` (dicts and lists recursively); `omit` drops keys.
-        A `with_<lookup>` loop renders to its items."""
+        A `with_<lookup>` loop renders to its items. `keys`: dict keys are rendered too
+        (task arguments: `set_fact: {"{{ name }}": 1}`); a variable's keys are not, as in
+        Ansible."""
         if isinstance(value, str):
             return self._render_str(value)
         if isinstance(value, WithLoop):
@@ -95,13 +97,13 @@ class Templar:
         if isinstance(value, Mapping):
             out = {}
             for k, v in value.items():
-                rendered = self.render(v)
+                rendered = self.render(v, keys)
                 if isinstance(rendered, str) and rendered == OMIT:
                     continue
-                out[self.render(k) if is_template(k) else k] = rendered
+                out[self.render(k) if keys and is_template(k) else k] = rendered
             return out
         if isinstance(value, (list, tuple)):
-            return [r for r in (self.render(v) for v in value)
+            return [r for r in (self.render(v, keys) for v in value)
                     if not (isinstance(r, str) and r == OMIT)]
         return value
 
@@ -153,7 +155,7 @@ class Templar:
             raise TemplateError(f"recursive loop in variable '{name}' ({chain})")
         self._active.append(name)
         try:
-            return self.render(value)
+            return self.render(value, keys=False)
         except TemplateError as err:
             if f"variable '{name}'" in err.message:
                 raise
@@ -217,7 +219,7 @@ def _needs_render(value: Any) -> bool:
     if isinstance(value, str):
         return is_template(value)
     if isinstance(value, Mapping):
-        return any(_needs_render(v) or is_template(k) for k, v in value.items())
+        return any(_needs_render(v) for v in value.values())
     if isinstance(value, (list, tuple)):
         return any(_needs_render(v) for v in value)
     return False
