@@ -185,8 +185,15 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
     with lock:
         # systemd stops the nightly job with SIGTERM: the same clean stop as Ctrl-C.
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        result = None
         try:
             result = run_playbook(book, sources, options, reporter)
+            _ignore_further_signals()  # the run is over: its records must not be cut short
+        except KeyboardInterrupt:
+            # Landed after the run had finished, before the line above: record it whole.
+            _ignore_further_signals()
+            if result is None:
+                raise
         except Interrupted as stop:
             _ignore_further_signals()  # the records of the interrupted run get written
             reporter.close()
@@ -195,7 +202,6 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
             reporter.print_recap(stop.result)
             write_records(stop.result, EXIT_INTERRUPTED, records, clients(stop.result), warn)
             sys.exit(EXIT_INTERRUPTED)
-        _ignore_further_signals()  # the run is over: its records must not be cut short
         report = write_records(result, result.exit_code, records, clients(result), warn)
     if not record_opts.get("quiet"):
         # Controls tagged with an id: each one's pass/fail and the score per host (all of

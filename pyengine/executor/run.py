@@ -49,6 +49,12 @@ def run_playbook(playbook: Playbook, sources: Sources, options: RunOptions,
     current: list[PlayRun] = []
     try:
         _run_plays(playbook, sources, options, reporter, result, states, current)
+        # Closing is part of the run: a signal that lands here is an interrupt too.
+        result.finished = _now()
+        _close_all(states, current)
+        for name, state in states.items():
+            result.hosts[name].round_trips = state.round_trips
+        reporter.run_end(result)
     except KeyboardInterrupt:
         mid = _interrupt(current, states)
         result.interrupted = True
@@ -58,11 +64,6 @@ def run_playbook(playbook: Playbook, sources: Sources, options: RunOptions,
     except BaseException:
         _close_all(states, current)  # no agent stays on a host
         raise
-    result.finished = _now()
-    _close_all(states, current)
-    for name, state in states.items():
-        result.hosts[name].round_trips = state.round_trips
-    reporter.run_end(result)
     return result
 
 
