@@ -141,7 +141,8 @@ def test_signal_at_a_random_point(lab: Any, tmp_path: Path, workdir: str,
         first = proc.stdout.readline()
         if not first.startswith("pyengine run"):
             proc.wait(60)
-            pytest.fail(f"the run did not start: {first}{proc.stderr.read() if proc.stderr else ''}")
+            err = proc.stderr.read() if proc.stderr else ""
+            pytest.fail(f"the run did not start: {first}{err}")
         time.sleep(delay)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
