@@ -46,6 +46,7 @@ class PkgSpec:
     name: str
     version: str
     depends: Sequence[str] = ()
+    recommends: Sequence[str] = ()
     postinst: str | None = None
     prerm: str | None = None
     files: dict[str, str] = field(default_factory=dict)
@@ -78,6 +79,8 @@ def build_deb(spec: PkgSpec, outdir: Path) -> Path:
                    f"Section: {spec.section}", f"Priority: {spec.priority}"]
         if spec.depends:
             control.append("Depends: " + ", ".join(spec.depends))
+        if spec.recommends:
+            control.append("Recommends: " + ", ".join(spec.recommends))
         control.append(f"Description: {spec.description}")
         (debian / "control").write_text("\n".join(control) + "\n")
         if spec.conffiles:

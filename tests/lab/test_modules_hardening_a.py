@@ -265,3 +265,47 @@ def test_mount_states_mounted_unmounted_remounted_absent(lab: Any, tmp_path: Pat
         assert not changed("absent")
     finally:
         sh(f"umount {MNT} 2>/dev/null; rm -rf {BASE}; true")
+
+
+def test_package_hands_backend_arguments_to_apt(lab: Any, tmp_path: Path) -> None:
+    """install_recommends and update_cache reach apt through `package` (Ansible's rule)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from aptrepo import PkgSpec, build_repo, isolated_env, publish, unpublish
+
+    main, extra, repo_name = f"pyetest-{SUF}-main", f"pyetest-{SUF}-rec", f"pkg{SUF}"
+    h1 = lab.host("h1")
+    repo = build_repo(tmp_path / "repo", [PkgSpec(main, "1.0", recommends=[extra]),
+                                          PkgSpec(extra, "1.0")])
+    publish(h1, repo, repo_name)
+    env = json.dumps(isolated_env(repo_name))
+    play = f"""
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - name: pkg
+      ansible.builtin.package:
+        name: {main}
+        state: present
+        install_recommends: false
+        update_cache: true
+      environment: {env}
+"""
+
+    def installed(name: str) -> bool:
+        out = h1.exec(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}", name], check=False)
+        return str(out.stdout).startswith("ii")
+
+    try:
+        first = _run(lab, tmp_path, play)
+        task = first["tasks"][0]
+        assert task["changed"] and task["result"]["cache_updated"] is True, task
+        assert installed(main) and not installed(extra)  # the recommendation was not taken
+        second = _run(lab, tmp_path, play)
+        assert second["changed"] == 0
+        # Check mode plans from the lists it has (no cache update, as in Ansible).
+        dry = _run(lab, tmp_path, play.replace("state: present", "state: absent"), "--check",
+                   "--diff")
+        assert dry["changed"] == 1 and installed(main)
+    finally:
+        h1.exec(["sh", "-c", f"dpkg --purge {main} {extra} >/dev/null 2>&1; true"], check=False)
+        unpublish(h1, repo_name)
