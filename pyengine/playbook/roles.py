@@ -21,9 +21,14 @@ from pyengine.playbook import keywords
 from pyengine.playbook.context import LoadContext
 from pyengine.playbook.model import Origin, RoleRef, Task, TaskOrBlock
 from pyengine.playbook.scope import Scope
-from pyengine.playbook.tasks import _own_keywords, collection_list, load_tasks_into
+from pyengine.playbook.tasks import (
+    _own_keywords,
+    collection_list,
+    load_tasks_into,
+    parse_task_list,
+)
 from pyengine.playbook.values import as_vars, type_name
-from pyengine.templating import is_template
+from pyengine.templating import is_template, wrap_unsafe
 from pyengine.yamlload import YDict, item_origin, key_origin, merged, origin_of, value_origin
 
 YAML_EXTS = ("", ".yml", ".yaml", ".json")
@@ -180,6 +185,7 @@ def _load_role_at(found: FoundRole, name: str, params: dict[str, Any], own: dict
     task_files = main_file(path, "tasks", tasks_from)
     if not task_files and tasks_from != "main":
         p.add(f"role '{name}' has no tasks/{tasks_from}.yml", where)
+    out.extend(_argument_spec_task(path, meta, ref, tasks_from, role_scope, ctx))
     for f in task_files:
         out.extend(load_tasks_into(f, role_scope, ctx, where))
     for f in main_file(path, "handlers", handlers_from):
@@ -205,6 +211,56 @@ def _role_topics(handler: Task, ref: RoleRef) -> None:
             qualified = f"{label} : {topic}"
             if qualified not in handler.listen:
                 handler.listen.append(qualified)
+
+
+def _argument_spec_task(path: Path, meta: Any, ref: RoleRef, entry_point: str,
+                        scope: Scope, ctx: LoadContext) -> list[TaskOrBlock]:
+    """Ansible's first task of a role with an argument spec for its entry point
+    (meta/argument_specs.yml, or `argument_specs` in meta/main.yml): check the role's
+    variables and parameters against it, tagged `always`."""
+    specs: Any = None
+    where: Origin | None = None
+    for ext in (".yml", ".yaml"):
+        spec_file = path / "meta" / f"argument_specs{ext}"
+        if spec_file.is_file():
+            loaded = ctx.load(spec_file)
+            where = origin_of(loaded, Origin(str(spec_file)))
+            specs = loaded.get("argument_specs") if isinstance(loaded, dict) else None
+            break
+    else:
+        if isinstance(meta, dict) and "argument_specs" in meta:
+            specs = meta["argument_specs"]
+            where = value_origin(meta, "argument_specs", origin_of(meta))
+    if specs is None:
+        return []
+    if not isinstance(specs, dict):
+        ctx.problems.add(f"'argument_specs' must map entry points to specs, got "
+                         f"{type_name(specs)}", where)
+        return []
+    spec = specs.get(entry_point)
+    if not isinstance(spec, dict):
+        return []
+    options = spec.get("options") or {}
+    if not isinstance(options, dict):
+        ctx.problems.add(f"argument_specs.{entry_point}.options must be a mapping, got "
+                         f"{type_name(options)}", value_origin(specs, entry_point, where))
+        return []
+    name = f"Validating arguments against arg spec '{entry_point}'"
+    if spec.get("short_description"):
+        name += f" - {spec['short_description']}"
+    task = {
+        "name": name,
+        "ansible.builtin.validate_argument_spec": {
+            # Descriptions are text, never templates: kept out of rendering.
+            "argument_spec": wrap_unsafe(dict(options)),
+            "provided_arguments": dict(ref.params),
+            "validate_args_context": {"type": "role", "name": ref.fqcn,
+                                      "argument_spec_name": entry_point, "path": str(path)},
+        },
+        "tags": ["always"],
+    }
+    origin = where or Origin(str(path / "meta"))
+    return parse_task_list([task], scope, ctx, Path(origin.file), origin)
 
 
 def role_collections(collection: str | None, meta_collections: list[str]) -> list[str]:

@@ -189,3 +189,26 @@ def test_ssh_common_args_reach_the_connection(lab: Any, tmp_path: Path) -> None:
                      inventory=inv)
     assert rc == 0 and "WHO=root" in out, out
     assert "ignored (the paramiko connection cannot honour them): -o ControlMaster=auto" in out
+
+
+def test_role_argument_spec_is_checked_before_the_role_runs(lab: Any, tmp_path: Path,
+                                                            workdir: str) -> None:
+    role = tmp_path / "roles/sized"
+    (role / "tasks").mkdir(parents=True)
+    (role / "meta").mkdir()
+    (role / "defaults").mkdir()
+    (role / "defaults/main.yml").write_text("size: 10\n")
+    (role / "meta/argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    options:\n      size: {type: int}\n"
+        "      mode: {type: str, choices: [small, big]}\n")
+    (role / "tasks/main.yml").write_text(
+        f"- copy: {{dest: {workdir}, content: '{{{{ size }}}}'}}\n")
+    rc, report, out = run(lab, tmp_path, "- hosts: all\n  roles: [sized]\n")
+    assert rc == 0, out
+    assert sh(lab, "cat", workdir) == "10"
+    lab.hosts[0].exec(["rm", "-f", workdir])
+    rc, report, out = run(lab, tmp_path, "- hosts: all\n  roles: [sized]\n",
+                          "-e", "size=big", "-e", "mode=huge")
+    assert rc == 2, out
+    assert "Validation of arguments failed" in out and "must be one of: small, big" in out
+    assert sh(lab, "ls", workdir) == ""  # the role's task never ran
