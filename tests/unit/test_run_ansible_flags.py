@@ -326,3 +326,23 @@ def test_ask_pass_prompts_and_the_password_is_a_masked_lowest_variable(
     result = CliRunner().invoke(cli, ["run", "-i", "inv.ini", "p.yml", "-k"],
                                 input="Sup3r-Secret-Pw\n")
     assert seen["vars"]["ansible_password"] == "from-inventory"  # the inventory wins
+
+
+def test_collection_roles_listed_as_ansible_playbook_lists_them(project: Path) -> None:
+    """FQCN role names in task labels, and the argument-spec task Ansible adds first."""
+    if not ANSIBLE_PLAYBOOK.exists():
+        pytest.skip("ansible-core is not installed")
+    role = project / "collections/ansible_collections/acme/hard/roles/base"
+    (role / "tasks").mkdir(parents=True)
+    (role / "meta").mkdir()
+    (role / "tasks/main.yml").write_text("- name: harden\n  debug: msg=x\n  tags: [h1]\n")
+    (role / "meta/argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    short_description: Base.\n    options:\n"
+        "      level: {type: int}\n")
+    (project / "c.yml").write_text(
+        "- hosts: web\n  roles:\n    - acme.hard.base\n  tasks:\n"
+        "    - include_role: {name: acme.hard.base}\n")
+    mine = ours("-i", "inv.ini", "c.yml", "--list-tasks", "--list-tags")
+    want = theirs("-i", "inv.ini", "c.yml", "--list-tasks", "--list-tags")
+    assert mine.returncode == want.returncode == 0, mine.stderr + want.stderr
+    assert mine.stdout == want.stdout
