@@ -64,6 +64,7 @@ class ModuleSpec:
     ps1_path: Path | None = None  # the Windows twin, when there is one
     collection: Path | None = None  # kind 'ansible': the collection folder (None: core)
     unsupported: str = ""  # why a found module cannot run (a load-time error)
+    returns_facts: bool = False  # kind 'ansible': its RETURN documents ansible_facts
 
     @property
     def aliases(self) -> dict[str, str]:
@@ -185,6 +186,7 @@ def _native_spec(name: str, project_dirs: list[Path | str]) -> ModuleSpec | None
 
 
 _ansible_cache: dict[tuple[str, tuple[str, ...], bool], ModuleSpec | None] = {}
+_ansible_by_name: dict[str, ModuleSpec] = {}  # FQCN -> the spec the loader resolved
 
 
 def _ansible_spec(name: str, project_dirs: list[Path | str],
@@ -204,13 +206,22 @@ def _ansible_spec(name: str, project_dirs: list[Path | str],
                       "help": _first_line(o.get("description"))}
                 for opt, o in doc.options.items()}
         spec = ModuleSpec(module.fqcn, module.path, ANSIBLE, doc.summary, args,
-                          any_args=not doc.complete, collection=module.collection)
+                          any_args=not doc.complete, collection=module.collection,
+                          returns_facts=doc.returns_facts)
+        _ansible_by_name[spec.name] = spec
         if action_plugin(module) is not None:
             spec.unsupported = (f"module {module.fqcn} needs Ansible's action plugin of the "
                                 f"same name on the controller, which pyengine does not run")
     if not forced_only:
         _ansible_cache[key] = spec
     return spec
+
+
+def sets_facts(name: str, project_dirs: Iterable[Path | str] = ()) -> bool:
+    """True for an Ansible module (bridged) whose RETURN documents `ansible_facts`: the
+    fact names are not known before it runs (the executor ends the batch after it)."""
+    spec = _ansible_by_name.get(name) or find_module(name, project_dirs)
+    return spec is not None and spec.kind == ANSIBLE and spec.returns_facts
 
 
 def _first_line(text: Any) -> str:

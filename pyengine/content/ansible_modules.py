@@ -39,6 +39,7 @@ class ModuleDoc:
     summary: str = ""
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     complete: bool = True  # False: some options may be missing; accept any name
+    returns_facts: bool = False  # RETURN documents ansible_facts (names not known ahead)
 
 
 _cache: dict[tuple[str, float], ModuleDoc] = {}
@@ -58,10 +59,11 @@ def read_module_doc(path: Path, playbook_dir: Path | None = None) -> ModuleDoc:
 
 
 def _parse(path: Path, playbook_dir: Path | None) -> ModuleDoc:
-    text = _string_assignments(path).get("DOCUMENTATION")
-    data = _yaml(text)
+    strings = _string_assignments(path)
+    returns_facts = "ansible_facts" in strings.get("RETURN", "")
+    data = _yaml(strings.get("DOCUMENTATION"))
     if not isinstance(data, dict):
-        return ModuleDoc(complete=False)
+        return ModuleDoc(complete=False, returns_facts=returns_facts)
     options: dict[str, dict[str, Any]] = {}
     complete = True
     fragments = data.get("extends_documentation_fragment") or []
@@ -78,7 +80,7 @@ def _parse(path: Path, playbook_dir: Path | None) -> ModuleDoc:
         for name, opt in own.items():
             options[str(name)] = opt if isinstance(opt, dict) else {}
     summary = data.get("short_description") or ""
-    return ModuleDoc(str(summary), options, complete)
+    return ModuleDoc(str(summary), options, complete, returns_facts)
 
 
 def _yaml(text: str | None) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pyengine import modspec
 from pyengine.actions.base import (
     LOCAL,
     SEQUENCED,
@@ -170,7 +171,8 @@ def sets_unknown_facts(task: Task) -> bool:
     `*_facts` module (an Ansible module run through the bridge, say)."""
     short = task.action.rsplit(".", 1)[-1]
     return task.action in OPAQUE_FACT_MODULES or (
-        short.endswith("_facts") and task.action not in FACT_MODULES)
+        short.endswith("_facts") and task.action not in FACT_MODULES) or (
+        "." in task.action and modspec.sets_facts(task.action))  # bridged, RETURN says so
 
 
 def keyword_bool(value: Any, keyword: str) -> bool:

@@ -79,6 +79,27 @@ FILES = {
         if __name__ == "__main__":
             main()
     ''',
+    f"{COLL}/modules/facts.py": '''
+        DOCUMENTATION = r"""
+        module: facts
+        short_description: Sets a fact.
+        options: {}
+        """
+        RETURN = r"""
+        ansible_facts:
+          description: acme_greeting
+          returned: always
+          type: dict
+        """
+        from ansible.module_utils.basic import AnsibleModule
+
+        def main():
+            module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+            module.exit_json(changed=False, ansible_facts={"acme_greeting": "hi there"})
+
+        if __name__ == "__main__":
+            main()
+    ''',
     f"{COLL}/module_utils/text.py": '''
         from ansible_collections.acme.demo.plugins.module_utils.words import HELLO
 
@@ -457,3 +478,31 @@ def test_only_the_contract_keys_the_installed_ansible_core_knows_are_sent(
     older = module_args({}, dict(meta, pass_vars=["check_mode", "diff"]), False, True,
                         False, "/t")
     assert older == {"_ansible_check_mode": False, "_ansible_diff": True}
+
+
+def test_facts_of_a_bridged_module_are_there_for_the_next_task(project: Path) -> None:
+    from pyengine.executor.contracts import RunOptions
+    from pyengine.executor.run import run_playbook
+    from pyengine.executor.sources import InventorySources
+    from pyengine.inventory import load_inventory
+    from pyengine.playbook import load_playbook
+    from pyengine.vars import VariableManager
+
+    (project / "inv.ini").write_text(f"h ansible_connection=local "
+                                     f"ansible_python_interpreter={sys.executable}\n")
+    (project / "site.yml").write_text(textwrap.dedent(f"""
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - acme.demo.facts:
+            - copy: {{content: "{{{{ acme_greeting }}}}", dest: "{project}/out.txt"}}
+        """))
+    playbook = load_playbook(project / "site.yml")
+    inventory = load_inventory(project / "inv.ini", playbook_dir=project)
+    sources = InventorySources(inventory, VariableManager(inventory, {}))
+    sources.set_playbook_dir(project)  # as `pyengine run` does
+    result = run_playbook(playbook, sources, RunOptions())
+    host = result.hosts["h"]
+    assert [t.status for t in host.tasks] == ["ok", "changed"], [t.result for t in host.tasks]
+    assert (project / "out.txt").read_text() == "hi there"
+    assert host.batches == [1, 1]  # the facts module ends its batch: its facts are unknown
