@@ -20,6 +20,7 @@ collection, later copies are masked, as in Ansible.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import sys
@@ -35,8 +36,10 @@ COLLECTION_NAME = re.compile(r"^\w+\.\w+$")
 BUILTIN = ("ansible.builtin", "ansible.legacy")
 
 
+@functools.cache
 def ansible_core_dir() -> Path | None:
-    """The installed `ansible` package (ansible-core), found without importing it."""
+    """The installed `ansible` package (ansible-core), found without importing it (once
+    per process: an installation does not move under a running controller)."""
     spec = importlib.util.find_spec("ansible")
     if spec is None or not spec.submodule_search_locations:
         return None
