@@ -8,7 +8,8 @@ controller stores as the host's facts. `gather_subset` takes Ansible's names (al
 min, hardware, network, virtual and collector names such as distribution, mounts,
 dns; `!name` excludes; `!all` keeps the minimal set, `!all,!min` keeps nothing);
 `filter` keeps only facts matching one of its shell patterns (with or without the
-`ansible_` prefix). Never changes anything.
+`ansible_` prefix). Never changes anything. `gather_facts` is this module under
+Ansible's other name (modules/gather_facts.py links here).
 """
 
 import fnmatch
@@ -25,6 +26,9 @@ ARGS = {
                "help": "Only facts matching one of these shell patterns (e.g. ansible_dist*)."},
     "gather_timeout": {"type": "int", "default": 10,
                        "help": "Accepted for Ansible compatibility (gathering reads files only)."},
+    "parallel": {"type": "bool",
+                 "help": "gather_facts's option (this module is also gather_facts): accepted, "
+                         "one gatherer runs."},
     "fact_path": {"type": "path", "default": "/etc/ansible/facts.d",
                   "help": "Folder of *.fact files (JSON, INI or executables printing JSON) "
                           "for ansible_local."},

@@ -229,3 +229,11 @@ def test_get_url_checksum_url_folder_dest_and_404(server: str, tmp_path: Path) -
     bad = run("get_url", {"url": server + "/file.txt", "dest": str(tmp_path / "x"),
                           "checksum": "nope"})
     assert bad["failed"] and "<algorithm>:<checksum>" in bad["msg"]
+
+
+def test_gather_facts_is_setup_under_ansibles_other_name() -> None:
+    assert (ROOT / "modules" / "gather_facts.py").resolve() == (ROOT / "modules" / "setup.py")
+    params = normalize_args("ansible.builtin.gather_facts", {"parallel": True})
+    result = run_module((ROOT / "modules" / "gather_facts.py").read_text(), params,
+                        name="gather_facts", facts={"ansible_os_family": "Debian"})
+    assert not result["failed"] and result["ansible_facts"]["module_setup"] is True
