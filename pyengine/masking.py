@@ -146,7 +146,23 @@ def clear_secrets() -> None:
     global _generation
     with _lock:
         _secrets.clear()
+        _unopened.clear()
         _generation += 1
+
+
+_unopened: list[str] = []  # vault files of the project that this process could not open
+
+
+def note_unopened_secrets(sources: Iterable[str]) -> None:
+    """Record vault files whose values this run cannot know, so cannot mask: whoever
+    stores host data where it outlives the run (the backup repository) must refuse."""
+    with _lock:
+        _unopened.extend(s for s in sources if s not in _unopened)
+
+
+def unopened_secret_sources() -> list[str]:
+    with _lock:
+        return list(_unopened)
 
 
 def _trie_regex(words: Iterable[str]) -> str:

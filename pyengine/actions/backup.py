@@ -43,9 +43,16 @@ def run(ctx: ActionContext) -> dict[str, Any]:
         validate_paths,
     )
     from pyengine.backup.store import BackupError, BackupStore
-    from pyengine.masking import mask
+    from pyengine.masking import mask, unopened_secret_sources
 
     args = ctx.args
+    unopened = unopened_secret_sources()
+    if unopened:
+        more = f" and {len(unopened) - 1} more" if len(unopened) > 1 else ""
+        raise ActionFailed(
+            f"vault file {unopened[0]}{more} could not be opened in this run, so the secrets "
+            "rendered from it into the hosts' files cannot be masked: give the vault password "
+            "(--vault-password-file, --vault-id or PYENGINE_VAULT_PASSWORD) to back up")
     collected = ctx.host_ops.run_module("backup_collect", {
         key: args[key] for key in ("default_set", "paths", "commands", "max_file_size",
                                    "max_files", "extra_deny")})

@@ -239,6 +239,14 @@ def _print_listing(book: Any, sizes: list[int], playbooks: tuple[str, ...], sour
                           tasks=flags.list_tasks, tags=flags.list_tags, selected=selected))
 
 
+def _project_folders(inventory_paths: list[str], book: Any) -> list[Path]:
+    """The folders whose group_vars/, host_vars/ and vars/ belong to this run."""
+    folders = [Path(p) if Path(p).is_dir() else Path(p).parent
+               for p in inventory_paths if Path(p).exists()]
+    folders += [Path(play.basedir) for play in book.plays]
+    return folders
+
+
 def _terminate_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -261,6 +269,7 @@ def prepare(playbooks: tuple[str, ...] | str, inventories: tuple[str, ...], limi
     from pyengine.inventory.patterns import select
     from pyengine.playbook.loader import load_playbook
     from pyengine.vars import VariableManager
+    from pyengine.vault.project import register_project_secrets
 
     names = (playbooks,) if isinstance(playbooks, str) else playbooks
     errors: list[PlaybookError] = []
@@ -280,8 +289,10 @@ def prepare(playbooks: tuple[str, ...] | str, inventories: tuple[str, ...], limi
     book = merge_playbooks(books)
     path = Path(names[0])
     extra_vars = parse_extra_vars(extra, vault)
-    inventory = load_inventory(_inventory_paths(inventories, configured_inventory), vault,
-                               playbook_dir=path.resolve().parent)
+    inventory_paths = _inventory_paths(inventories, configured_inventory)
+    inventory = load_inventory(inventory_paths, vault, playbook_dir=path.resolve().parent)
+    # Every vaulted value of the project is masked, also in runs that do not load it.
+    register_project_secrets(_project_folders(inventory_paths, book), vault)
     variables = VariableManager(inventory, extra_vars, vault, defaults=defaults)
     sources = InventorySources(inventory, variables, limit=limit,
                                trust_new_hosts=trust_new_hosts, vault=vault)
