@@ -202,9 +202,13 @@ def _ansible_spec(name: str, project_dirs: list[Path | str],
     spec = None
     if module is not None and (not forced_only or is_forced(name, module.fqcn)):
         doc = read_module_doc(module.path, playbook_dir)
-        args = {opt: {"type": "raw", "aliases": list(o.get("aliases") or []),
-                      "help": _first_line(o.get("description"))}
-                for opt, o in doc.options.items()}
+        args: dict[str, dict[str, Any]] = {
+            opt: {"type": "raw", "aliases": list(o.get("aliases") or []),
+                  "help": _first_line(o.get("description"))}
+            for opt, o in doc.options.items()}
+        for opt in doc.no_log:
+            if opt in args:
+                args[opt]["no_log"] = True  # registered as a secret when the task runs
         spec = ModuleSpec(module.fqcn, module.path, ANSIBLE, doc.summary, args,
                           any_args=not doc.complete, collection=module.collection,
                           returns_facts=doc.returns_facts)

@@ -40,6 +40,7 @@ class ModuleDoc:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     complete: bool = True  # False: some options may be missing; accept any name
     returns_facts: bool = False  # RETURN documents ansible_facts (names not known ahead)
+    no_log: frozenset[str] = frozenset()  # options the argument_spec marks no_log=True
 
 
 _cache: dict[tuple[str, float], ModuleDoc] = {}
@@ -61,9 +62,10 @@ def read_module_doc(path: Path, playbook_dir: Path | None = None) -> ModuleDoc:
 def _parse(path: Path, playbook_dir: Path | None) -> ModuleDoc:
     strings = _string_assignments(path)
     returns_facts = "ansible_facts" in strings.get("RETURN", "")
+    secret = no_log_options(path)
     data = _yaml(strings.get("DOCUMENTATION"))
     if not isinstance(data, dict):
-        return ModuleDoc(complete=False, returns_facts=returns_facts)
+        return ModuleDoc(complete=False, returns_facts=returns_facts, no_log=secret)
     options: dict[str, dict[str, Any]] = {}
     complete = True
     fragments = data.get("extends_documentation_fragment") or []
@@ -80,7 +82,34 @@ def _parse(path: Path, playbook_dir: Path | None) -> ModuleDoc:
         for name, opt in own.items():
             options[str(name)] = opt if isinstance(opt, dict) else {}
     summary = data.get("short_description") or ""
-    return ModuleDoc(str(summary), options, complete, returns_facts)
+    return ModuleDoc(str(summary), options, complete, returns_facts, secret)
+
+
+def no_log_options(path: Path) -> frozenset[str]:
+    """Options the module's argument_spec marks `no_log=True` (`name=dict(..., no_log=True)`
+    or `'name': {..., 'no_log': True}`), read from its source: their values are masked in
+    pyengine's output as the module masks them in its own."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError):
+        return frozenset()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg and isinstance(node.value, ast.Call) \
+                and any(k.arg == "no_log" and _is_true(k.value) for k in node.value.keywords):
+            found.add(node.arg)
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str) and \
+                        isinstance(value, ast.Dict) and any(
+                            isinstance(k, ast.Constant) and k.value == "no_log" and _is_true(v)
+                            for k, v in zip(value.keys, value.values, strict=True)):
+                    found.add(key.value)
+    return frozenset(found)
+
+
+def _is_true(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
 
 
 def _yaml(text: str | None) -> Any:

@@ -41,6 +41,7 @@ FILES = {
         options:
           path: {type: path, required: true, aliases: [dest]}
           name: {type: str, default: world}
+          token: {type: str}
         """
         from ansible.module_utils.basic import AnsibleModule
         from ..module_utils.text import greeting
@@ -53,7 +54,8 @@ FILES = {
         def main():
             module = AnsibleModule(argument_spec=dict(
                 path=dict(type="path", required=True, aliases=["dest"]),
-                name=dict(type="str", default="world")), supports_check_mode=True,
+                name=dict(type="str", default="world"), token=dict(type="str", no_log=True)),
+                supports_check_mode=True,
                 add_file_common_args=True)
             path, wanted = module.params["path"], greeting(module.params["name"])
             before = fileio.read(path)
@@ -267,6 +269,7 @@ def test_modspec_falls_back_to_installed_modules_and_checks_argument_names(
     args, errors = modspec.validate_args(spec, {"dest": "/x", "nmae": "y", "mode": "0644"})
     assert [str(e) for e in errors] == ["unsupported argument 'nmae' for module "
                                         "'acme.demo.greet' (did you mean 'name'?)"]
+    assert spec.secret_values({"path": "/x", "token": "abc"}) == ["abc"]  # argument_spec
     # types are the module's business on the target: nothing is converted here
     args, errors = modspec.validate_args(spec, {"path": "/x", "mode": 644})
     assert not errors and args["mode"] == 644
