@@ -307,9 +307,11 @@ def main(m):
     if m.check_mode:
         return result
     if changed:
+        # Without follow a symlink at path is replaced by the file, as Ansible's module does.
         out = m.atomic_write(target, new_text.encode("utf-8", "surrogateescape"),
                              mode=p["mode"], owner=p["owner"], group=p["group"],
-                             backup=p["backup"], unsafe_writes=p["unsafe_writes"])
+                             backup=p["backup"], unsafe_writes=p["unsafe_writes"],
+                             follow=False)
         result.update(out or {})
     if attrs[0] or raw is None:
         if os.path.exists(target):

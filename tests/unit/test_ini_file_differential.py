@@ -209,3 +209,23 @@ def test_ini_file_mode_change_alone_is_a_change_like_ansible(tmp_path: Path) -> 
         assert oct(target.stat().st_mode & 0o777) == "0o600"
     assert results[0]["changed"] is results[1]["changed"] is True
     assert results[1]["msg"] == results[0]["msg"]
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_ini_file_symlink_handling_matches_ansible(follow: bool, tmp_path: Path) -> None:
+    """follow=false replaces a symlink at path with the file; follow=true writes its target."""
+    pytest.importorskip("ansible_collections.community.general")
+    states = []
+    for side in ("theirs", "ours"):
+        folder = tmp_path / side
+        folder.mkdir()
+        (folder / "real.ini").write_text("[s]\nk = 1\n")
+        (folder / "link.ini").symlink_to("real.ini")
+        args = {"section": "s", "option": "k", "value": "2", "follow": follow}
+        if side == "theirs":
+            _ansible(folder / "link.ini", args, folder)
+        else:
+            assert _ours(folder / "link.ini", args)["changed"]
+        states.append(((folder / "link.ini").is_symlink(), (folder / "real.ini").read_text(),
+                       (folder / "link.ini").read_text()))
+    assert states[0] == states[1]
