@@ -23,7 +23,8 @@ from pyengine.executor.playvars import play_check_mode
 from pyengine.executor.program import Program, TaskOp
 from pyengine.executor.results import HostResult, RunResult
 from pyengine.executor.serial import render_serial, serial_batches
-from pyengine.playbook.model import Playbook
+from pyengine.playbook.model import Play, Playbook
+from pyengine.templating import Templar
 
 
 def _now() -> str:
@@ -100,7 +101,7 @@ def _run_plays(playbook: Playbook, sources: Sources, options: RunOptions, report
             announced = True
         live = [h for h in hosts if not states[h].failed and not states[h].unreachable]
         program = play_program(play)
-        reporter.play_start(play.name or play.hosts, live, _count_tasks(program))
+        reporter.play_start(_play_label(play, sources, options), live, _count_tasks(program))
         for batch in serial_batches(live, render_serial(play, options.extra_vars)):
             run = PlayRun(play, batch, hosts, sources, options, reporter, states)
             current.append(run)
@@ -180,3 +181,12 @@ def _count_tasks(program: Program) -> int:
 
 
 __all__ = ["run_playbook", "RunOptions", "Interrupted", "HostResult"]
+
+
+def _play_label(play: Play, sources: Sources, options: RunOptions) -> str:
+    """The play's name as Ansible shows it: rendered with the play's variables (no host's),
+    as written when it cannot be."""
+    name = play.name or play.hosts
+    variables = {**play.vars, **options.extra_vars, "groups": sources.groups(),
+                 "playbook_dir": str(play.basedir)}
+    return Templar(variables).label(name)

@@ -189,9 +189,9 @@ def test_role_magic_first_found_and_jinja2_header(
 
 def test_task_names_rendered_in_console_json_and_junit(
         project: Path, first_run: subprocess.CompletedProcess[str]) -> None:
-    lines = [ln for ln in first_run.stdout.splitlines()
-             if " | " in ln and not ln.startswith("PLAY")]  # the host | task lines
+    lines = first_run.stdout.splitlines()
     assert any("Write web1.example.com magic" in ln for ln in lines)
+    assert "PLAY [Play for 2 hosts] 2 host(s)" in lines
     assert not [ln for ln in lines if "{{" in ln]
     report = json.loads((project / "r.json").read_text())
     names = [t["name"] for h in report["hosts"].values() for t in h["tasks"]] \
@@ -223,3 +223,10 @@ def test_second_run_changes_nothing(project: Path,
     changed = [t["name"] for h in hosts for t in h["tasks"]
                if t["status"] == "changed" and t["module"] != "set_fact"]
     assert changed == []
+
+
+def test_debug_verbosity_threshold_is_met_with_v(
+        project: Path, first_run: subprocess.CompletedProcess[str]) -> None:
+    proc = _run(project, "-f", "7", "-v")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "hidden-at-v0" in proc.stdout
