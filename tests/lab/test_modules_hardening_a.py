@@ -63,7 +63,7 @@ PLAYBOOK = f"""
       ansible.builtin.get_url:
         url: http://127.0.0.1:{PORT}/tool.sh
         dest: {BASE}/tool.sh
-        mode: "0755"
+        mode: "MODE"
         checksum: "sha256:http://127.0.0.1:{PORT}/SHA256SUMS"
     - name: get_url file
       ansible.builtin.get_url: {{url: "file://{BASE}/www/tool.sh", dest: {BASE}/copy.sh}}
@@ -135,8 +135,9 @@ def _changed(host: dict[str, Any]) -> list[str]:
     return [t["name"] for t in host["tasks"] if t["changed"]]
 
 
-def _play(value: str, opts: str, params: str) -> str:
-    return PLAYBOOK.replace("VALUE", value).replace("OPTS", opts).replace("PARAMS", params)
+def _play(value: str, opts: str, params: str, mode: str = "0755") -> str:
+    return (PLAYBOOK.replace("VALUE", value).replace("OPTS", opts).replace("PARAMS", params)
+            .replace("MODE", mode))
 
 
 def test_modules_converge_then_change_nothing_then_check_mode_moves_nothing(
@@ -171,16 +172,18 @@ def test_modules_converge_then_change_nothing_then_check_mode_moves_nothing(
         second = _run(lab, tmp_path, _play("3", "defaults,nofail", "numdummies=2"))
         assert _changed(second) == [] and second["changed"] == 0 and second["failed"] == 0
 
-        before = sh(f"cat {INI} {FSTAB} /etc/modprobe.d/{MOD}.conf; stat -c %a {INI}; "
-                    "cat /proc/self/mounts | grep pyetest")
-        dry = _run(lab, tmp_path, _play("4", "ro", "numdummies=3"), "--check", "--diff")
-        assert _changed(dry) == ["ini", "fstab", "modprobe"], dry
+        state = (f"cat {INI} {FSTAB} /etc/modprobe.d/{MOD}.conf; stat -c %a {INI} "
+                 f"{BASE}/tool.sh; cat /proc/self/mounts | grep pyetest")
+        before = sh(state)
+        dry = _run(lab, tmp_path, _play("4", "ro", "numdummies=3", "0700"), "--check", "--diff")
+        assert _changed(dry) == ["ini", "get_url http", "fstab", "modprobe"], dry
         diffs = {t["name"]: t["diff"] for t in dry["tasks"] if t["diff"]}
         assert "level = 4" in diffs["ini"]["after"] and "level = 3" in diffs["ini"]["before"]
         assert "/dev/vdb1 /data ext4 ro 0 0" in diffs["fstab"]["after"]
         assert "numdummies=3" in json.dumps(diffs["modprobe"])
-        assert sh(f"cat {INI} {FSTAB} /etc/modprobe.d/{MOD}.conf; stat -c %a {INI}; "
-                  "cat /proc/self/mounts | grep pyetest") == before
+        assert diffs["get_url http"] == {"before": {"path": f"{BASE}/tool.sh", "mode": "0755"},
+                                         "after": {"path": f"{BASE}/tool.sh", "mode": "0700"}}
+        assert sh(state) == before
     finally:
         sh(f"kill {server} 2>/dev/null; umount {MNT} 2>/dev/null; rm -rf {BASE} "
            f"/etc/modules-load.d/{MOD}.conf /etc/modprobe.d/{MOD}.conf; true")
