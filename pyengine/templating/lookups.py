@@ -442,13 +442,81 @@ def _template(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
     return out
 
 
+_PASSWORD_PARAMS = ("length", "chars", "seed", "encrypt", "ident")
+_CRYPT_SALT = {"sha512_crypt": 16, "sha256_crypt": 16}
+
+
+def _password(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
+    """A random password, kept in a file on the controller (created on first use) so the
+    same one comes back; `/dev/null` keeps nothing. `length=20`, `chars=ascii_letters,
+    digits,.,:-_` (names from Python's `string` module or literal characters), `seed`
+    for a repeatable one, `encrypt=sha512_crypt|sha256_crypt` for a crypt hash."""
+    import string
+
+    out: list[Any] = []
+    for term in terms:
+        path_text, _, rest = str(term).partition(" ")
+        params: dict[str, Any] = {k: v for k, v in kw.items() if k in _PASSWORD_PARAMS}
+        for key, value in re.findall(r"(\w+)=(\S+)", rest):
+            if key not in _PASSWORD_PARAMS:
+                raise TemplateError(f"lookup('password'): unknown parameter '{key}'")
+            params[key] = value
+        chars = params.get("chars", ["ascii_letters", "digits", ".,:-_"])
+        if isinstance(chars, str):
+            specs = ([","] if ",," in chars else []) + \
+                [c for c in chars.replace(",,", ",").split(",") if c]
+        else:
+            specs = [str(c) for c in chars]
+        pool = "".join(str(getattr(string, c, c)) for c in specs).replace('"', "")
+        pool = pool.replace("'", "")
+        length = int(params.get("length", 20))
+        seed = params.get("seed")
+        encrypt = params.get("encrypt")
+        if encrypt and encrypt not in _CRYPT_SALT:
+            raise TemplateError(f"lookup('password'): encrypt={encrypt} is not supported "
+                                f"(sha512_crypt, sha256_crypt)")
+        path = Path(os.path.expanduser(path_text))
+        if not path.is_absolute():  # relative to the playbook, as Ansible's loader does
+            base = call.templar._playbook_dir() if call.templar is not None else None
+            path = (base or Path.cwd()) / path
+        password, salt = None, None
+        if str(path) != "/dev/null" and path.exists():
+            content = path.read_text(encoding="utf-8").rstrip()
+            password, _, salt_part = content.rpartition(" salt=") if " salt=" in content \
+                else (content, "", "")
+            salt = salt_part.split(" ident=")[0] or None
+        changed = password is None
+        if password is None:
+            rng = random.Random(seed) if seed is not None else random.SystemRandom()
+            password = "".join(rng.choice(pool) for _ in range(length))
+        if encrypt and not salt:
+            changed = True
+            salt_pool = string.ascii_letters + string.digits + "./"
+            salt = "".join(random.SystemRandom().choice(salt_pool)
+                           for _ in range(_CRYPT_SALT[encrypt]))
+        if changed and str(path) != "/dev/null":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = password + (f" salt={salt}" if encrypt else "")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        if encrypt:
+            from pyengine.templating.shacrypt import sha_crypt
+
+            bits = 512 if encrypt == "sha512_crypt" else 256
+            out.append(sha_crypt(password, salt, None, bits))
+        else:
+            out.append(password)
+    return out
+
+
 LOOKUPS: dict[str, Callable[..., list[Any]]] = {
     "template": _template,
     "env": _env, "file": _file, "vars": _vars, "varnames": _varnames,
     "items": _items, "list": _list, "flattened": _flattened,
     "dict": _dict, "together": _together, "nested": _nested, "subelements": _subelements,
     "indexed_items": _indexed_items, "sequence": _sequence, "random_choice": _random_choice,
-    "first_found": _first_found, "fileglob": _fileglob,
+    "first_found": _first_found, "fileglob": _fileglob, "password": _password,
 }
 
 
