@@ -138,6 +138,7 @@ def _run_batch(run: PlayRun, program: Program, forks: int) -> None:
         with gate:
             try:
                 if run.group.interrupted:
+                    run.group.leave(host)
                     return
                 run.group.join(host)
                 run_host(run, host, program)
@@ -145,6 +146,12 @@ def _run_batch(run: PlayRun, program: Program, forks: int) -> None:
                 errors.append(err)
                 run.group.leave(host)
 
+    if len(run.hosts) <= forks:
+        # Every host starts at once: all of them count at the first meeting point (run_once,
+        # a handler flush) even when a thread is scheduled late, so the first host of the
+        # play leads. (With fewer forks, a host counts once it got its turn.)
+        for host in run.hosts:
+            run.group.join(host)
     for host in run.hosts:
         t = threading.Thread(target=work, args=(host,), name=f"host-{host}", daemon=True)
         threads.append(t)
