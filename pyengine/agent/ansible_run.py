@@ -80,7 +80,13 @@ def run_ansible_module(files: dict[str, str], entry: str, args: dict[str, Any],
     try:
         params = {"ANSIBLE_MODULE_ARGS": module_args(args, meta, check_mode, diff_mode,
                                                      no_log, tmpdir)}
-        codes = {rel: _compiled(rel, source) for rel, source in files.items()}
+        try:
+            codes = {rel: _compiled(rel, source) for rel, source in files.items()}
+        except SyntaxError as err:
+            return {"failed": True, "changed": False,
+                    "msg": f"{entry}: {err.filename or '?'}:{err.lineno}: {err.msg} (the "
+                           f"installed ansible-core or collection does not support this "
+                           f"host's Python {sys.version.split()[0]})"}
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         pid = os.fork()
