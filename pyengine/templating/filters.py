@@ -516,6 +516,63 @@ def map_format(_env: Any, value: Any, fmt: str) -> list[str]:
     return [fmt % v for v in value]
 
 
+def combinations(value: Iterable[Any], r: int) -> list[Any]:
+    return [list(c) for c in itertools.combinations(value, r)]
+
+
+def permutations(value: Iterable[Any], r: int | None = None) -> list[Any]:
+    return [list(c) for c in itertools.permutations(value, r)]
+
+
+def commonpath(value: Any) -> str:
+    if not isinstance(value, (list, tuple)):
+        raise TemplateError(f"commonpath expects a list of paths, got {type(value).__name__}")
+    return os.path.commonpath([str(v) for v in value])
+
+
+def normpath(value: Any) -> str:
+    return os.path.normpath(str(value))
+
+
+def expandvars(value: Any) -> str:
+    return os.path.expandvars(str(value))
+
+
+def fileglob(pattern: Any) -> list[str]:
+    """Controller files matching `pattern` (files only)."""
+    import glob
+
+    return [p for p in glob.glob(str(pattern)) if os.path.isfile(p)]
+
+
+def rekey_on_member(data: Any, key: str, duplicates: str = "error") -> dict[Any, Any]:
+    """A dict of `data`'s dicts keyed by their `key` member."""
+    if duplicates not in ("error", "overwrite"):
+        raise TemplateError(f"rekey_on_member: unknown duplicates value {duplicates!r}")
+    if isinstance(data, Mapping):
+        items: Iterable[Any] = data.values()
+    elif isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise TemplateError("rekey_on_member: type is not a valid list, set, or dict")
+    else:
+        items = data
+    out: dict[Any, Any] = {}
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise TemplateError("rekey_on_member: list item is not a valid dict")
+        if key not in item:
+            raise TemplateError(f"rekey_on_member: key {key!r} was not found")
+        if out.get(item[key]) and duplicates == "error":
+            raise TemplateError(f"rekey_on_member: key {item[key]!r} is not unique")
+        out[item[key]] = item
+    return out
+
+
+def urldecode(value: Any) -> str:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(str(value))
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "bool": to_bool,
     "mandatory": mandatory,
@@ -557,6 +614,14 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "to_uuid": to_uuid,
     "type_debug": type_debug,
     "comment": comment,
+    "combinations": combinations,
+    "permutations": permutations,
+    "commonpath": commonpath,
+    "normpath": normpath,
+    "expandvars": expandvars,
+    "fileglob": fileglob,
+    "rekey_on_member": rekey_on_member,
+    "urldecode": urldecode,
     "random": random_filter,
     "md5": md5_filter,
     "sha1": checksum,

@@ -27,7 +27,26 @@ def success(value: Any) -> bool:
 
 
 def changed(value: Any) -> bool:
-    return bool(_result(value, "changed").get("changed", False))
+    """`changed`, or (a loop's result without it) whether any item changed."""
+    result = _result(value, "changed")
+    if "changed" in result:
+        return bool(result["changed"])
+    items = result.get("results")
+    return isinstance(items, list) and any(isinstance(r, Mapping) and r.get("changed")
+                                           for r in items)
+
+
+def reachable(value: Any) -> bool:
+    return not unreachable(value)
+
+
+def started(value: Any) -> bool:
+    return bool(_result(value, "started").get("started", True))
+
+
+def timedout(value: Any) -> bool:
+    timed = _result(value, "timedout").get("timedout")
+    return bool(timed and isinstance(timed, Mapping) and timed.get("period"))
 
 
 def skipped(value: Any) -> bool:
@@ -136,6 +155,49 @@ def vaulted_file(value: Any) -> bool:
         return False
 
 
+def _mount(value: Any) -> bool:
+    return os.path.ismount(str(value))
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    try:
+        return os.path.samefile(str(a), str(b))
+    except OSError:
+        return False
+
+
+def _link_exists(value: Any) -> bool:
+    return os.path.lexists(str(value))
+
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def uri(value: Any, schemes: Any = None) -> bool:
+    """A URI: a scheme then ':' (optionally one of `schemes`)."""
+    from urllib.parse import urlparse
+
+    text = str(value)
+    if not _URI.match(text):
+        return False
+    scheme = urlparse(text).scheme
+    return schemes is None or scheme in schemes
+
+
+def url(value: Any, schemes: Any = None) -> bool:
+    """A URL: a URI with a network location."""
+    from urllib.parse import urlparse
+
+    parts = urlparse(str(value))
+    if not parts.scheme or not parts.netloc:
+        return False
+    return schemes is None or parts.scheme in schemes
+
+
+def urn(value: Any) -> bool:
+    return re.match(r"^urn:[a-z0-9][a-z0-9-]{0,31}:[^\s]+$", str(value), re.I) is not None
+
+
 TESTS: dict[str, Callable[..., Any]] = {
     "file": _path_test(os.path.isfile), "directory": _path_test(os.path.isdir),
     "exists": _path_test(os.path.exists), "link": _path_test(os.path.islink),
@@ -149,5 +211,11 @@ TESTS: dict[str, Callable[..., Any]] = {
     "match": match, "search": search, "regex": regex,
     "subset": subset, "superset": superset, "contains": contains,
     "any": any_test, "all": all_test, "truthy": truthy, "falsy": falsy,
-    "nan": nan, "vault_encrypted": vault_encrypted, "vaulted_file": vaulted_file,
+    "nan": nan, "isnan": nan, "vault_encrypted": vault_encrypted, "vaulted_file": vaulted_file,
+    "is_file": _path_test(os.path.isfile), "is_dir": _path_test(os.path.isdir),
+    "is_link": _path_test(os.path.islink), "is_abs": _path_test(os.path.isabs),
+    "mount": _mount, "is_mount": _mount, "same_file": _same_file, "is_same_file": _same_file,
+    "link_exists": _link_exists, "issubset": subset, "issuperset": superset,
+    "reachable": reachable, "started": started, "timedout": timedout,
+    "uri": uri, "url": url, "urn": urn,
 }
