@@ -178,6 +178,20 @@ def apply_to_playbook(book: Playbook, flags: AnsibleFlags, config: AnsibleConfig
     return book
 
 
+def playbook_path(name: str) -> str:
+    """A playbook named on the command line: a file, or 'ns.coll.name' from a collection's
+    playbooks/ folder (as ansible-playbook accepts); unchanged when neither is found (the
+    loader then reports it missing)."""
+    from pathlib import Path
+
+    from pyengine.content.collections import find_collection_playbook
+
+    if Path(name).is_file():
+        return name
+    found = find_collection_playbook(name)
+    return str(found) if found is not None else name
+
+
 def merge_playbooks(books: list[Playbook]) -> Playbook:
     """Several playbooks in one run: their plays in order, as ansible-playbook a.yml b.yml
     runs them (one recap)."""

@@ -18,7 +18,9 @@ from pyengine.errors import PlaybookError, PlaybookErrors
 def check_syntax(playbooks: tuple[str, ...], inventories: tuple[str, ...], **vault_opts: Any
                  ) -> None:
     """Validate playbooks (and an inventory) without connecting to anything."""
+    from pyengine.commands.ansible_flags import playbook_path
     from pyengine.commands.vault_options import vault_from_options
+    from pyengine.content.ansible_config import current_config
     from pyengine.inventory import load_inventory
     from pyengine.inventory.patterns import unmatched_terms
     from pyengine.playbook import load_playbook, walk
@@ -26,7 +28,9 @@ def check_syntax(playbooks: tuple[str, ...], inventories: tuple[str, ...], **vau
     vault = vault_from_options(**vault_opts)
     errors: list[PlaybookError] = []
     loaded = []
-    for path in playbooks:
+    for line in current_config().warnings:
+        click.echo(f"warning: {line}", err=True)
+    for path in map(playbook_path, playbooks):
         try:
             loaded.append(load_playbook(path, vault=vault))
         except PlaybookErrors as err:

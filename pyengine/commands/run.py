@@ -107,6 +107,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
         apply_to_playbook,
         check_become_method,
         connection_defaults,
+        playbook_path,
         split_ansible_options,
         ssh_args_warnings,
     )
@@ -127,6 +128,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
 
     flags = split_ansible_options(vault_opts)
     config = current_config()
+    playbooks = tuple(playbook_path(name) for name in playbooks)
     check_become_method(flags, config)
     for line in [*config.warnings,
                  *ssh_args_warnings("--ssh-common-args", flags.ssh_common_args

@@ -346,3 +346,20 @@ def test_collection_roles_listed_as_ansible_playbook_lists_them(project: Path) -
     want = theirs("-i", "inv.ini", "c.yml", "--list-tasks", "--list-tags")
     assert mine.returncode == want.returncode == 0, mine.stderr + want.stderr
     assert mine.stdout == want.stdout
+
+
+def test_playbook_named_by_fqcn_on_the_command_line(project: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    if not ANSIBLE_PLAYBOOK.exists():
+        pytest.skip("ansible-core is not installed")
+    books = project / "colls/ansible_collections/acme/ops/playbooks"
+    books.mkdir(parents=True)
+    (books / "patch.yml").write_text("- name: patch\n  hosts: db\n  tasks:\n"
+                                     "    - name: step\n      debug: msg=x\n")
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(project / "colls"))
+    mine = ours("-i", "inv.ini", "acme.ops.patch", "--list-tasks")
+    want = theirs("-i", "inv.ini", "acme.ops.patch", "--list-tasks")
+    assert mine.returncode == want.returncode == 0, mine.stderr + want.stderr
+    assert mine.stdout == want.stdout
+    missing = ours("-i", "inv.ini", "acme.ops.nope", "--list-tasks")
+    assert missing.returncode == 3 and "acme.ops.nope: playbook not found" in missing.stderr
