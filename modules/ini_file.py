@@ -7,7 +7,10 @@ new options go after the section's last non-blank, non-comment line, a missing
 section is appended at the end, and with `exclusive` (the default) every other
 line of the same option in the section is removed. Like Ansible, a file whose
 last line has no newline is counted as changed (the newline is added), and the
-file is read with universal newlines and a UTF-8 BOM dropped.
+file is read with universal newlines and a UTF-8 BOM dropped. Without `follow` a
+symlink at `path` is replaced by the file (Ansible's behaviour). One deliberate
+difference: check mode also reports a mode/owner change (Ansible's module only
+reports content there), so a check run never disagrees with the real one.
 """
 
 import os
