@@ -30,15 +30,15 @@ class PlayRun:
 
     def __init__(self, play: Play, hosts: list[str], all_hosts: list[str], sources: Sources,
                  options: RunOptions, reporter: Reporter, states: dict[str, HostState]) -> None:
+        self.vars = PlayVariables(play, hosts, all_hosts, sources, options, states)
         self.play = play
-        self.play_name = play.name or play.hosts
+        self.play_name = self.vars.play_name
         self.hosts = hosts
         self.options = options
         self.reporter = reporter
         self.states = states
         self.group = HostGroup(hosts)
         self.ended = False  # meta: end_play
-        self.vars = PlayVariables(play, hosts, all_hosts, sources, options, states)
         self.connections = PlayConnections(play, sources, options, self.vars)
         self.includes = PlayIncludes(play, sources)
         self.inventory_changes = InventoryChanges(sources)
