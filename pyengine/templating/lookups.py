@@ -510,6 +510,90 @@ def _password(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
     return out
 
 
+def _inline(term: str, options: dict[str, Any], what: str) -> str:
+    """Split `key opt=value ...` into the key and `options` (updated in place)."""
+    key = ""
+    for part in term.split():
+        name, sep, value = part.partition("=")
+        if not sep:
+            key = key or part
+            continue
+        if name not in options:
+            raise TemplateError(f"lookup('{what}'): {name!r} is not a valid option")
+        options[name] = value
+    if not key:
+        raise TemplateError(f"lookup('{what}'): no key to look up in {term!r}")
+    return key
+
+
+def _controller_file(call: LookupCall, name: str, what: str) -> Path:
+    found = call.find(name, "files")
+    if found is None or not found.is_file():
+        raise TemplateError(f"lookup('{what}'): file not found: {name}")
+    return found
+
+
+def _ini(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
+    """A value from an INI (or Java properties) file on the controller:
+    `lookup('ini', 'user section=db file=app.ini default=x')`; `re=true` for a pattern."""
+    import configparser
+
+    out: list[Any] = []
+    for term in terms:
+        opts: dict[str, Any] = {"file": "ansible.ini", "section": "global", "default": "",
+                                "re": False, "type": "ini", "encoding": "utf-8",
+                                "case_sensitive": False, "allow_no_value": False,
+                                "allow_none": False, "interpolation": True, **kw}
+        key = _inline(str(term), opts, "ini")
+        parser = configparser.ConfigParser(
+            allow_no_value=to_bool(opts["allow_no_value"]) or to_bool(opts["allow_none"]),
+            interpolation=configparser.BasicInterpolation() if to_bool(opts["interpolation"])
+            else None)
+        if to_bool(opts["case_sensitive"]):
+            parser.optionxform = str  # type: ignore[assignment,method-assign]
+        text = _controller_file(call, str(opts["file"]), "ini").read_text(
+            encoding=str(opts["encoding"]))
+        section = str(opts["section"])
+        if opts["type"] == "properties":
+            text, section = "[java_properties]\n" + text, "java_properties"
+        try:
+            parser.read_string(text)
+            if to_bool(opts["re"]):
+                out.extend(v for k, v in parser.items(section) if re.match(key, k))
+            elif parser.has_option(section, key):
+                out.append(parser.get(section, key))
+            elif not parser.has_section(section):
+                raise configparser.NoSectionError(section)
+            else:
+                out.append(opts["default"])
+        except configparser.Error as err:
+            raise TemplateError(f"lookup('ini'): {opts['file']}: {err}") from None
+    return out
+
+
+def _csvfile(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
+    """A column of the row whose key column matches, from a CSV/TSV file on the controller:
+    `lookup('csvfile', 'alice file=users.csv delimiter=, col=2')`."""
+    import csv
+
+    out: list[Any] = []
+    for term in terms:
+        opts: dict[str, Any] = {"file": "ansible.csv", "delimiter": "TAB", "col": 1,
+                                "keycol": 0, "default": None, "encoding": "utf-8", **kw}
+        key = _inline(str(term), opts, "csvfile")
+        delimiter = "\t" if opts["delimiter"] in ("TAB", "\\t") else str(opts["delimiter"])
+        path = _controller_file(call, str(opts["file"]), "csvfile")
+        value = opts["default"]
+        with open(path, encoding=str(opts["encoding"])) as handle:
+            for row in csv.reader(handle, dialect=csv.excel, delimiter=delimiter):
+                if row and row[int(opts["keycol"])] == key:
+                    value = row[int(opts["col"])]
+                    break
+        if value is not None:
+            out.append(value)
+    return out
+
+
 LOOKUPS: dict[str, Callable[..., list[Any]]] = {
     "template": _template,
     "env": _env, "file": _file, "vars": _vars, "varnames": _varnames,
@@ -517,6 +601,7 @@ LOOKUPS: dict[str, Callable[..., list[Any]]] = {
     "dict": _dict, "together": _together, "nested": _nested, "subelements": _subelements,
     "indexed_items": _indexed_items, "sequence": _sequence, "random_choice": _random_choice,
     "first_found": _first_found, "fileglob": _fileglob, "password": _password,
+    "ini": _ini, "csvfile": _csvfile,
 }
 
 
