@@ -43,7 +43,8 @@ def ansible_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--become-user", default=None,
                      help="The user to become (default root)."),
         click.option("--become-method", default=None, type=click.Choice(BECOME_METHODS),
-                     help="How to become: sudo (su is refused: pyengine's agent uses sudo)."),
+                     help="How to become: sudo (for su, a warning: pyengine's agent uses "
+                          "sudo)."),
         click.option("-k", "--ask-pass", is_flag=True, default=None,
                      help="Prompt for the SSH password."),
         click.option("--private-key", "--key-file", "private_key", default=None,
@@ -104,14 +105,15 @@ def split_ansible_options(kwargs: dict[str, Any]) -> AnsibleFlags:
     return AnsibleFlags(**{key: kwargs.pop(key) for key in KEYS if key in kwargs})
 
 
-def check_become_method(flags: AnsibleFlags, config: AnsibleConfig) -> None:
-    """Only sudo exists on pyengine's agent: refuse su rather than run with sudo."""
+def become_method_warnings(flags: AnsibleFlags, config: AnsibleConfig) -> list[str]:
+    """Only sudo exists on pyengine's agent: a one-line warning for any other method."""
     method = flags.become_method or config.become_method
-    if method not in (None, "sudo"):
-        where = "--become-method" if flags.become_method else \
-            config.origins.get("become_method", "ansible.cfg")
-        raise PlaybookError(f"become method '{method}' is not supported (pyengine becomes "
-                            f"with sudo); use sudo", where)
+    if method in (None, "sudo"):
+        return []
+    where = "--become-method" if flags.become_method else \
+        config.origins.get("become_method", "ansible.cfg")
+    return [f"{where}: become method '{method}' is not supported, pyengine becomes with "
+            f"sudo"]
 
 
 def connection_defaults(flags: AnsibleFlags, config: AnsibleConfig,

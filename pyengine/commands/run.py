@@ -105,7 +105,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
     docs/PLAYBOOKS.md); the ones it cannot use are named in a warning."""
     from pyengine.commands.ansible_flags import (
         apply_to_playbook,
-        check_become_method,
+        become_method_warnings,
         connection_defaults,
         playbook_path,
         split_ansible_options,
@@ -129,8 +129,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
     flags = split_ansible_options(vault_opts)
     config = current_config()
     playbooks = tuple(playbook_path(name) for name in playbooks)
-    check_become_method(flags, config)
-    for line in [*config.warnings,
+    for line in [*config.warnings, *become_method_warnings(flags, config),
                  *ssh_args_warnings("--ssh-common-args", flags.ssh_common_args
                                     or config.ssh_common_args),
                  *ssh_args_warnings("--ssh-extra-args", flags.ssh_extra_args

@@ -94,6 +94,9 @@ def _own_keywords(data: dict[str, Any], ctx: LoadContext, where: Origin | None
                       ("become_flags", "flags")):
         if key in data:
             setattr(become, attr, as_str(data[key], key, at(key), p))
+    if become.method not in (None, "sudo") and not is_template(become.method or ""):
+        p.warn(f"become_method '{become.method}' is not supported: pyengine becomes with sudo",
+               key_origin(data, "become_method", where))
     if any(k in data for k in ("become", "become_user", "become_method", "become_flags")):
         own["become"] = become
     if "environment" in data:

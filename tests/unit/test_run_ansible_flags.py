@@ -227,14 +227,19 @@ def test_ssh_args_paramiko_cannot_honour_are_named() -> None:
         "-C -o ControlMaster=auto"]
 
 
-def test_become_method_su_is_refused_in_one_line(project: Path) -> None:
-    result = ours("-i", "inv.ini", "p.yml", "--become-method", "su")
-    assert result.returncode == 3
-    assert result.stderr.strip().count("\n") == 0
-    assert "become method 'su' is not supported" in result.stderr
+def test_become_method_other_than_sudo_is_warned_in_one_line(project: Path) -> None:
+    result = ours("-i", "inv.ini", "p.yml", "--syntax-check", "--become-method", "su")
+    assert result.returncode == 0
+    assert result.stderr == ("pyengine: warning: --become-method: become method 'su' is not "
+                             "supported, pyengine becomes with sudo\n")
     (project / "ansible.cfg").write_text("[privilege_escalation]\nbecome_method = doas\n")
     result = ours("-i", "inv.ini", "p.yml", "--syntax-check")
-    assert result.returncode == 3 and "ansible.cfg:2: become method 'doas'" in result.stderr
+    assert result.returncode == 0
+    assert "ansible.cfg:2: become method 'doas' is not supported" in result.stderr
+    (project / "k.yml").write_text("- hosts: web\n  become_method: su\n  tasks: []\n")
+    book = load_playbook(project / "k.yml")
+    assert book.warnings == [f"{project / 'k.yml'}:2:3: become_method 'su' is not supported: "
+                             f"pyengine becomes with sudo"]
 
 
 class Captured(Exception):
