@@ -168,23 +168,29 @@ def test_pam_and_keys_converge_then_change_nothing_then_check_mode_moves_nothing
 
 @pytest.fixture
 def ufw_host(lab: Any) -> Iterator[Any]:
-    """h3 with ufw installed (from the lab's apt proxy) and reset; purged afterwards."""
+    """h3 with ufw installed (from the lab's apt proxy) and reset. Afterwards the
+    firewall's chains are removed and every package the install added is purged."""
     h3 = lab.host("h3")
-    had = h3.exec(["sh", "-c", "command -v ufw"], check=False).returncode == 0
-    if not had:
-        proc = h3.exec(["sh", "-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive "
-                                    "apt-get install -y -q ufw"], check=False, timeout=300)
+
+    def sh(script: str, timeout: float = 60) -> Any:
+        return h3.exec(["sh", "-c", script], check=False, timeout=timeout)
+
+    packages = "dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' | awk '/^ii/{print $2}'"
+    before = set(sh(packages).stdout.split())
+    if "ufw" not in before:
+        proc = sh("apt-get update -q && DEBIAN_FRONTEND=noninteractive "
+                  "apt-get install -y -q ufw", timeout=300)
         if proc.returncode != 0:
             pytest.skip("ufw could not be installed in the lab host: " + proc.stderr[-300:])
     # reset keeps the log level: set ufw's installation default (low) too.
-    h3.exec(["sh", "-c", "ufw --force reset && ufw logging low && ufw disable"], check=False)
+    sh("ufw --force reset && ufw logging low && ufw disable")
     yield h3
-    h3.exec(["sh", "-c", "ufw --force reset; ufw logging low; ufw disable; "
-                         "rm -f /etc/ufw/*.rules.2*"],
-            check=False)
-    if not had:
-        h3.exec(["sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q ufw"],
-                check=False, timeout=300)
+    sh("ufw --force reset; ufw logging low; ufw disable; rm -f /etc/ufw/*.rules.2*")
+    added = sorted(set(sh(packages).stdout.split()) - before)
+    if added:
+        sh("for t in iptables ip6tables; do $t -F; $t -X; done; "
+           "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q " + " ".join(added) +
+           "; rm -rf /etc/ufw", timeout=300)
 
 
 def test_ufw_converges_then_changes_nothing_then_check_mode_moves_nothing(
