@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from jinja2 import ChainableUndefined, StrictUndefined, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.lexer import TOKEN_STRING, TOKEN_VARIABLE_BEGIN, TOKEN_VARIABLE_END, Lexer
 from jinja2.nativetypes import NativeCodeGenerator
 from jinja2.sandbox import SandboxedEnvironment
@@ -150,25 +150,33 @@ OVERRIDE_KEYS = ("block_start_string", "block_end_string", "variable_start_strin
 Overrides = tuple[tuple[str, Any], ...]
 
 
+class HeaderError(TemplateSyntaxError):
+    """A `#jinja2:` line that cannot be read (a template syntax error on line 1)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 1)
+
+
 def split_header(source: str) -> tuple[str, dict[str, Any]]:
     """`source` without its `#jinja2:` line, and the settings that line asks for."""
     if not source.startswith(HEADER):
         return source, {}
     eol = source.find("\n")
     if eol == -1:
-        raise ValueError(f"missing newline after the {HEADER!r} line")
+        raise HeaderError(f"missing newline after the {HEADER!r} line")
     settings: dict[str, Any] = {}
     for pair in source[len(HEADER):eol].split(","):
         key, sep, raw = pair.partition(":")
         key = key.strip()
         if not sep or not key:
-            raise ValueError(f"{HEADER!r} line: expected 'key: value', got {pair.strip()!r}")
+            raise HeaderError(f"{HEADER!r} line: expected 'key: value', got {pair.strip()!r}")
         if key not in OVERRIDE_KEYS:
-            raise ValueError(f"{HEADER!r} line: unknown setting {key!r}")
+            raise HeaderError(f"{HEADER!r} line: unknown setting {key!r}")
         try:
             settings[key] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):
-            raise ValueError(f"{HEADER!r} line: bad value for {key}: {raw.strip()!r}") from None
+            raise HeaderError(f"{HEADER!r} line: bad value for {key}: {raw.strip()!r}"
+                              ) from None
     return source[eol + 1:], settings
 
 
@@ -200,4 +208,8 @@ def compile_template(source: str, escape_backslashes: bool = True, overrides: Ov
 def parse_template(source: str) -> nodes.Template:
     """The jinja2 AST of `source` (raises jinja2.TemplateSyntaxError)."""
     source, settings = split_header(source) if source.startswith(HEADER) else (source, {})
-    return environment_for(tuple(sorted(settings.items()))).parse(source)
+    token = _ESCAPE_BACKSLASHES.set(True)  # as YAML values are compiled (no escape warnings)
+    try:
+        return environment_for(tuple(sorted(settings.items()))).parse(source)
+    finally:
+        _ESCAPE_BACKSLASHES.reset(token)

@@ -184,10 +184,6 @@ class Templar:
                 # Newlines put back use the caller's newline_sequence, not the header's.
                 return _keep_newlines(source, result, dict(overrides or {}), settings)
             return result
-        except ValueError as err:
-            if not str(err).startswith(f"{HEADER!r}") and "newline after" not in str(err):
-                raise TemplateError(f"ValueError: {err} in {_short(shown)}") from None
-            raise TemplateError(f"{err} in {_short(shown)}") from None
         except PlaybookError:
             raise
         except jinja2.UndefinedError as err:
