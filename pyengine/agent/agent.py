@@ -286,6 +286,8 @@ def main():
     finally:
         for signum in (signal.SIGHUP, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
+        if "ansible_run" in agent.libs:
+            agent.libs["ansible_run"].stop_zygote()  # the bridge's warm process
         writer.close()
 
 

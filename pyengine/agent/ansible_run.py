@@ -3,12 +3,14 @@
 Target-side code: standard library only, Python 3.7+. The agent loads this file like its
 other libs (sent with the first batch that holds an Ansible module) and calls
 `run_ansible_module` for each bridged task. The module runs in a CHILD process (Ansible
-modules call sys.exit and change global state): a fork of the agent, so no interpreter
-starts and each packed file is compiled once per agent. The child installs an import
-finder over the packed files (held in memory, nothing on disk), hands the arguments to
-`ansible.module_utils.basic` as AnsiballZ does (`_ANSIBLE_ARGS`, plus the JSON profile on
-ansible-core 2.19+), and runs the module as `__main__`; the module prints its JSON result
-and exits, the agent reads it from a pipe.
+modules call sys.exit and change global state), never in the agent: the agent forks a
+"zygote" once (pipes to it, its own process group), which holds the packed files in an
+in-memory import finder (nothing on disk), compiles each once and imports
+`ansible.module_utils.basic` once; for each task it forks a child that hands the
+arguments to basic as AnsiballZ does (`_ANSIBLE_ARGS`, plus the JSON profile on
+ansible-core 2.19+) and runs the module as `__main__`. The module prints its JSON result
+and exits; the zygote sends back its stdout, stderr and exit status. The zygote ends when
+the agent closes its pipe (or is killed with its process group when the agent stops).
 
 What the module gets (what basic.py reads): ANSIBLE_MODULE_ARGS with the task's arguments
 and `_ansible_check_mode`, `_ansible_diff`, `_ansible_no_log`, `_ansible_verbosity`,
@@ -68,61 +70,218 @@ def run_ansible_module(files: dict[str, str], entry: str, args: dict[str, Any],
                        meta: dict[str, Any], check_mode: bool = False, diff_mode: bool = False,
                        no_log: bool = False, environment: dict[str, str] | None = None,
                        close_fds: tuple[int, ...] = ()) -> dict[str, Any]:
-    """Run the packed module `entry` in a forked child; always returns a result dict.
+    """Run the packed module `entry` in a child process; always returns a result dict.
 
-    The child is a fork of the agent: no interpreter start, and each packed file is
-    compiled once per agent (the code objects are inherited), so a bridged task costs the
-    module's own imports and work. `close_fds`: the agent's protocol descriptors, which
-    the child must not hold (a daemon the module starts would keep the channel open).
+    The child is forked from a warm "zygote": a fork of the agent that compiled the
+    packed files and imported `ansible.module_utils.basic` once, so a task costs only the
+    module's own work (Ansible starts a Python and imports basic for every task). Each
+    task gets its own fork: a module's sys.exit or global changes die with it.
+    `close_fds`: the agent's protocol descriptors, which no child may hold (a daemon the
+    module starts would keep the controller's channel open).
     """
     tmpdir = tempfile.mkdtemp(prefix="pyengine-mod-")
-    pid = 0
     try:
         params = {"ANSIBLE_MODULE_ARGS": module_args(args, meta, check_mode, diff_mode,
                                                      no_log, tmpdir)}
         try:
-            codes = {rel: _compiled(rel, source) for rel, source in files.items()}
-        except SyntaxError as err:
+            reply = _zygote(close_fds).run(files, entry, params, environment or {})
+        except OSError as err:  # the zygote died (never taken for the controller's channel)
+            stop_zygote()
             return {"failed": True, "changed": False,
-                    "msg": f"{entry}: {err.filename or '?'}:{err.lineno}: {err.msg} (the "
-                           f"installed ansible-core or collection does not support this "
-                           f"host's Python {sys.version.split()[0]})"}
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            os.close(out_r)
-            os.close(err_r)
-            _child(files, codes, entry, params, environment or {}, out_w, err_w, close_fds)
-        os.close(out_w)
-        os.close(err_w)
-        out, err = _read_both(out_r, err_r)
-        _, status = os.waitpid(pid, 0)
-        pid = 0
-        rc = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
-        result = parse_output(out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-                              rc)
+                    "msg": f"{entry}: the process running Ansible modules failed: {err}"}
+        if reply.get("error"):
+            return {"failed": True, "changed": False, "msg": f"{entry}: {reply['error']}"}
+        result = parse_output(reply.get("out", ""), reply.get("err", ""), reply.get("rc", 1))
         if not diff_mode:
             result.pop("diff", None)  # many modules always return one; Ansible shows it on --diff
         return result
+    except BaseException:
+        stop_zygote()  # stopped mid-task (a signal): the module must not run on
+        raise
     finally:
-        if pid:  # the agent is being stopped (a signal) while the module runs: end it
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-_CODE_CACHE = {}  # type: dict[tuple[str, int, int], Any]
+class _Zygote:
+    """The agent's end of the zygote: a request pipe, a reply pipe, the files it holds."""
+
+    def __init__(self, close_fds: tuple[int, ...]) -> None:
+        req_r, self.req_w = os.pipe()
+        self.reply_r, reply_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the zygote: never returns
+            os.close(self.req_w)
+            os.close(self.reply_r)
+            _zygote_main(req_r, reply_w, close_fds)
+        os.close(req_r)
+        os.close(reply_w)
+        self.sent = set()  # type: set[tuple[str, int]]
+
+    def run(self, files: dict[str, str], entry: str, params: dict[str, Any],
+            environment: dict[str, str]) -> dict[str, Any]:
+        new = {rel: text for rel, text in files.items() if (rel, hash(text)) not in self.sent}
+        _write_msg(self.req_w, {"files": new, "entry": entry, "params": params,
+                                "environment": environment})
+        self.sent.update((rel, hash(text)) for rel, text in new.items())
+        reply = _read_msg(self.reply_r)
+        if reply is None:
+            raise OSError("the bridge's zygote process ended")
+        return reply
+
+    def stop(self) -> None:
+        for fd in (self.req_w, self.reply_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for kill in (os.killpg, os.kill):  # the zygote's group (a module it runs), itself
+            try:
+                kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
 
 
-def _compiled(rel: str, source: str) -> Any:
-    key = (rel, len(source), hash(source))
-    if key not in _CODE_CACHE:
-        _CODE_CACHE[key] = compile(source, PREFIX + rel, "exec", dont_inherit=True)
-    return _CODE_CACHE[key]
+_ZYGOTE = []  # type: list[_Zygote]
+
+
+def _zygote(close_fds: tuple[int, ...]) -> _Zygote:
+    if not _ZYGOTE:
+        _ZYGOTE.append(_Zygote(close_fds))
+    return _ZYGOTE[0]
+
+
+def stop_zygote() -> None:
+    """End the zygote (the agent does it when it stops; EOF on its pipe ends it too)."""
+    while _ZYGOTE:
+        _ZYGOTE.pop().stop()
+
+
+def _zygote_main(req_fd: int, reply_fd: int, close_fds: tuple[int, ...]) -> None:
+    """Serve module runs: compile new files, keep basic imported, fork one child a task."""
+    status = 0
+    try:
+        os.setpgid(0, 0)  # its own process group: the agent can end it with its child
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        for fd in (null,) + tuple(close_fds):
+            if fd > 2:
+                os.close(fd)
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(signum, signal.SIG_DFL)
+        import atexit
+
+        atexit._clear()  # the agent's handlers are not the modules'
+        files = {}  # type: dict[str, str]
+        codes = {}  # type: dict[str, Any]
+        sys.meta_path.insert(0, _MemoryLoader(files, codes))
+        sys.path[:] = [p for p in sys.path if p]  # '' (the cwd) must not shadow anything
+        warm = False
+        while True:
+            request = _read_msg(req_fd)
+            if request is None:
+                break  # the agent closed the pipe: it is done
+            try:
+                for rel, text in request["files"].items():
+                    codes[rel] = compile(text, PREFIX + rel, "exec", dont_inherit=True)
+                    files[rel] = text
+            except SyntaxError as err:
+                _write_msg(reply_fd, {"error": (
+                    f"{err.filename or '?'}:{err.lineno}: {err.msg} (the installed "
+                    f"ansible-core or collection does not support this host's Python "
+                    f"{sys.version.split()[0]})")})
+                continue
+            if not warm:
+                warm = True
+                try:
+                    import ansible.module_utils.basic  # noqa: F401  # type: ignore
+                except Exception:  # noqa: BLE001 - the task's own import reports it
+                    pass
+            _write_msg(reply_fd, _fork_task(request, req_fd, reply_fd))
+    except BaseException:  # noqa: B036 - nothing may escape into the agent's loop
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _fork_task(request: dict[str, Any], req_fd: int, reply_fd: int) -> dict[str, Any]:
+    """Run one module in a fork of the zygote; its stdout, stderr and exit status."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            for fd in (out_r, err_r, req_fd, reply_fd):
+                os.close(fd)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.close(out_w)
+            os.close(err_w)
+            sys.stdin = open(os.devnull)
+            sys.stdout = open(1, "w", closefd=False)
+            sys.stderr = open(2, "w", closefd=False)
+            os.environ.update({k: str(v) for k, v in request["environment"].items()})
+            status = _run_module(request["entry"], request["params"])
+            import atexit
+
+            atexit._run_exitfuncs()  # what the module registered (Ansible runs them too)
+        except BaseException:  # noqa: B036
+            try:
+                sys.stderr.write(traceback.format_exc())
+            except Exception:  # noqa: BLE001
+                pass
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001
+                    pass
+            os._exit(status)
+    os.close(out_w)
+    os.close(err_w)
+    out, err = _read_both(out_r, err_r)
+    _, wait_status = os.waitpid(pid, 0)
+    if os.WIFEXITED(wait_status):
+        rc = os.WEXITSTATUS(wait_status)
+    else:
+        rc = 128 + os.WTERMSIG(wait_status)
+    return {"out": out.decode("utf-8", "replace"), "err": err.decode("utf-8", "replace"),
+            "rc": rc}
+
+
+_HEADER_SIZE = 4
+
+
+def _write_msg(fd: int, message: dict[str, Any]) -> None:
+    body = json.dumps(message).encode("utf-8")
+    data = len(body).to_bytes(_HEADER_SIZE, "big") + body
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def _read_msg(fd: int) -> Any:
+    header = _read_exactly(fd, _HEADER_SIZE)
+    if header is None:
+        return None
+    body = _read_exactly(fd, int.from_bytes(header, "big"))
+    return None if body is None else json.loads(body.decode("utf-8"))
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks = []
+    left = size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _read_both(out_fd: int, err_fd: int) -> tuple[bytes, bytes]:
@@ -256,55 +415,11 @@ class _MemoryLoader(importlib.abc.SourceLoader):
         return self.files[rel].encode("utf-8")
 
 
-def _child(files: dict[str, str], codes: dict[str, Any], entry: str,
-           params: dict[str, Any], environment: dict[str, str], out_fd: int, err_fd: int,
-           close_fds: tuple[int, ...]) -> None:
-    """In the forked child: fresh stdio, the packed files importable, the module as
-    __main__ under Ansible's contract; exit with its status, never return."""
-    status = 1
-    try:
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(out_fd, 1)
-        os.dup2(err_fd, 2)
-        for fd in (null, out_fd, err_fd) + tuple(close_fds):
-            if fd > 2:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
-            signal.signal(signum, signal.SIG_DFL)
-        sys.stdin = open(os.devnull)
-        sys.stdout = open(1, "w", closefd=False)
-        sys.stderr = open(2, "w", closefd=False)
-        os.environ.update({k: str(v) for k, v in environment.items()})
-        import atexit
-
-        atexit._clear()  # the agent's handlers are not the module's
-        status = _run_module(files, codes, entry, params)
-        atexit._run_exitfuncs()  # what the module registered (Ansible runs them too)
-    except BaseException:  # noqa: B036 - nothing may escape into the agent's loop
-        try:
-            sys.stderr.write(traceback.format_exc())
-        except Exception:  # noqa: BLE001
-            pass
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001
-                pass
-        os._exit(status)
-
-
-def _run_module(files: dict[str, str], codes: dict[str, Any], entry: str,
-                params: dict[str, Any]) -> int:
-    """Hand the arguments to ansible.module_utils.basic as AnsiballZ does; run `entry`."""
+def _run_module(entry: str, params: dict[str, Any]) -> int:
+    """Hand the arguments to ansible.module_utils.basic as AnsiballZ does; run `entry`
+    (imported from memory through the zygote's finder)."""
     import runpy
 
-    sys.meta_path.insert(0, _MemoryLoader(files, codes))
-    sys.path[:] = [p for p in sys.path if p]  # '' (the cwd) must not shadow anything
     sys.argv = [PREFIX + entry.replace(".", "/") + ".py"]
     try:
         from ansible.module_utils import basic  # type: ignore[import-not-found]

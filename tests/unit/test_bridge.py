@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ FILES = {
           name: {type: str, default: world}
           token: {type: str}
         """
+        import os
         from ansible.module_utils.basic import AnsibleModule
         from ..module_utils.text import greeting
         from ansible_collections.acme.demo.plugins.module_utils import fileio
@@ -64,6 +66,7 @@ FILES = {
             if not module.check_mode:
                 fileio.write(path, wanted)
             module.exit_json(changed=True, msg="greeting written", tmpdir=module.tmpdir,
+                             leak=os.environ.get("PYENGINE_SHOULD_NOT_LEAK"),
                              diff={"before": before or "", "after": wanted})
 
         if __name__ == "__main__":
@@ -394,6 +397,7 @@ def test_a_crashing_module_fails_its_task_and_the_agent_goes_on(
     assert crash["failed"] and not crash["changed"]
     assert "boom from the module" in json.dumps(crash)
     assert results[1]["result"]["changed"]  # same agent, next task
+    assert results[1]["result"]["leak"] is None  # each module runs in its own process
     # The module changed os.environ in its own process, not in the agent's.
     assert results[2]["result"]["stdout"] == "clean"
 
@@ -509,3 +513,35 @@ def test_facts_of_a_bridged_module_are_there_for_the_next_task(project: Path) ->
     assert [t.status for t in host.tasks] == ["ok", "changed"], [t.result for t in host.tasks]
     assert (project / "out.txt").read_text() == "hi there"
     assert host.batches == [1, 1]  # the facts module ends its batch: its facts are unknown
+
+
+def test_the_warm_process_ends_with_the_agent(project: Path) -> None:
+    s = PythonAgentSession(LocalConnection("localhost"),
+                           module_source=lambda name: module_code(name, [project]),
+                           python=sys.executable)
+    s.start()
+    s.run_all([task("acme.demo.greet", {"path": str(project / "w.txt")})])
+    agent = s.agent_pid
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _ppid(p) == agent]
+    assert children, "the bridge's zygote runs beside the agent"
+    s.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in children)
+
+
+def _ppid(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
