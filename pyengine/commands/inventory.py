@@ -28,7 +28,8 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Also read group_vars/ and host_vars/ next to the playbooks here."
                         )(func)
     func = click.option("-i", "--inventory", "inventories", multiple=True,
-                        help=f"Inventory file or folder (repeatable; default ${ENV_INVENTORY})."
+                        help=f"Inventory file or folder (repeatable; default ${ENV_INVENTORY}, "
+                        "then ansible.cfg's inventory)."
                         )(func)
     return vault_options(func)
 
@@ -36,10 +37,14 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
 def _load(inventories: tuple[str, ...], playbook_dir: str | None, **vault_opts: Any
           ) -> Inventory:
     from pyengine.commands.vault_options import vault_from_options
+    from pyengine.content.ansible_config import current_config
 
     sources = list(inventories) or [p for p in os.environ.get(ENV_INVENTORY, "").split(":") if p]
+    # Then ansible.cfg's `inventory` / $ANSIBLE_INVENTORY, as ansible-inventory reads it.
+    sources = sources or list(current_config().inventory or [])
     if not sources:
-        raise click.UsageError(f"no inventory: give -i PATH or set ${ENV_INVENTORY}")
+        raise click.UsageError(f"no inventory: give -i PATH, set ${ENV_INVENTORY} or "
+                               f"`inventory` in ansible.cfg")
     vault = vault_from_options(**vault_opts)
     return load_inventory(sources, vault=vault, playbook_dir=playbook_dir)
 

@@ -368,3 +368,12 @@ def test_playbook_named_by_fqcn_on_the_command_line(project: Path,
     assert mine.stdout == want.stdout
     missing = ours("-i", "inv.ini", "acme.ops.nope", "--list-tasks")
     assert missing.returncode == 3 and "acme.ops.nope: playbook not found" in missing.stderr
+
+
+def test_inventory_command_reads_ansible_cfg_inventory(project: Path) -> None:
+    result = CliRunner().invoke(cli, ["inventory", "graph"])
+    assert result.exit_code != 0 and "`inventory` in ansible.cfg" in result.output
+    (project / "ansible.cfg").write_text("[defaults]\ninventory = inv.ini\n")
+    result = CliRunner().invoke(cli, ["inventory", "graph"])
+    assert result.exit_code == 0, result.output
+    assert "|--d1" in result.output
