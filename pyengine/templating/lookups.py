@@ -335,56 +335,43 @@ def _first_found(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
     (a `with_first_found` in an include_vars task looks in vars/ first, and so on)."""
     if call.invoked_as_with:
         terms = _drop_undefined(terms)
-    candidates: list[str] = []
-    skip = to_bool(kw.get("skip", False))
+    skip = [to_bool(kw.get("skip", False))]
+    candidates = _candidates(terms or [{"files": kw.get("files", [])}], kw, skip)
+    for name in candidates:
+        found = call.find(name, call.subdir)
+        if found is not None:
+            return [os.path.normpath(os.path.abspath(found))]
+    if skip[0]:
+        return []
+    raise TemplateError("No file was found when using first_found.")
 
-    def add(term: Any, files: Any, paths: Any) -> None:
-        file_list = _split(files, ",;")
-        path_list = _split(paths, ",:;")
-        if path_list:
-            candidates.extend(os.path.join(p, f) for p in path_list for f in file_list)
-        else:
-            candidates.extend(file_list)
 
-    for term in terms or [{"files": kw.get("files", [])}]:
+def _candidates(terms: Sequence[Any], kw: dict[str, Any], skip: list[bool]) -> list[str]:
+    """The paths first_found tries, in order: each file under each of `paths` (or the
+    file alone); a dict term brings its own files/paths/skip, a list is searched inside."""
+    out: list[str] = []
+    for term in terms:
         if isinstance(term, Mapping):
             unknown = set(term) - {"files", "paths", "skip"}
             if unknown:
                 raise TemplateError(f"lookup('first_found'): unknown option "
                                     f"'{sorted(unknown)[0]}' (files, paths, skip)")
-            skip = to_bool(term.get("skip", skip))
-            add(term, term.get("files", kw.get("files", [])), term.get("paths",
-                                                                         kw.get("paths", [])))
+            skip[0] = to_bool(term.get("skip", skip[0]))
+            files, paths = term.get("files", kw.get("files", [])), term.get(
+                "paths", kw.get("paths", []))
         elif isinstance(term, str):
-            add(term, [term], kw.get("paths", []))
+            files, paths = [term], kw.get("paths", [])
         elif isinstance(term, Sequence):
-            nested = _first_found_candidates(term, kw)
-            candidates.extend(nested)
+            out.extend(_candidates(term, kw, skip))
+            continue
         else:
             raise TemplateError(f"lookup('first_found'): invalid term {term!r} (a string, "
                                 f"dict or list is required)")
-    for name in candidates:
-        found = call.find(name, call.subdir)
-        if found is not None:
-            return [os.path.normpath(os.path.abspath(found))]
-    if skip:
-        return []
-    raise TemplateError("No file was found when using first_found.")
-
-
-def _first_found_candidates(terms: Sequence[Any], kw: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    for term in terms:
-        if isinstance(term, str):
-            paths = _split(kw.get("paths", []), ",:;")
-            out.extend(os.path.join(p, term) for p in paths) if paths else out.append(term)
-        elif isinstance(term, Mapping):
-            files = _split(term.get("files", []), ",;")
-            paths = _split(term.get("paths", []), ",:;")
-            out.extend(os.path.join(p, f) for p in paths for f in files) if paths \
-                else out.extend(files)
-        elif isinstance(term, Sequence):
-            out.extend(_first_found_candidates(term, kw))
+        file_list, path_list = _split(files, ",;"), _split(paths, ",:;")
+        if path_list:
+            out.extend(os.path.join(p, f) for p in path_list for f in file_list)
+        else:
+            out.extend(file_list)
     return out
 
 
@@ -392,7 +379,7 @@ def _split(value: Any, separators: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [p for p in re.split("[" + re.escape(separators) + "]", value)] if value else []
+        return re.split("[" + re.escape(separators) + "]", value) if value else []
     out: list[str] = []
     for item in value:
         out.extend(_split(item, separators))
