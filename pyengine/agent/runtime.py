@@ -48,6 +48,8 @@ TEMP_SUFFIX = ".pyengine-tmp"
 # Folders Ansible's get_bin_path also searches: a non-login SSH session often lacks sbin.
 _EXTRA_BIN_DIRS = ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
 
+# Ansible's boolean words. The controller's copy is pyengine/booleans.py; this one stays
+# because the runtime runs on the target (standard library only, no pyengine imports).
 _BOOL_TRUE = {"yes", "on", "1", "true", "y", "t"}
 _BOOL_FALSE = {"no", "off", "0", "false", "n", "f", ""}
 
@@ -609,7 +611,10 @@ def _to_bool(value: Any, name: str) -> bool:
 
 
 def _convert(value: Any, spec: Dict[str, Any], name: str) -> Any:
-    """Light conversion so direct callers (tests) behave like validated controller input."""
+    """Light conversion so direct callers (tests) behave like validated controller input.
+
+    The controller converts with pyengine/modspec.py `convert` first; this target-side
+    copy exists because the runtime cannot import controller code."""
     kind = spec.get("type", "str")
     if value is None:
         return None
