@@ -224,7 +224,8 @@ def _play(data: dict[str, Any], ctx: LoadContext, path: Path, at: Origin | None,
     post_tasks = parse_task_list(_list(data, "post_tasks"), scope, ctx, path,
                                  where("post_tasks"), "post_tasks")
     handler_scope = Scope(become=scope.become, environment=scope.environment,
-                          check_mode=scope.check_mode, diff=scope.diff)
+                          check_mode=scope.check_mode, diff=scope.diff,
+                          collections=list(scope.collections))
     play_handlers = parse_task_list(_list(data, "handlers"), handler_scope, ctx, path,
                                     where("handlers"), "handlers", handlers=True)
     handlers = _only_tasks([*ctx.role_handlers, *play_handlers], p)

@@ -77,11 +77,12 @@ def test_short_role_name_through_the_play_collections_keyword(project: Path) -> 
     write(project.parent, {f"{COLLECTION}/roles/base/tasks/main.yml": "- ping:\n"})
     book = load(project, {"site.yml": (
         "- hosts: all\n  collections: [acme.hardening]\n  roles:\n    - base\n"
-        "  tasks:\n    - ping:\n")})
+        "  tasks:\n    - ping:\n  handlers:\n    - name: h\n      ping:\n")})
+    assert book.plays[0].handlers[0].collections == ["acme.hardening", "ansible.legacy"]
     assert role_tasks(book)[0].role.fqcn == "acme.hardening.base"  # type: ignore[union-attr]
     # The play's own tasks carry the play's list (ansible.legacy appended, as Ansible does)
     assert walk(book.plays[0].tasks)[0].collections == ["acme.hardening", "ansible.legacy"]
-    # ... and its role does not inherit it.
+    # ... and so do its handlers; its role does not inherit it.
     assert role_tasks(book)[0].collections == ["acme.hardening", "ansible.builtin"]
 
 
