@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from pyengine import masking
 from pyengine.commands.history import history
-from pyengine.history.db import SCHEMA_VERSION, HistoryDB
+from pyengine.history.db import SCHEMA_VERSION, HistoryDB, HistoryError
 
 
 def _report(secret: str = "") -> dict:
@@ -67,7 +67,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(RuntimeError, match="newer than this pyengine"):
+    with pytest.raises(HistoryError, match="newer than this pyengine"):
         HistoryDB(path)
 
 

@@ -38,6 +38,11 @@ DIFFERENT_ON_PURPOSE = {
     # Ansible rewrites an existing "a=1\r\n" as "a=1\n" when line is "a=1"; we keep the
     # file's line ending and call the line present.
     "lineinfile/crlf_line_kept",
+    # Ansible hands a mode above 07777 to chmod, which drops the high bits: "07777777"
+    # silently becomes 07777 (setuid, setgid, sticky, world-writable). We refuse it
+    # before touching the path.
+    "file/touch_bad_mode_creates_nothing",
+    "file/directory_bad_mode_creates_nothing",
 }
 
 
