@@ -9,8 +9,11 @@ Python through the `local` connection, files only in pytest's tmp_path.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -101,6 +104,24 @@ FILES = {
         def main():
             module = AnsibleModule(argument_spec={}, supports_check_mode=True)
             module.exit_json(changed=False, ansible_facts={"acme_greeting": "hi there"})
+
+        if __name__ == "__main__":
+            main()
+    ''',
+    f"{COLL}/modules/slow.py": '''
+        import os, time
+        from ansible.module_utils.basic import AnsibleModule
+
+        def main():
+            module = AnsibleModule(argument_spec={"pidfile": {"type": "path"},
+                                                  "flag": {"type": "path"}})
+            with open(module.params["pidfile"], "w") as fh:
+                fh.write(str(os.getpid()))
+            for _ in range(600):
+                if os.path.exists(module.params["flag"]):
+                    break
+                time.sleep(0.05)
+            module.exit_json(changed=False, msg="done waiting")
 
         if __name__ == "__main__":
             main()
@@ -545,3 +566,45 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+@pytest.mark.parametrize("how", ["eof", "sigterm"])
+def test_agent_stopped_mid_module_leaves_no_process_and_no_files(
+        project: Path, how: str) -> None:
+    tmp = project / "agent-tmp"
+    tmp.mkdir()
+    conn = LocalConnection("drop", {"env": {"TMPDIR": str(tmp)}})
+    s = PythonAgentSession(conn, module_source=lambda name: module_code(name, [project]),
+                           python=sys.executable)
+    s.start()
+    pidfile, flag = project / "pid", project / "flag"
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            s.run_all([task("acme.demo.slow", {"pidfile": str(pidfile), "flag": str(flag)})])
+        except BaseException as err:  # noqa: B036 - the test looks at it
+            errors.append(err)
+
+    runner = threading.Thread(target=consume)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    module_pid = int(pidfile.read_text())
+    assert _alive(module_pid) and len(list(tmp.iterdir())) == 1  # the task's temp folder
+    channel = s._channel
+    assert channel is not None
+    if how == "eof":
+        channel.proc.stdin.close()  # type: ignore[attr-defined]
+        flag.write_text("go")  # the module ends; its result meets a closed channel
+    else:
+        os.kill(channel.pid, signal.SIGTERM)  # type: ignore[attr-defined]
+    assert channel.exit_status(10) is not None
+    runner.join(10)
+    deadline = time.monotonic() + 5
+    while _alive(module_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(module_pid)
+    assert list(tmp.iterdir()) == []
+    conn.close()
