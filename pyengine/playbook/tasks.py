@@ -536,7 +536,8 @@ def _prevalidate_include(task: Task, ctx: LoadContext, file: Path) -> None:
     if resolved in ctx.validated_includes or resolved in ctx.stack:
         return
     ctx.validated_includes.add(resolved)
-    load_tasks_into(target, Scope(role=task.role), ctx, task.origin)
+    load_tasks_into(target, Scope(role=task.role, collections=list(task.collections)), ctx,
+                    task.origin)
 
 
 def _prevalidate_role(task: Task, ctx: LoadContext) -> None:

@@ -242,3 +242,29 @@ def test_import_playbook_by_fqcn_from_a_collection(project: Path) -> None:
                                            "from the collection"]
     with pytest.raises(PlaybookErrors, match="imported playbook 'acme.hardening.nope' not"):
         load(project, {"site.yml": "- import_playbook: acme.hardening.nope\n"})
+
+
+FROB = '''DOCUMENTATION = r"""
+module: frob
+short_description: a module of a test collection
+options:
+  level: {type: int}
+"""
+'''
+
+
+def test_short_module_name_of_an_installed_collection(project: Path) -> None:
+    """`collections: [acme.tools]` lets `frob:` mean acme.tools.frob (run by the module
+    bridge), in the play and in a statically checked include; without it `frob` is
+    unknown."""
+    write(project.parent, {"colls/ansible_collections/acme/tools/plugins/modules/frob.py":
+                           FROB})
+    write(project, {"inc.yml": "- frob: {level: 3}\n"})
+    book = load(project, {"site.yml": (
+        "- hosts: all\n  collections: [acme.tools]\n  tasks:\n    - frob: {level: 2}\n"
+        "    - include_tasks: inc.yml\n")})
+    assert walk(book.plays[0].tasks)[0].action == "acme.tools.frob"
+    with pytest.raises(PlaybookErrors, match="unknown module or keyword 'frob'"):
+        load(project, {"site.yml": "- hosts: all\n  tasks:\n    - frob: {level: 2}\n"})
+    with pytest.raises(PlaybookErrors, match="inc.yml:1:3: unknown module or keyword 'frob'"):
+        load(project, {"site.yml": "- hosts: all\n  tasks:\n    - include_tasks: inc.yml\n"})
