@@ -15,10 +15,9 @@ from pyengine.executor import program as prg
 from pyengine.executor.hoststate import HostState
 from pyengine.executor.plan import Planned
 from pyengine.executor.play import PlayRun
+from pyengine.executor.sync import Position
 from pyengine.playbook.model import Task
 from pyengine.templating import Templar
-
-Position = tuple[int, ...]
 
 
 class HostSteps(Protocol):
