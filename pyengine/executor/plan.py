@@ -250,6 +250,9 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
     loop_var = str(task.loop_control.get("loop_var") or "item")
     index_var = task.loop_control.get("index_var")
     values = loop if loop is not None else [None]
+    # As in Ansible, a looped set_fact (or include_vars) sees what its earlier items set:
+    # `acc: "{{ acc | default([]) + [item] }}"` accumulates instead of keeping the last.
+    carried: dict[str, Any] = {}
     for index, value in enumerate(values):
         item_vars: dict[str, Any] = {}
         if loop is not None:
@@ -260,7 +263,11 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
                 "index": index + 1, "index0": index, "first": index == 0,
                 "last": index == len(values) - 1, "length": len(values),
             }
-        planned.slots.append(_plan_slot(ctx, planned, kind, item_vars, value, loop is not None))
+        slot = _plan_slot(ctx, planned, kind, item_vars, value, loop is not None, carried)
+        planned.slots.append(slot)
+        facts = slot.result.get("ansible_facts") if slot.result else None
+        if kind == LOCAL and isinstance(facts, dict) and not slot.result.get("failed"):
+            carried.update(facts)
     if any(s.result is not None and s.result.get("failed") for s in planned.slots):
         planned.ends_batch = True
     if sets_unknown_facts(task):
@@ -275,9 +282,10 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
 
 
 def _plan_slot(ctx: PlanContext, planned: Planned, kind: str | None, item_vars: dict[str, Any],
-               value: Any, looped: bool) -> Slot:
+               value: Any, looped: bool, carried: dict[str, Any] | None = None) -> Slot:
     task = planned.task
-    templar = planned.templar.child(item_vars) if item_vars else planned.templar
+    extra = {**(carried or {}), **item_vars}
+    templar = planned.templar.child(extra) if extra else planned.templar
     slot = Slot(item_vars)
     try:
         if looped:

@@ -720,3 +720,16 @@ def test_facts_set_by_getent_reach_the_next_task_of_the_same_batch(tmp_path: Pat
             - assert: {that: ["'root' in users", "getent_passwd.root[1] == '0'"]}
         """, hosts=["h1"])
     assert run.exit_code == 0, statuses(run, "h1")
+
+
+def test_looped_set_fact_sees_its_earlier_items(tmp_path: Path) -> None:
+    """dev-sec's os_hardening builds its user lists this way; keeping only the last item
+    hardened one home folder instead of all."""
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - set_fact: {acc: "{{ acc | default([]) + [item] }}"}
+              loop: [a, b, c]
+            - assert: {that: ["acc == ['a', 'b', 'c']"]}
+        """, hosts=["h1"])
+    assert run.exit_code == 0, statuses(run, "h1")
