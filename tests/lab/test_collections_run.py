@@ -212,3 +212,27 @@ def test_role_argument_spec_is_checked_before_the_role_runs(lab: Any, tmp_path: 
     assert rc == 2, out
     assert "Validation of arguments failed" in out and "must be one of: small, big" in out
     assert sh(lab, "ls", workdir) == ""  # the role's task never ran
+
+
+def test_several_playbooks_in_one_run(lab: Any, tmp_path: Path, workdir: str) -> None:
+    second = tmp_path / "second.yml"
+    second.write_text(textwrap.dedent(f"""\
+        - name: second book
+          hosts: all
+          gather_facts: false
+          tasks:
+            - copy: {{dest: {workdir}/b, content: "b"}}
+        """))
+    first = f"""
+        - name: first book
+          hosts: all
+          gather_facts: false
+          tasks:
+            - file: {{path: {workdir}, state: directory}}
+            - copy: {{dest: {workdir}/a, content: "a"}}
+        """
+    rc, report, out = run(lab, tmp_path, first, str(second))
+    assert rc == 0, out
+    assert sh(lab, "ls", workdir).split() == ["a", "b"]
+    assert report["hosts"]["h1"]["changed"] == 3
+    assert out.count("PLAY RECAP") == 1
