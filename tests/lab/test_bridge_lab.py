@@ -182,3 +182,44 @@ def test_mount_in_check_mode_changes_nothing(lab: Any, tmp_path: Path) -> None:
             assert str(host.exec(["cat", f"{base}/fstab"]).stdout) == "# mine\n"
     finally:
         host.exec(["rm", "-rf", base])
+
+
+def test_bridged_modules_with_and_without_become(lab: Any, tmp_path: Path) -> None:
+    """Logged in as labuser (-e: inventory ansible_user beats -u, as in Ansible): a bridged
+    task with become writes as root, one without as labuser (two agents, each its own
+    warm process); twice, the second run changes nothing; nothing left in /tmp or home."""
+    host = lab.hosts[2]
+    tag = uuid.uuid4().hex[:8]
+    (tmp_path / "site.yml").write_text(f"""
+- hosts: h3
+  gather_facts: false
+  tasks:
+    - name: as root
+      community.general.ini_file: {{path: /root/pye-bridge-{tag}.ini, section: s, option: o,
+                                    value: v}}
+      become: true
+    - name: as labuser
+      community.general.ini_file: {{path: /home/labuser/pye-bridge-{tag}.ini, section: s,
+                                    option: o, value: v}}
+""")
+    before = str(host.exec(["/bin/sh", "-c", "ls -A /tmp /home/labuser"]).stdout)
+    env = dict(os.environ, PYENGINE_ANSIBLE_MODULES=FORCED)
+    try:
+        for expected in (True, False):
+            report = tmp_path / "r.json"
+            proc = subprocess.run(
+                [sys.executable, "-m", "pyengine", "run", "-i", str(lab.inventory_path),
+                 str(tmp_path / "site.yml"), "-e", "ansible_user=labuser", "--report-json",
+                 str(report)],
+                capture_output=True, text=True, timeout=300, env=env)
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+            tasks = json.loads(report.read_text())["hosts"]["h3"]["tasks"]
+            assert [t["changed"] for t in tasks] == [expected, expected], tasks
+        owners = str(host.exec(["/bin/sh", "-c", f"stat -c %U /root/pye-bridge-{tag}.ini "
+                                f"/home/labuser/pye-bridge-{tag}.ini"]).stdout)
+        assert owners == "root\nlabuser\n"
+        after = str(host.exec(["/bin/sh", "-c", "ls -A /tmp /home/labuser"]).stdout)
+        assert after.replace(f"pye-bridge-{tag}.ini\n", "") == before
+    finally:
+        host.exec(["/bin/sh", "-c", f"rm -f /root/pye-bridge-{tag}.ini "
+                                    f"/home/labuser/pye-bridge-{tag}.ini"])
