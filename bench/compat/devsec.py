@@ -365,7 +365,7 @@ def main() -> int:
             "playbook": PLAYBOOK,
             "lab_vars": inputs.lab_vars,
             "unsettable_sysctls": inputs.unsettable,
-            "runs": [asdict(r) for r in runs],
+            "runs": [{**asdict(r), "log": Path(r.log).name} for r in runs],
             "pristine_differences": [d.to_dict() for d in pristine]
             if args.only == "both" else previous.get("pristine_differences", []),
             "differences": [d.to_dict() for d in diffs],

@@ -1,4 +1,4 @@
-"""End state of a lab host (files under /etc, /home, /root) and the comparison of two.
+"""End state of a lab host (files under /etc, /home, /root; modes under /usr), compared.
 
 The walk runs inside the host (python3 there, through `LabHost.exec`, not SSH): for
 every entry its type, mode, owner, group, and either the sha256 of its content or its
@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 ROOTS = ("/etc", "/home", "/root")
+# Compared by type, mode, owner, group and link target only (not content: the same
+# packages are installed on both, and hashing /usr costs minutes). The role changes
+# modes there (suid/sgid bits removed, su limited to root).
+META_ROOTS = ("/usr",)
 
 # Run by python3 inside the host: one JSON object {path: entry} on stdout.
 WALK = r"""
@@ -29,6 +33,8 @@ def name(fn, i):
         return str(i)
 out = {}
 for root in sys.argv[2:]:
+    meta = root.startswith("meta:")
+    root = root[5:] if meta else root
     for top, dirs, files in os.walk(root):
         dirs.sort()
         for entry in [top] + [os.path.join(top, f) for f in dirs + files]:
@@ -41,6 +47,8 @@ for root in sys.argv[2:]:
                 item.pop("mode")
             elif stat.S_ISDIR(st.st_mode):
                 item["type"] = "dir"
+            elif stat.S_ISREG(st.st_mode) and meta:
+                item["type"] = "file"
             elif stat.S_ISREG(st.st_mode):
                 with open(entry, "rb") as fh:
                     data = fh.read()
@@ -109,7 +117,8 @@ def normalise(path: str) -> str:
 def capture(host: Host) -> dict[str, dict[str, Any]]:
     """{path: entry} of every file, folder and link under ROOTS on `host`."""
     rules = json.dumps([[pattern, repl] for pattern, repl, _why in NORMALISED])
-    proc = host.exec(["python3", "-c", WALK, rules, *ROOTS], timeout=300)
+    roots = [*ROOTS, *(f"meta:{root}" for root in META_ROOTS)]
+    proc = host.exec(["python3", "-c", WALK, rules, *roots], timeout=300)
     raw: dict[str, dict[str, Any]] = json.loads(proc.stdout)
     return {normalise(path): entry for path, entry in raw.items()
             if ignored_reason(path) is None}
