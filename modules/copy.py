@@ -46,12 +46,31 @@ ARGS = {
     "_content_b64": {"type": "str", "help": "The content, base64 (sent by controller actions)."},
     "_src_name": {"type": "str", "help": "Basename of the controller's src (dest folders)."},
     "_src_mode": {"type": "str", "help": "Mode of the controller's src (for mode=preserve)."},
+    "_stream_ref": {"type": "str",
+                    "help": "A big controller file, sent in chunks on request (copy action)."},
+    "_stream_sha1": {"type": "str", "help": "SHA1 of the streamed file."},
+    "_stream_size": {"type": "int", "help": "Size of the streamed file in bytes."},
 }
 MUTUALLY_EXCLUSIVE = [["content", "src"]]
 
 
 def sha1(data):
+    if is_stream(data):
+        return data.sha1
     return hashlib.sha1(data).hexdigest()
+
+
+def is_stream(data):
+    """A big controller file (m.stream): compared by SHA-1, fetched only when needed."""
+    return hasattr(data, "write_to")
+
+
+def file_sha1(path):
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def make_dirs(m, folder, mode):
@@ -84,23 +103,33 @@ def put_file(m, p, dest, data, src_mode):
     # Without follow a symlink at dest is compared through, but replaced by a file when
     # the content differs (Ansible's behaviour); with follow its target is written.
     write_path = os.path.realpath(dest) if p["follow"] and os.path.islink(dest) else dest
-    old = m.read_bytes(write_path) if os.path.exists(write_path) else None
     exists = os.path.lexists(write_path)
     extra = {}
     if exists and not p["force"]:
         return False, "file already exists (force=no)", [], extra
-    content_changed = old != data
     diffs = []
+    if is_stream(data):
+        # A big file is compared by SHA-1 and only fetched when it differs.
+        old = None
+        old_sha1 = file_sha1(write_path) if os.path.isfile(write_path) else None
+        content_changed = old_sha1 != data.sha1
+        if content_changed:
+            diffs.append({"before_header": dest, "after_header": dest,
+                          "before": "" if old_sha1 is None else "(sha1 %s)\n" % old_sha1,
+                          "after": "(%d bytes, sha1 %s)\n" % (data.size, data.sha1)})
+    else:
+        old = m.read_bytes(write_path) if os.path.exists(write_path) else None
+        content_changed = old != data
+        if content_changed:
+            diffs.append(m.text_diff(old, data, dest))
     attrs = (False, {}, {})
     if not content_changed:
         attrs = m.plan_attributes(write_path, p["owner"], p["group"], mode)
-    if content_changed:
-        diffs.append(m.text_diff(old, data, dest))
     if attrs[0]:
         diffs.append({"before": attrs[1], "after": attrs[2]})
     if not content_changed and not attrs[0]:
         return False, "file already has this content and attributes", diffs, extra
-    msg = "file created" if old is None else "content changed" if content_changed \
+    msg = "file created" if not exists else "content changed" if content_changed \
         else "attributes changed"
     if m.check_mode:
         return True, msg, diffs, extra
@@ -159,7 +188,8 @@ def main(m):
     dest = p["dest"]
     content = p["content"]
     src_mode = p["_src_mode"]
-    if sum(x is not None for x in (content, p["_content_b64"], p["src"])) != 1:
+    if sum(x is not None for x in (content, p["_content_b64"], p["src"],
+                                   p["_stream_ref"])) != 1:
         m.fail("give exactly one of content, src (with remote_src) or _content_b64")
     if p["src"] is not None and not p["remote_src"]:
         m.fail("src on the controller must be sent by the copy action; "
@@ -168,7 +198,9 @@ def main(m):
         m.fail("validate must contain %%s: %s" % p["validate"])
 
     data = None
-    if content is not None:
+    if p["_stream_ref"] is not None:
+        data = m.stream(p["_stream_ref"], p["_stream_sha1"], p["_stream_size"])
+    elif content is not None:
         data = content.encode("utf-8")
     elif p["_content_b64"] is not None:
         try:

@@ -2,7 +2,9 @@
 
 The target never reads the controller's disk: the bytes travel inside the batch
 as `_content_b64` (docs/ARCHITECTURE.md, runtime details), so a no-op copy or
-template costs nothing but the bytes of its batch.
+template costs nothing but the bytes of its batch. A file of STREAM_AT bytes or more
+travels as a reference instead (`_stream_ref`, `_stream_sha1`, `_stream_size`): the
+target asks for its bytes, in chunks, only when its own copy differs.
 """
 
 from __future__ import annotations
@@ -14,16 +16,24 @@ from pathlib import Path
 from typing import Any
 
 from pyengine.actions.base import ActionContext, ActionFailed
+from pyengine.agent import streams
 
 # Target `copy` arguments a controller-side copy/template passes through unchanged.
 PASS_THROUGH = ("dest", "backup", "force", "validate", "owner", "group", "mode",
                 "directory_mode", "follow", "checksum", "unsafe_writes")
 
 
-def content_args(data: bytes, args: dict[str, Any], name: str | None,
+def content_args(data: bytes | Path, args: dict[str, Any], name: str | None,
                  src_mode: int | None) -> dict[str, Any]:
+    """The target `copy` arguments for bytes, or for a controller file: a big file is
+    streamed on request (pyengine/agent/streams.py), never read whole here."""
     out = {k: args[k] for k in PASS_THROUGH if args.get(k) is not None}
-    out["_content_b64"] = base64.b64encode(data).decode("ascii")
+    if isinstance(data, Path) and data.stat().st_size >= streams.STREAM_AT:
+        ref, sha1, size = streams.register(data)
+        out.update({"_stream_ref": ref, "_stream_sha1": sha1, "_stream_size": size})
+    else:
+        raw = data.read_bytes() if isinstance(data, Path) else data
+        out["_content_b64"] = base64.b64encode(raw).decode("ascii")
     if name:
         out["_src_name"] = name
     if src_mode is not None:
@@ -40,9 +50,8 @@ def transform_copy(ctx: ActionContext) -> list[tuple[str, dict[str, Any]]]:
                            + ", ".join(str(d) for d in ctx.search_dirs("files")))
     dest = str(ctx.args.get("dest", ""))
     if path.is_file():
-        data = path.read_bytes()
         mode = stat.S_IMODE(path.stat().st_mode)
-        return [("copy", content_args(data, ctx.args, path.name, mode))]
+        return [("copy", content_args(path, ctx.args, path.name, mode))]
     # A folder: `src/` copies its contents into dest, `src` copies the folder itself.
     root = dest.rstrip("/") if src.endswith("/") else os.path.join(dest, path.name)
     items: list[tuple[str, dict[str, Any]]] = []
@@ -51,7 +60,7 @@ def transform_copy(ctx: ActionContext) -> list[tuple[str, dict[str, Any]]]:
         folder = root if str(rel) == "." else os.path.join(root, str(rel))
         args = dict(ctx.args)
         args["dest"] = folder.rstrip("/") + "/"
-        items.append(("copy", content_args(file.read_bytes(), args, file.name,
+        items.append(("copy", content_args(file, args, file.name,
                                            stat.S_IMODE(file.stat().st_mode))))
     if not items:
         raise ActionFailed(f"src folder {path} holds no files")

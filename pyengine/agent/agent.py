@@ -126,6 +126,25 @@ class Agent(object):
     def load_libs(self, message):
         for name, source in sorted((message.get("libs") or {}).items()):
             self.libs[name] = self._load_lib(name, source)
+            if name == "runtime":
+                self.libs[name].STREAM_FETCHER = self.fetch_stream
+
+    def fetch_stream(self, ref, out):
+        """Ask the controller for a streamed file mid-task and write its chunks to `out`
+        as they come: a big `copy` never sits whole in memory on either side."""
+        self.send({"op": "need", "ref": ref})
+        while True:
+            message = self.recv()
+            if message is None:
+                raise EOFError("the controller went away during a streamed file")
+            if message.get("op") != "chunk":
+                raise ValueError("expected a chunk of %s, got %r" % (ref, message.get("op")))
+            if message.get("error"):
+                raise IOError("controller: %s" % message["error"])
+            if message.get("data"):
+                out.write(base64.b64decode(message["data"]))
+            if message.get("end"):
+                return
 
     def batch(self, message):
         self.load_libs(message)

@@ -22,6 +22,7 @@ import base64
 import contextlib
 import errno
 import grp
+import hashlib
 import importlib.util
 import io
 import linecache
@@ -203,6 +204,9 @@ class Module:
         if not os.path.isdir(folder):
             self.fail("destination folder %s does not exist" % folder, path=path)
         payload = data.encode("utf-8") if isinstance(data, str) else data
+        streamed = hasattr(payload, "write_to")  # a Stream: written as it arrives
+        if streamed and unsafe_writes:
+            self.fail("unsafe_writes cannot be used with a streamed file", path=path)
         try:
             old = os.stat(path)  # type: Optional[os.stat_result]
         except FileNotFoundError:
@@ -220,7 +224,10 @@ class Module:
         )
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
+                if streamed:
+                    payload.write_to(fh)  # type: ignore[union-attr]
+                else:
+                    fh.write(payload)  # type: ignore[arg-type]
                 fh.flush()
                 if uid != -1 or gid != -1:
                     try:
@@ -377,6 +384,11 @@ class Module:
             self.fail("mode must be in octal or symbolic form: %s" % exc)
         raise AssertionError("not reached")
 
+    def stream(self, ref: str, sha1: str, size: int) -> "Stream":
+        """A controller file too big to travel inside the batch: its bytes come in chunks
+        when written (`atomic_write(path, m.stream(...))`), so neither side holds it."""
+        return Stream(ref, sha1, size)
+
     def text_diff(self, before: Union[str, bytes, None], after: Union[str, bytes, None],
                   path: str) -> Optional[Dict[str, Any]]:
         """An Ansible diff dict for a file's content; None unless the run asked for diffs.
@@ -414,6 +426,36 @@ class Module:
 
 
 # --------------------------------------------------------------- module helpers
+# Set by the agent: fetch(ref, fileobj) asks the controller for a stream and writes it.
+STREAM_FETCHER = None  # type: Optional[Callable[[str, Any], None]]
+
+
+class Stream(object):
+    """Content the controller sends on request, chunk by chunk, checked by SHA-1."""
+
+    def __init__(self, ref: str, sha1: str, size: int) -> None:
+        self.ref = ref
+        self.sha1 = sha1
+        self.size = size
+
+    def write_to(self, fh: Any) -> None:
+        if STREAM_FETCHER is None:
+            raise ModuleFail("this agent cannot receive streamed files")
+        digest = hashlib.sha1()
+        written = [0]
+
+        class _Checked(object):
+            def write(self, chunk: bytes) -> None:
+                digest.update(chunk)
+                written[0] += len(chunk)
+                fh.write(chunk)
+
+        STREAM_FETCHER(self.ref, _Checked())
+        if written[0] != self.size or digest.hexdigest() != self.sha1:
+            raise ModuleFail("the streamed file arrived damaged (%d of %d bytes, sha1 %s)"
+                             % (written[0], self.size, digest.hexdigest()))
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pyengine.agent import streams
 from pyengine.agent.bundle import ANSIBLE, NATIVE, ModuleCode, native_code
 from pyengine.connection.base import AgentChannel, Connection
 from pyengine.errors import EXIT_TASK_FAILED, HostUnreachable, PyengineError
@@ -132,6 +133,7 @@ class PythonAgentSession:
         self.start_timeout = start_timeout
         self.task_timeout = task_timeout
         self.round_trips = 0
+        self.streams_sent = 0  # big files sent on a task's request (streams.py)
         self.facts: dict[str, Any] = {}
         self.agent_pid: int | None = None
         self._channel: AgentChannel | None = None
@@ -368,9 +370,31 @@ class PythonAgentSession:
             elif op == "done":
                 self._in_batch = False
                 return
+            elif op == "need":  # a task asks for a streamed controller file
+                self._send_stream(str(reply.get("ref")))
             else:
                 self._in_batch = False
                 raise AgentError(f"{self.host}: agent error: {reply.get('msg', reply)}")
+
+    def _send_stream(self, ref: str) -> None:
+        """Send a registered controller file in bounded chunks (memory does not grow with
+        the file's size or the number of hosts: one chunk per host at a time)."""
+        self.streams_sent += 1
+        path = streams.path_of(ref)
+        if path is None:
+            self._send({"op": "chunk", "error": f"no streamed file {ref}"})
+            return
+        try:
+            with open(path, "rb") as fh:
+                while True:
+                    block = fh.read(streams.CHUNK)
+                    if not block:
+                        break
+                    self._send({"op": "chunk", "data": base64.b64encode(block).decode("ascii")})
+        except OSError as err:
+            self._send({"op": "chunk", "error": f"cannot read {path}: {err.strerror}"})
+            return
+        self._send({"op": "chunk", "end": True})
 
     def run_all(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """`run_batch` collected into a list (for callers that need no live progress)."""
@@ -379,7 +403,10 @@ class PythonAgentSession:
     def _drain(self) -> None:
         """Skip what is left of a batch whose generator the caller abandoned."""
         while self._in_batch:
-            if self._recv(self.task_timeout).get("op") in ("done", "error"):
+            reply = self._recv(self.task_timeout)
+            if reply.get("op") == "need":
+                self._send({"op": "chunk", "error": "the batch was abandoned"})
+            elif reply.get("op") in ("done", "error"):
                 self._in_batch = False
 
     # -- framing ---------------------------------------------------------------------
