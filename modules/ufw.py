@@ -9,7 +9,11 @@ the rules file ufw would write; only when that differs from the current rules
 there already, an enabled firewall and a policy already set change nothing. Where
 Ansible's module judges from `ufw status verbose` alone we read ufw's files, so while
 the firewall is off a new default policy is reported as changed (Ansible: not
-changed) and a logging level already set as not changed (Ansible: changed, every run).
+changed) and a logging level already set as not changed (Ansible: changed, every run),
+and a new routed policy is a change even while the kernel does not forward (Ansible's
+status line then says "disabled (routed)" either way and it reports no change). The
+firewall itself ends up the same: tests/lab/test_modules_hardening_b.py runs the same
+tasks with ansible-playbook on a second host and compares.
 `reloaded` and `reset` always run and always report a change, as in Ansible.
 
 Returns `commands` (what ran, or would run in check mode) and, like Ansible, `msg`

@@ -14,7 +14,9 @@ the package purged afterwards. Everything else made is removed too.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -166,31 +168,40 @@ def test_pam_and_keys_converge_then_change_nothing_then_check_mode_moves_nothing
         sh(f"rm -rf {LIMITS} /etc/pam.d/{PAM} /etc/pam.d/{PAM}.* {KEYS}")
 
 
-@pytest.fixture
-def ufw_host(lab: Any) -> Iterator[Any]:
-    """h3 with ufw installed (from the lab's apt proxy) and reset. Afterwards the
+@contextlib.contextmanager
+def _ufw_installed(lab: Any, name: str) -> Iterator[Any]:
+    """The host with ufw installed (from the lab's apt proxy) and reset. Afterwards the
     firewall's chains are removed and every package the install added is purged."""
-    h3 = lab.host("h3")
+    host = lab.host(name)
 
     def sh(script: str, timeout: float = 60) -> Any:
-        return h3.exec(["sh", "-c", script], check=False, timeout=timeout)
+        return host.exec(["sh", "-c", script], check=False, timeout=timeout)
 
     packages = "dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' | awk '/^ii/{print $2}'"
     before = set(sh(packages).stdout.split())
-    if "ufw" not in before:
-        proc = sh("apt-get update -q && DEBIAN_FRONTEND=noninteractive "
-                  "apt-get install -y -q ufw", timeout=300)
-        if proc.returncode != 0:
-            pytest.skip("ufw could not be installed in the lab host: " + proc.stderr[-300:])
-    # reset keeps the log level: set ufw's installation default (low) too.
-    sh("ufw --force reset && ufw logging low && ufw disable")
-    yield h3
-    sh("ufw --force reset; ufw logging low; ufw disable; rm -f /etc/ufw/*.rules.2*")
-    added = sorted(set(sh(packages).stdout.split()) - before)
-    if added:
-        sh("for t in iptables ip6tables; do $t -F; $t -X; done; "
-           "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q " + " ".join(added) +
-           "; rm -rf /etc/ufw", timeout=300)
+    try:
+        if "ufw" not in before:
+            proc = sh("apt-get update -q && DEBIAN_FRONTEND=noninteractive "
+                      "apt-get install -y -q ufw", timeout=300)
+            if proc.returncode != 0:
+                pytest.skip("ufw could not be installed in the lab host: " + proc.stderr[-300:])
+        # reset keeps the log level: set ufw's installation default (low) too.
+        sh("ufw --force reset && ufw logging low && ufw disable")
+        yield host
+    finally:
+        sh("ufw --force reset; ufw logging low; ufw disable; rm -f /etc/ufw/*.rules.2*")
+        added = sorted(set(sh(packages).stdout.split()) - before)
+        if added:
+            sh("for t in iptables ip6tables; do $t -F; $t -X; done; "
+               # (/etc/ufw/applications.d/openssh-server belongs to openssh-server: kept)
+               "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q " + " ".join(added),
+               timeout=300)
+
+
+@pytest.fixture
+def ufw_host(lab: Any) -> Iterator[Any]:
+    with _ufw_installed(lab, "h3") as host:
+        yield host
 
 
 def test_ufw_converges_then_changes_nothing_then_check_mode_moves_nothing(
@@ -226,3 +237,80 @@ def test_ufw_converges_then_changes_nothing_then_check_mode_moves_nothing(
     assert "logging: high" in logging["diff"]["after"]
     assert sh(state) == before
     assert "2223" not in sh("iptables-save")
+
+
+# The same ufw tasks run by ansible-playbook (community.general.ufw) on h2 and by
+# pyengine on h3: the firewalls must end up the same.
+UFW_DIFF_PLAY = """
+- hosts: HOST
+  gather_facts: false
+  tasks:
+    - name: allow ssh
+      community.general.ufw: {rule: allow, port: "22", proto: tcp}
+    - name: enable
+      community.general.ufw: {state: enabled}
+    - name: limit alt ssh
+      community.general.ufw: {rule: limit, port: "2222", proto: tcp, comment: "alt ssh"}
+    - name: deny mysql from a net
+      community.general.ufw: {rule: deny, from_ip: 10.0.0.0/8, to_port: "3306", proto: tcp}
+    - name: reject smtp out
+      community.general.ufw: {rule: reject, direction: out, to_ip: 192.0.2.1, port: "25",
+                              proto: tcp, log: true}
+    - name: allow in on lo
+      community.general.ufw: {rule: allow, direction: in, interface: lo, port: "8080",
+                              proto: tcp}
+    - name: routed
+      community.general.ufw: {rule: allow, route: true, interface_in: eth0,
+                              interface_out: eth1, to_port: "443", proto: tcp}
+    - name: app profile
+      community.general.ufw: {rule: allow, name: OpenSSH}
+    - name: first rule
+      community.general.ufw: {rule: allow, from_ip: 192.0.2.0/24, insert: 1}
+    - name: delete mysql rule
+      community.general.ufw: {rule: deny, from_ip: 10.0.0.0/8, to_port: "3306", proto: tcp,
+                              delete: true}
+    - name: routed default
+      community.general.ufw: {default: reject, direction: routed}
+    - name: logging
+      community.general.ufw: {logging: medium}
+    - name: again, nothing to do
+      community.general.ufw: {rule: limit, port: "2222", proto: tcp, comment: "alt ssh"}
+"""
+
+UFW_STATE = ("grep -h '^### tuple' /etc/ufw/user.rules /etc/ufw/user6.rules; "
+             "grep -v '^#' /etc/ufw/ufw.conf /etc/default/ufw | grep .; ufw status verbose")
+
+
+def test_ufw_matches_ansible_on_a_second_host(lab: Any, tmp_path: Path) -> None:
+    pytest.importorskip("ansible_collections.community.general")
+    ansible = Path(sys.executable).parent / "ansible-playbook"
+    if not ansible.exists():
+        pytest.skip("ansible-playbook is not installed")
+    with _ufw_installed(lab, "h2") as h2, _ufw_installed(lab, "h3") as h3:
+        play = tmp_path / "ansible.yml"
+        play.write_text(UFW_DIFF_PLAY.replace("HOST", "h2"))
+        home = tmp_path / "ansible-home"  # Ansible's own files stay in the test's temp dir
+        env = dict(os.environ, ANSIBLE_HOME=str(home), ANSIBLE_LOCAL_TEMP=str(home / "tmp"),
+                   ANSIBLE_SSH_CONTROL_PATH_DIR=str(home / "cp"),
+                   ANSIBLE_PERSISTENT_CONTROL_PATH_DIR=str(home / "pc"),
+                   ANSIBLE_HOST_KEY_CHECKING="True", ANSIBLE_STDOUT_CALLBACK="json",
+                   ANSIBLE_CONFIG=str(tmp_path / "none.cfg"))
+        proc = subprocess.run([str(ansible), "-i", str(lab.inventory_path), str(play)],
+                              capture_output=True, text=True, timeout=600, env=env,
+                              cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        theirs = json.loads(proc.stdout[proc.stdout.index("{"):])
+        ansible_changed = [t["task"]["name"] for t in theirs["plays"][0]["tasks"]
+                           if t["hosts"]["h2"].get("changed")]
+
+        ours = _run(lab, tmp_path, UFW_DIFF_PLAY.replace("HOST", "h3"))
+        assert h3.exec(["sh", "-c", UFW_STATE]).stdout == h2.exec(["sh", "-c",
+                                                                   UFW_STATE]).stdout
+        # Ansible judges by `ufw status verbose`, which says "disabled (routed)" while the
+        # kernel does not forward, whatever the policy: it calls the routed policy change
+        # (which it did make, see the state compared above) unchanged. We report it.
+        assert "routed default" not in ansible_changed
+        expected = list(ansible_changed)
+        expected.insert(expected.index("logging"), "routed default")
+        assert _changed(ours) == expected
+        assert "again, nothing to do" not in expected

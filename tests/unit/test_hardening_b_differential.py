@@ -261,7 +261,8 @@ def _unmark(text: str) -> str:
 
 def _ansible(module: str, args: dict[str, Any], tmp: Path) -> dict[str, Any]:
     argfile = tmp / "args.json"
-    payload = dict(args, _ansible_diff=True, _ansible_tmpdir=str(tmp))
+    payload = dict(args, _ansible_diff=True, _ansible_tmpdir=str(tmp),
+                   _ansible_remote_tmp=str(tmp))
     argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": payload}))
     proc = subprocess.run([sys.executable, "-m", ANSIBLE + module, str(argfile)],
                           capture_output=True, text=True, timeout=60, cwd=tmp)
@@ -417,7 +418,7 @@ def test_openssh_keypair_agrees_with_community_crypto(
         if side == "ansible":
             argfile = scratch / "args.json"
             argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(
-                call, _ansible_tmpdir=str(scratch))}))
+                call, _ansible_tmpdir=str(scratch), _ansible_remote_tmp=str(scratch))}))
             proc = subprocess.run(
                 [sys.executable, "-m",
                  "ansible_collections.community.crypto.plugins.modules.openssh_keypair",
