@@ -1,7 +1,9 @@
 """After-run alerts: a summary by e-mail (SMTP, stdlib) and/or a JSON webhook.
 
-Sent only when something needs a person: a failed task, an unreachable host or
-configuration drift. The summary is built from the masked JSON report, so an alert
+Sent only when something needs a person: a failed task, an unreachable host,
+configuration drift or a health check whose state changed since the last run (a
+disk that stays full alerts once, not every night: pyengine/health/changes.py).
+The summary is built from the masked JSON report, so an alert
 can never carry a secret.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 from pyengine.errors import PyengineError
 from pyengine.masking import mask
 
-REASONS = ("failed", "unreachable", "drift")
+REASONS = ("failed", "unreachable", "drift", "health")
 
 
 class AlertError(PyengineError):
@@ -70,6 +72,8 @@ def alert_reasons(report: dict[str, Any]) -> dict[str, list[str]]:
             found.setdefault("failed", []).append(host)
         if (data.get("extra") or {}).get("drift"):
             found.setdefault("drift", []).append(host)
+        if ((data.get("extra") or {}).get("health") or {}).get("changes"):
+            found.setdefault("health", []).append(host)
     return found
 
 
@@ -86,6 +90,7 @@ def summary(report: dict[str, Any], reasons: dict[str, list[str]]) -> dict[str, 
                 for t in data.get("tasks", []) if t.get("status") in ("failed", "unreachable")
             ],
             "drift": (data.get("extra") or {}).get("drift", []),
+            "health": ((data.get("extra") or {}).get("health") or {}).get("changes", []),
         }
     return mask({
         "playbook": report.get("playbook", ""),
@@ -108,6 +113,8 @@ def _body(payload: dict[str, Any]) -> str:
         lines.append(f"{host}:" + (" UNREACHABLE" if info["unreachable"] else ""))
         lines += [f"  failed: {t['name']}: {t['msg']}" for t in info["failed_tasks"]]
         lines += [f"  drift: {path}" for path in info["drift"]]
+        lines += [f"  health {c['check']}: {c['from']} -> {c['to']}: {c['reason']}"
+                  for c in info.get("health", [])]
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@
 After the hosts are done: the JSON report (with each host's posture `extra`:
 client, compliance, patches, drift — see pyengine/report/extra.py), the JUnit file,
 a row set in the SQLite history and, when something needs a person, the alerts.
+Health results are first compared with the history (trends, new ports, state changes).
 Every one of them is built from the same masked report dict, so none can show a
 secret the others hide. A failing alert or history write is reported in one line
 and never changes the run's exit code: the hosts' outcome is what that code says.
@@ -78,6 +79,16 @@ def write_records(run: RunResult, exit_code: int, options: RecordOptions,
     from pyengine.report.junit import write_junit
 
     report = full_report(run, exit_code, clients)
+    if options.history_db and any((h.get("extra") or {}).get("health")
+                                  for h in report["hosts"].values()):
+        # Trends, new ports and state changes need the nights before this one.
+        from pyengine.health.changes import annotate
+
+        try:
+            with HistoryDB(options.history_db) as db:
+                annotate(report, db)
+        except Exception as err:  # as below: a broken history must not hide the run
+            warn(f"health history not read from {options.history_db}: {err}")
     if options.report_json:
         write_report_dict(report, options.report_json)
     if options.report_junit:

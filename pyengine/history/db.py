@@ -68,6 +68,23 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE host_results ADD COLUMN extra_json TEXT NOT NULL DEFAULT '{}';
     """,
+    # v3: health check rows per host per run (the `health` module), queried by check and
+    # item over time: days until a filesystem is full, a port not there last run, a
+    # state that changed since the last run (pyengine/health/).
+    """
+    CREATE TABLE health_samples (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        host TEXT NOT NULL,
+        taken TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        item TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        value REAL,
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX health_samples_host ON health_samples(host, check_name, item, run_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -111,6 +128,42 @@ def summarize_diff(diff: Any, limit: int = 400) -> str:
         else:
             parts.append(str(item))
     return mask_text("; ".join(parts))[:limit]
+
+
+def health_rows(health: Any) -> list[tuple[str, str, str, str, float | None, str]]:
+    """(taken, check, item, state, value, reason) rows of a host's `extra.health`; each
+    listening port is a `listen` row (item = port, reason = process) so the next run can
+    tell a new one."""
+    if not isinstance(health, dict):
+        return []
+    taken = str(health.get("taken", ""))
+    rows: list[tuple[str, str, str, str, float | None, str]] = []
+    for check in health.get("checks") or []:
+        if not isinstance(check, dict) or check.get("skipped"):
+            continue
+        value = check.get("value")
+        rows.append((taken, str(check.get("check", "")), str(check.get("item", "")),
+                     str(check.get("state", "ok")),
+                     float(value) if isinstance(value, (int, float)) else None,
+                     str(check.get("reason", ""))[:500]))
+    for port in health.get("ports") or []:
+        if isinstance(port, dict) and "port" in port:
+            rows.append((taken, "listen", str(port["port"]), "ok", None,
+                         str(port.get("process", ""))))
+    return rows
+
+
+@dataclass
+class HealthSample:
+    """One stored health row."""
+
+    run_id: int
+    taken: str
+    check: str
+    item: str
+    state: str
+    value: float | None
+    reason: str
 
 
 class HistoryDB:
@@ -220,6 +273,12 @@ class HistoryDB:
                     ),
                 )
                 host_result_id = cur.lastrowid
+                for sample in health_rows((data.get("extra") or {}).get("health")):
+                    cur.execute(
+                        "INSERT INTO health_samples (run_id, host, taken, check_name, item,"
+                        " state, value, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (run_id, host, *sample),
+                    )
                 for seq, task in enumerate(data.get("tasks", [])):
                     status = str(task.get("status", ""))
                     cur.execute(
@@ -288,3 +347,52 @@ class HistoryDB:
             (run_id, host),
         ).fetchall()
         return [{k: r[k] for k in r.keys()} for r in rows]
+
+    def health_samples(self, host: str, check: str | None = None, item: str | None = None,
+                       since: str = "", before_run: int | None = None,
+                       limit: int = 2000) -> list[HealthSample]:
+        """A host's health rows, oldest first: of one check (and item) when given, taken at
+        or after `since` (ISO-8601), from runs before `before_run` when given."""
+        sql = "SELECT * FROM health_samples WHERE host = ?"
+        params: list[Any] = [host]
+        for column, value in (("check_name", check), ("item", item)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        if since:
+            sql += " AND taken >= ?"
+            params.append(since)
+        if before_run is not None:
+            sql += " AND run_id < ?"
+            params.append(before_run)
+        sql += " ORDER BY run_id DESC, id LIMIT ?"
+        params.append(limit)
+        rows = self._execute(sql, tuple(params)).fetchall()
+        return [HealthSample(r["run_id"], r["taken"], r["check_name"], r["item"], r["state"],
+                             r["value"], r["reason"]) for r in reversed(rows)]
+
+    def last_health(self, host: str, before_run: int | None = None) -> list[HealthSample]:
+        """Every health row of the host's newest run that has some (before `before_run`)."""
+        sql = "SELECT MAX(run_id) FROM health_samples WHERE host = ?"
+        params: list[Any] = [host]
+        if before_run is not None:
+            sql += " AND run_id < ?"
+            params.append(before_run)
+        newest = self._execute(sql, tuple(params)).fetchone()[0]
+        if newest is None:
+            return []
+        rows = self._execute("SELECT * FROM health_samples WHERE host = ? AND run_id = ?"
+                             " ORDER BY id", (host, newest)).fetchall()
+        return [HealthSample(r["run_id"], r["taken"], r["check_name"], r["item"], r["state"],
+                             r["value"], r["reason"]) for r in rows]
+
+    def add_health_samples(self, run_id: int, host: str,
+                           rows: list[tuple[str, str, str, str, float | None, str]]) -> None:
+        """Store health rows for a run (the trend tests seed older runs this way)."""
+        with self._transaction() as cur:
+            for sample in rows:
+                cur.execute(
+                    "INSERT INTO health_samples (run_id, host, taken, check_name, item,"
+                    " state, value, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, host, *sample),
+                )

@@ -10,6 +10,9 @@ function serves the history database, the HTML page and the alerts.
 - patches: the last `patch` (or `win_updates`) result: pending and security counts,
   applied packages with from→to versions, reboot required.
 - drift: paths the `backup` action found changed since the last backup of the host.
+- health: the last `health` result: the host's state, each check's worst row
+  (`summary`), every row (`checks`), listening ports; pyengine/health/ adds trends,
+  new ports and the state changes the alerts send.
 """
 
 from __future__ import annotations
@@ -96,6 +99,28 @@ def drift(tasks: list[dict[str, Any]]) -> list[str]:
     return found
 
 
+HEALTH_KEYS = ("state", "summary", "checks", "thresholds", "taken", "ran")
+
+
+def health(tasks: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last health result of the host (the listening ports apart from the rows)."""
+    for task in reversed(tasks):
+        if task.get("module") != "health" or task.get("status") in ("skipped", "failed"):
+            continue
+        result = task.get("result") or {}
+        if "checks" not in result:
+            continue
+        found = {key: result[key] for key in HEALTH_KEYS if key in result}
+        found["checks"] = [dict(row) for row in result.get("checks") or []]
+        ports: list[Any] = []
+        for row in found["checks"]:
+            if row.get("check") == "ports":
+                ports = list(row.pop("ports", None) or [])
+        found["ports"] = ports
+        return found
+    return None
+
+
 def host_extra(host: dict[str, Any], check_mode: bool, client: str = "") -> dict[str, Any]:
     """The `extra` dict stored with a host's run (docs/ARCHITECTURE.md)."""
     tasks = list(host.get("tasks") or [])
@@ -111,4 +136,7 @@ def host_extra(host: dict[str, Any], check_mode: bool, client: str = "") -> dict
     changed_paths = drift(tasks)
     if changed_paths:
         extra["drift"] = changed_paths
+    checked = health(tasks)
+    if checked is not None:
+        extra["health"] = checked
     return extra

@@ -19,7 +19,8 @@ PACKAGE = ROOT / "pyengine"
 # Top first. A layer may import itself and every layer after it.
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("entry", frozenset({"__main__", "commands"})),
-    ("features", frozenset({"report", "patching", "lab", "schedule", "alerts", "runlock"})),
+    ("features", frozenset({"report", "patching", "lab", "schedule", "alerts", "runlock",
+                           "health"})),
     ("engine", frozenset({"executor"})),
     ("actions", frozenset({"actions", "bridge"})),
     ("remote", frozenset({"reach", "agent", "connection"})),
