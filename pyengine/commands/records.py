@@ -46,11 +46,17 @@ def client_of(group_names: list[str], host_vars: Mapping[str, Any]) -> str:
     return groups[0] if groups else "ungrouped"
 
 
-def full_report(run: RunResult, exit_code: int, clients: Mapping[str, str]) -> dict[str, Any]:
-    """The JSON report dict plus each host's posture `extra` (masked)."""
+def full_report(run: RunResult, exit_code: int, clients: Mapping[str, str],
+                waivers: Mapping[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
+    """The JSON report dict plus each host's posture `extra` (masked); `waivers` are each
+    host's baseline waivers, judged against the run's start date."""
+    from pyengine.report.compliance_waivers import run_date
+
     data = report_dict(run, exit_code)
+    on = run_date(data.get("started"))
     for name, host in data["hosts"].items():
-        host["extra"] = host_extra(host, run.check_mode, clients.get(name, ""))
+        host["extra"] = host_extra(host, run.check_mode, clients.get(name, ""),
+                                   (waivers or {}).get(name), on)
     masked: dict[str, Any] = mask(data)
     return masked
 
@@ -72,13 +78,14 @@ def git_revision(folder: Path | None) -> str:
 
 
 def write_records(run: RunResult, exit_code: int, options: RecordOptions,
-                  clients: Mapping[str, str], warn: Callable[[str], None]) -> dict[str, Any]:
+                  clients: Mapping[str, str], warn: Callable[[str], None],
+                  waivers: Mapping[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
     """Write every configured record; returns the report dict they were made from."""
     from pyengine.history.db import HistoryDB
     from pyengine.report.json_report import write_report_dict
     from pyengine.report.junit import write_junit
 
-    report = full_report(run, exit_code, clients)
+    report = full_report(run, exit_code, clients, waivers)
     if options.history_db and any((h.get("extra") or {}).get("health")
                                   for h in report["hosts"].values()):
         # Trends, new ports and state changes need the nights before this one.

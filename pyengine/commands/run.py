@@ -121,7 +121,8 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
     from pyengine.executor.contracts import RunOptions
     from pyengine.executor.run import Interrupted, run_playbook
     from pyengine.masking import register_secret
-    from pyengine.report.compliance import print_compliance
+    from pyengine.report.compliance_summary import print_summary
+    from pyengine.report.compliance_waivers import WAIVERS_VAR, normalize_waivers
     from pyengine.report.console import ConsoleReporter
     from pyengine.report.quiet import QuietReporter
     from pyengine.runlock import default_lock_path, run_lock
@@ -182,6 +183,18 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
     def warn(text: str) -> None:
         click.echo(f"pyengine: {text}", err=True)
 
+    def waivers(run: Any) -> dict[str, list[dict[str, str]]]:
+        # baseline_waivers from group_vars/host_vars (report/compliance_waivers.py)
+        out: dict[str, list[dict[str, str]]] = {}
+        for name in run.hosts:
+            found, problems = normalize_waivers(
+                sources.inventory_vars(name).get(WAIVERS_VAR))
+            for problem in problems:
+                warn(f"{name}: {problem} (not a waiver; the control counts as failed)")
+            if found:
+                out[name] = found
+        return out
+
     lock = run_lock(default_lock_path(), playbook) if record_opts.get("lock") else nullcontext()
     with lock:
         # systemd stops the nightly job with SIGTERM: the same clean stop as Ctrl-C.
@@ -201,13 +214,15 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
             mid = ", ".join(f"{h} ({t})" for h, t in sorted(stop.mid_task.items())) or "none"
             click.echo(f"interrupted: hosts mid-task: {mid}", err=True)
             reporter.print_recap(stop.result)
-            write_records(stop.result, EXIT_INTERRUPTED, records, clients(stop.result), warn)
+            write_records(stop.result, EXIT_INTERRUPTED, records, clients(stop.result), warn,
+                          waivers(stop.result))
             sys.exit(EXIT_INTERRUPTED)
-        report = write_records(result, result.exit_code, records, clients(result), warn)
+        report = write_records(result, result.exit_code, records, clients(result), warn,
+                               waivers(result))
     if not record_opts.get("quiet"):
-        # Controls tagged with an id: each one's pass/fail and the score per host (all of
-        # them in an audit run, the failing ones after an enforcing run).
-        print_compliance(report, failing_only=not result.check_mode)
+        # Controls tagged with an id: the fleet on one screen (scores, failing controls
+        # over the hosts, waivers); `pyengine compliance REPORT --host H` has the rest.
+        print_summary(report, report_path=report_json)
     sys.exit(result.exit_code)
 
 

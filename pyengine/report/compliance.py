@@ -1,5 +1,6 @@
-"""The compliance table after a baseline run: every control per host, pass or fail,
-what would change, and the host's score.
+"""The full compliance table of a host: every control, pass, fail or waived, what would
+change, and the host's score (`pyengine compliance REPORT --host H` or `--all`; after a
+run the fleet summary of report/compliance_summary.py is printed instead).
 
 `pyengine.report.extra` decides each control's pass or fail (`control_rows`) and the
 score (`compliance`) for the history, the HTML page and this table; this module adds the
@@ -12,8 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from pyengine.report.compliance_waivers import run_date
 from pyengine.report.extra import compliance, control_ids, control_rows
 
 
@@ -27,22 +30,30 @@ def scap_summary(tasks: list[Mapping[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def host_compliance(host: Mapping[str, Any], check_mode: bool) -> dict[str, Any] | None:
+def host_compliance(host: Mapping[str, Any], check_mode: bool,
+                    started: str | None = None) -> dict[str, Any] | None:
     """Score (from report.extra) plus every control's row and the OpenSCAP scan of the
-    same run when there was one; None without controls."""
+    same run when there was one; None without controls. The host's waivers (kept in its
+    `extra`) are judged against the run's start date."""
     tasks = list(host.get("tasks") or [])
-    summary = compliance(tasks, check_mode)
+    waivers = list((host.get("extra") or {}).get("waivers") or [])
+    on = run_date(started)
+    summary = compliance(tasks, check_mode, waivers, on)
     if summary is None:
         return None
-    return dict(summary, controls=control_rows(tasks, check_mode), scap=scap_summary(tasks))
+    return dict(summary, controls=control_rows(tasks, check_mode, waivers, on),
+                scap=scap_summary(tasks))
 
 
-def compliance_tables(report: Mapping[str, Any], failing_only: bool = False) -> list[Table]:
-    """One rich table per host of a JSON-shaped report that ran control tasks."""
+def compliance_tables(report: Mapping[str, Any], failing_only: bool = False,
+                      hosts: list[str] | None = None) -> list[Table]:
+    """One rich table per host (all, or those named) of a JSON report that ran controls."""
     run_check = bool(report.get("check_mode"))
     tables = []
     for name, host in sorted((report.get("hosts") or {}).items()):
-        data = host_compliance(host, run_check)
+        if hosts is not None and name not in hosts:
+            continue
+        data = host_compliance(host, run_check, report.get("started"))
         if data is None:
             continue
         tasks = list(host.get("tasks") or [])
@@ -55,8 +66,10 @@ def compliance_tables(report: Mapping[str, Any], failing_only: bool = False) -> 
             counts = scap["counts"]
             judge = (f"; OpenSCAP {scap['score']} ({counts.get('pass', 0)} pass, "
                      f"{counts.get('fail', 0)} fail)")
+        waived = f", {data['waived']} waived" if data.get("waived") else ""
         table = Table(title=f"{name}: compliance {data['score']:g}% "
                             f"({data['passed']} pass, {data['failed']} fail"
+                            f"{waived}"
                             f"{', audit only' if check_mode else ''}){judge}",
                       title_justify="left", show_lines=False)
         table.add_column("control", no_wrap=True)
@@ -67,20 +80,25 @@ def compliance_tables(report: Mapping[str, Any], failing_only: bool = False) -> 
         if not rows:
             table.add_row("", "no failing control", "", "")
         for row in rows:
-            state = "[green]pass[/green]" if row["passed"] else "[red]FAIL[/red]"
+            state = ("[green]pass[/green]" if row["passed"] else
+                     "[yellow]waived[/yellow]" if row["waived"] else "[red]FAIL[/red]")
             number = row["id"].split("_", 1)[-1]
             title = row["title"]
             if title.startswith(number + " "):  # task names often start with the id
                 title = title[len(number) + 1:]
-            table.add_row(number, title, state, row["detail"])
+            detail = row["detail"]
+            if row["waived"]:
+                detail = (f"waived until {row['waiver']['expires']}: {row['waiver']['reason']}"
+                          + (f"; {detail}" if detail else ""))
+            table.add_row(number, escape(title), state, escape(detail))
         tables.append(table)
     return tables
 
 
 def print_compliance(report: Mapping[str, Any], console: Console | None = None,
-                     failing_only: bool = False) -> int:
+                     failing_only: bool = False, hosts: list[str] | None = None) -> int:
     """Print the tables; returns how many hosts had controls (0: printed nothing)."""
-    tables = compliance_tables(report, failing_only=failing_only)
+    tables = compliance_tables(report, failing_only=failing_only, hosts=hosts)
     out = console or Console()
     for table in tables:
         out.print(table)
