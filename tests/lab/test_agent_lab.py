@@ -241,8 +241,13 @@ def test_missing_interpreter_or_sudo_is_named(lab: Any) -> None:
     try:
         with pytest.raises(AgentError, match="'/usr/bin/python9' not found on the host"):
             PythonAgentSession(conn, python="/usr/bin/python9").start()
+        # Becoming another user than the login needs the become program.
         with pytest.raises(BecomeError, match="'doas-pyengine' not found on the host"):
-            PythonAgentSession(conn, become=True, become_exe="doas-pyengine").start()
+            PythonAgentSession(conn, become=True, become_user="labuser",
+                               become_exe="doas-pyengine").start()
+        # Becoming the login user itself (root here) needs none: a host without sudo works.
+        assert PythonAgentSession(conn, become=True, become_exe="doas-pyengine").start()[
+            "ansible_user_id"] == "root"
         # The connection is still good for a proper start afterwards.
         assert PythonAgentSession(conn).start()["ansible_hostname"] == "h1"
     finally:
