@@ -257,8 +257,8 @@ def _generate(m, keygen, p, size, path, pub_path):
     for name in (temp, temp + ".pub"):
         if os.path.lexists(name):
             os.remove(name)
-    m.run(generate_argv(keygen, temp, p["type"], size, p["comment"], p["passphrase"]),
-          check=True)
+    _keygen(m, generate_argv(keygen, temp, p["type"], size, p["comment"], p["passphrase"]),
+            "generate a %s key" % p["type"])
     for source, dest, mode in ((temp, path, 0o600), (temp + ".pub", pub_path, 0o644)):
         with open(source, "rb") as handle:
             data = handle.read()
@@ -270,4 +270,15 @@ def _restore_public(m, keygen, p, path, pub_path, derived):
     mode = None if os.path.exists(pub_path) else 0o644
     m.atomic_write(pub_path, ("%s %s\n" % derived[:2]).encode("ascii"), mode=mode)
     if p["comment"]:
-        m.run(comment_argv(keygen, path, p["comment"], p["passphrase"]), check=True)
+        _keygen(m, comment_argv(keygen, path, p["comment"], p["passphrase"]),
+                "set the comment of %s" % path)
+
+
+def _keygen(m, argv, what):
+    """Run ssh-keygen; a failure names what failed but never the argv (the passphrase
+    is on it)."""
+    rc, out, err = m.run(argv)
+    if rc != 0:
+        lines = (err.strip() or out.strip()).splitlines()
+        m.fail("ssh-keygen could not %s (rc=%d)%s" % (what, rc,
+                                                     ": " + lines[-1] if lines else ""))

@@ -477,3 +477,10 @@ def test_seport_refuses_when_selinux_is_off_and_reports_semanage_errors(
                                  "state": "absent"})
     assert policy_port["failed"] and "defined in policy, cannot be deleted" in \
         policy_port["msg"]
+
+
+def test_keypair_failure_never_shows_the_passphrase(tmp_path: Path) -> None:
+    result = _keypair({"path": str(tmp_path / "id"), "type": "rsa1",
+                       "passphrase": "hunter2-secret"})
+    assert result["failed"] and "could not generate a rsa1 key" in result["msg"]
+    assert "hunter2-secret" not in json.dumps(result)
