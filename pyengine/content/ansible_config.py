@@ -346,9 +346,11 @@ def _warn_unused(ini: _Ini, env: Mapping[str, str], warnings: list[str]) -> None
         why = ALREADY_SO.get((section, key), "not used by pyengine")
         warnings.append(f"ansible.cfg line {where}: [{section}] {key} is ignored ({why})")
     known_env = {e for s in SPECS for e in s.env} | _ENV_NOT_SETTINGS
-    for name in sorted(env):
-        if name.startswith("ANSIBLE_") and name not in known_env:
-            warnings.append(f"${name} is ignored (not used by pyengine)")
+    unused = [f"${name}" for name in sorted(env)
+              if name.startswith("ANSIBLE_") and name not in known_env]
+    if unused:  # one line: a shell set up for Ansible often exports several
+        warnings.append(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} ignored "
+                        "(not used by pyengine)")
 
 
 _cache: dict[tuple[Any, ...], AnsibleConfig] = {}

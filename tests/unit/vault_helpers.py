@@ -38,6 +38,10 @@ def ansible_vault(home: Path, *args: str, input: bytes | None = None,
 def pyengine(home: Path, *args: str, input: bytes | None = None, cwd: Path | None = None,
              **env: str) -> subprocess.CompletedProcess[bytes]:
     """Run `python -m pyengine` as a user would; the caller checks the exit code."""
+    # Without the settings clean_env makes for ansible-vault: pyengine would (rightly)
+    # warn that it does not use them.
+    pyengine_env = {k: v for k, v in clean_env(home, **env).items()
+                    if k not in ("ANSIBLE_LOCAL_TEMP", "ANSIBLE_NOCOLOR")}
     return subprocess.run([sys.executable, "-m", "pyengine", *args], input=input,
-                          capture_output=True, cwd=cwd or home, env=clean_env(home, **env),
+                          capture_output=True, cwd=cwd or home, env=pyengine_env,
                           check=False)
