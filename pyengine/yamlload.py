@@ -59,6 +59,7 @@ class YStr(str):
 
     origin: Origin | None = None
     style: str | None = None
+    ciphertext: str | None = None  # the vault text a `!vault` value was decrypted from
 
 
 def origin_of(value: Any, fallback: Origin | None = None) -> Origin | None:
@@ -137,11 +138,13 @@ def _make_loader(source: str, vault: Vault | None) -> type:
             raise PlaybookError("vault-encrypted value but no vault password was given "
                                 "(use --vault-password-file or --ask-vault-pass)",
                                 where.file, where.line, where.column)
-        plain = vault.decrypt(str(loader.construct_scalar(node)).encode(), str(where))
+        ciphertext = str(loader.construct_scalar(node))
+        plain = vault.decrypt(ciphertext.encode(), str(where))
         text = _decode(plain, where)
         register_secret(text)
         result = YStr(text)
         result.origin = where
+        result.ciphertext = ciphertext  # `x is vault_encrypted` (templating/tests.py)
         return result
 
     def construct_unsafe(loader: Any, node: yaml.Node) -> Any:

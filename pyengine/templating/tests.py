@@ -141,9 +141,9 @@ def nan(value: Any) -> bool:
 
 
 def vault_encrypted(value: Any) -> bool:
-    """True for a value that came out of a `!vault` tag (still encrypted text)."""
-    text = getattr(value, "ciphertext", value)
-    return isinstance(text, str) and text.lstrip().startswith("$ANSIBLE_VAULT;")
+    """True for a value that came from a `!vault` tag (as in ansible-core 2.19, vault text
+    in an ordinary string is not one)."""
+    return bool(getattr(value, "ciphertext", None))
 
 
 def vaulted_file(value: Any) -> bool:

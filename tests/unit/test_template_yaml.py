@@ -46,3 +46,21 @@ def test_a_bad_jinja2_header_is_a_load_error_with_its_line(tmp_path: Path) -> No
     with pytest.raises(PlaybookError) as err:
         _args(tmp_path, "    - debug:\n        msg: \"#jinja2: trim_block: True\\nx\"\n")
     assert "p.yml:4" in str(err.value) and "unknown setting 'trim_block'" in str(err.value)
+
+
+def test_vault_values_are_vault_encrypted_and_the_filters_round_trip(tmp_path: Path) -> None:
+    from pyengine.vault.lib import VaultLib, seal
+    from pyengine.vault.secrets import VaultSecret
+
+    sealed = seal(b"s3cret", b"pw").decode()
+    body = "\n".join("        " + line for line in sealed.splitlines())
+    (tmp_path / "p.yml").write_text(
+        "- hosts: all\n  vars:\n    token: !vault |\n" + body + "\n    plain: text\n"
+        "  tasks:\n    - debug: {msg: x}\n")
+    vault = VaultLib([VaultSecret("default", b"pw")])
+    play = load_playbook(tmp_path / "p.yml", vault=vault).plays[0]
+    t = Templar(dict(play.vars))
+    assert t.render("{{ token }}") == "s3cret"
+    assert t.render("{{ token is vault_encrypted }}") is True
+    assert t.render("{{ plain is vault_encrypted }}") is False
+    assert t.render("{{ 'x' | vault('k') | unvault('k') }}") == "x"
