@@ -576,8 +576,8 @@ def urldecode(value: Any) -> str:
 def vault(data: Any, secret: Any, salt: str | None = None, vault_id: str = "filter_default",
           wrap_object: bool = False) -> str:
     """Ansible's `vault`: `data` encrypted with the password `secret` (vault 1.2 text)."""
-    from pyengine.vault.lib import seal
     from pyengine.masking import register_secret
+    from pyengine.vault.lib import seal
 
     if not isinstance(secret, (str, bytes)) or not isinstance(data, (str, bytes)):
         raise TemplateError("vault: the data and the secret must be strings")
