@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "report": "pyengine.commands.report:report",
     "schedule": "pyengine.commands.schedule:schedule",
     "compliance": "pyengine.commands.compliance:compliance_cmd",
+    "health": "pyengine.commands.health:health",
 }
 
 

@@ -2,8 +2,9 @@
 
 Per client (inventory group) and per host: last run status, baseline compliance
 score and failing controls, pending/applied patches, reboot-required, config drift
-from the git backups, unreachable hosts, and small inline-SVG trend charts over the
-last runs. Pure function of the data it is given; the CLI reads the history.
+from the git backups, unreachable hosts, the health state, and small inline-SVG trend
+charts over the last runs; per client, the health rows that need attention, worst first.
+Pure function of the data it is given; the CLI reads the history.
 """
 
 from __future__ import annotations
@@ -41,6 +42,28 @@ class HostPosture:
     failed_tasks: list[str] = field(default_factory=list)
     trend_score: list[float] = field(default_factory=list)  # oldest first
     trend_changed: list[int] = field(default_factory=list)
+    health_state: str | None = None  # ok | warn | crit; None: no health checks ran
+    health_issues: list[dict[str, str]] = field(default_factory=list)  # worst first
+
+
+HEALTH_RANK = {"crit": 0, "warn": 1, "ok": 2}
+
+
+def attention(hosts: list[HostPosture]) -> list[dict[str, str]]:
+    """What needs a person this week: every health row that is not ok, worst first
+    (crit before warn, then the soonest filesystem to fill or certificate to expire)."""
+    items = [{"host": h.host, **issue} for h in hosts for issue in h.health_issues]
+
+    def key(item: dict[str, str]) -> tuple[int, float, str, str]:
+        try:
+            value = float(item.get("value", "")) if item.get("check") in (
+                "trend", "certs") else float("inf")
+        except ValueError:
+            value = float("inf")
+        return (HEALTH_RANK.get(item.get("state", ""), 3), value, item["host"],
+                item.get("check", ""))
+
+    return sorted(items, key=key)
 
 
 def host_status(counts: dict[str, Any]) -> str:
@@ -88,10 +111,12 @@ def render_html(hosts: list[HostPosture], since: str, generated: datetime | None
         "reboot": sum(1 for h in hosts if h.reboot_required),
         "drift": sum(1 for h in hosts if h.drift),
         "pending": sum(h.pending_patches or 0 for h in hosts),
+        "health": sum(1 for h in hosts if h.health_state in ("warn", "crit")),
     }
     page = env.from_string(TEMPLATE.read_text(encoding="utf-8")).render(
         hosts=hosts,
         clients=list(by_client.items()),
+        attention={client: attention(rows) for client, rows in by_client.items()},
         totals=totals,
         since=since,
         generated=(generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),

@@ -1,7 +1,7 @@
 """Build each host's posture from the run history, for the HTML report and alerts.
 
 The newest run of each host inside the window decides its status; the per-host
-`extra` data stored with each run (compliance, patches, drift — see
+`extra` data stored with each run (compliance, patches, drift, health — see
 docs/ARCHITECTURE.md) fills the other columns; older runs give the trend.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from pyengine.errors import PyengineError
 from pyengine.history.db import HistoryDB
@@ -76,6 +77,8 @@ def collect_postures(db: HistoryDB, since: datetime, max_runs: int = 500) -> lis
                 posture.reboot_required = previous.reboot_required
                 posture.trend_score = previous.trend_score
                 posture.trend_changed = previous.trend_changed
+                posture.health_state = previous.health_state
+                posture.health_issues = previous.health_issues
             if "score" in compliance:
                 posture.compliance_score = float(compliance["score"])
                 posture.failing_controls = [_short_title(c) for c in compliance.get("failing", [])]
@@ -85,6 +88,10 @@ def collect_postures(db: HistoryDB, since: datetime, max_runs: int = 500) -> lis
                 posture.security_patches = patches.get("security")
                 posture.applied_patches = list(patches.get("applied", []))
                 posture.reboot_required = bool(patches.get("reboot_required", False))
+            health = extra.get("health")
+            if isinstance(health, dict) and "state" in health:
+                posture.health_state = str(health["state"])
+                posture.health_issues = health_issues(health)
             posture.drift = list(extra.get("drift", []))
             posture.trend_changed = [*posture.trend_changed, hr["changed"]]
             postures[hr["host"]] = posture
@@ -98,3 +105,16 @@ def _short_title(control: dict[str, str]) -> dict[str, str]:
     if number and title.startswith(number + " "):
         title = title[len(number) + 1:]
     return {**control, "title": title}
+
+
+def health_issues(health: dict[str, Any]) -> list[dict[str, str]]:
+    """The rows of a stored health result that are not ok: check, item, state, reason,
+    value (as text; the days of a trend or a certificate sort the attention list)."""
+    issues = []
+    for row in health.get("checks") or []:
+        if isinstance(row, dict) and row.get("state") in ("warn", "crit"):
+            issues.append({"check": str(row.get("check", "")), "item": str(row.get("item", "")),
+                           "state": str(row["state"]), "reason": str(row.get("reason", "")),
+                           "value": str(row.get("value", ""))})
+    issues.sort(key=lambda i: (i["state"] != "crit", i["check"], i["item"]))
+    return issues
