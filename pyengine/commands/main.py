@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "schedule": "pyengine.commands.schedule:schedule",
     "compliance": "pyengine.commands.compliance:compliance_cmd",
     "health": "pyengine.commands.health:health",
+    "init": "pyengine.commands.init:init",
 }
 
 
