@@ -70,9 +70,21 @@ def meta(w: HostSteps, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
     return nxt if not failed else HOST_FAILED
 
 
+MAX_INCLUDE_DEPTH = 128
+
+
 def include(w: HostSteps, planned: Planned, args: dict[str, Any], prog: prg.Program,
              nxt: prg.Cursor, position: tuple[int, ...]) -> prg.Cursor | str:
     task = planned.task
+    if len(position) >= MAX_INCLUDE_DEPTH:
+        # Each include runs inside the one that included it: past this depth it is a
+        # cycle (or a mistake), and Python's own stack would end it with a misleading
+        # "nested too deeply" against a valid file.
+        name = args.get("file") or args.get("_raw_params") or args.get("name")
+        failed = w.record(planned, [{"failed": True, "msg": (
+            f"{task.action} {name!r} at {task.origin}: includes nested more than "
+            f"{MAX_INCLUDE_DEPTH} levels deep (an include cycle?)")}])
+        return w.after_failure(planned, prog) if failed else nxt
     try:
         items = w.run.includes.load(task, args)
     except PyengineError as err:

@@ -733,3 +733,18 @@ def test_looped_set_fact_sees_its_earlier_items(tmp_path: Path) -> None:
             - assert: {that: ["acc == ['a', 'b', 'c']"]}
         """, hosts=["h1"])
     assert run.exit_code == 0, statuses(run, "h1")
+
+
+def test_an_include_cycle_is_named_as_such(tmp_path: Path) -> None:
+    """A file that includes itself without end used to fail as "invalid YAML: nested too
+    deeply" against a valid file."""
+    (tmp_path / "again.yml").write_text("- include_tasks: again.yml\n")
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - include_tasks: again.yml
+        """, hosts=["h1"])
+    assert run.exit_code == 2
+    msg = run.hosts["h1"].tasks[-1].msg
+    assert "nested more than 128 levels deep (an include cycle?)" in msg
+    assert "again.yml" in msg and "invalid YAML" not in msg
