@@ -20,7 +20,7 @@ PACKAGE = ROOT / "pyengine"
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("entry", frozenset({"__main__", "commands"})),
     ("features", frozenset({"report", "patching", "lab", "schedule", "alerts", "runlock",
-                           "health"})),
+                           "health", "scaffold"})),
     ("engine", frozenset({"executor"})),
     ("actions", frozenset({"actions", "bridge"})),
     ("remote", frozenset({"reach", "agent", "connection"})),

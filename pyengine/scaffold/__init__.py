@@ -1,0 +1,1 @@
+"""Starting points for new projects (`pyengine init`)."""
