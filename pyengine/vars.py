@@ -18,11 +18,15 @@ from pyengine.inventory.model import Inventory, VarLayer
 from pyengine.inventory.varsdirs import add_playbook_dir, load_var_file
 from pyengine.playbook.model import Play, RoleRef, Task
 from pyengine.templating import OMIT, Templar, is_template, wrap_unsafe
+from pyengine.templating.environment import add_filters
+from pyengine.vault.jinja import FILTERS as VAULT_FILTERS
 from pyengine.yamlload import Vault
 
 # The ansible-core whose behaviour pyengine follows (playbooks test `ansible_version`).
 ANSIBLE_VERSION = {"string": "2.19.0", "full": "2.19.0", "major": 2, "minor": 19,
                    "revision": 0}
+
+add_filters(VAULT_FILTERS)  # every run computes variables here, so templates have them
 
 PRECEDENCE = [
     "role defaults",

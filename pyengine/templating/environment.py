@@ -140,6 +140,14 @@ def _make_environment() -> _Environment:
 ENV = _make_environment()
 
 
+def add_filters(table: dict[str, Callable[..., Any]]) -> None:
+    """Filters that a higher layer provides (the vault's `vault`/`unvault`), under their
+    name and `ansible.builtin.NAME`."""
+    for name, fn in table.items():
+        ENV.filters[name] = fn
+        ENV.filters[f"ansible.builtin.{name}"] = fn
+
+
 # `#jinja2: key: value, ...` on a template's first line: the jinja settings Ansible lets a
 # template choose for itself (the line itself is not output).
 HEADER = "#jinja2:"

@@ -573,41 +573,6 @@ def urldecode(value: Any) -> str:
     return unquote_plus(str(value))
 
 
-def vault(data: Any, secret: Any, salt: str | None = None, vault_id: str = "filter_default",
-          wrap_object: bool = False) -> str:
-    """Ansible's `vault`: `data` encrypted with the password `secret` (vault 1.2 text)."""
-    from pyengine.masking import register_secret
-    from pyengine.vault.lib import seal
-
-    if not isinstance(secret, (str, bytes)) or not isinstance(data, (str, bytes)):
-        raise TemplateError("vault: the data and the secret must be strings")
-    password = secret.encode() if isinstance(secret, str) else secret
-    register_secret(password.decode("utf-8", "replace"))
-    plain = data.encode() if isinstance(data, str) else data
-    labelled = bool(vault_id) and vault_id != "default"
-    sealed = seal(plain, password, vault_id if labelled else None,
-                  version="1.2" if labelled else "1.1",
-                  salt=salt.encode() if isinstance(salt, str) else salt)
-    return sealed.decode("ascii")
-
-
-def unvault(value: Any, secret: Any, vault_id: str = "filter_default") -> str:
-    """Ansible's `unvault`: the plaintext of vault text `value`, opened with `secret`."""
-    from pyengine.errors import VaultError
-    from pyengine.vault.lib import VaultLib
-    from pyengine.vault.secrets import VaultSecret
-
-    if not isinstance(secret, (str, bytes)) or not isinstance(value, (str, bytes)):
-        raise TemplateError("unvault: the vault text and the secret must be strings")
-    text = getattr(value, "ciphertext", value)
-    password = secret.encode() if isinstance(secret, str) else secret
-    try:
-        plain = VaultLib([VaultSecret(vault_id, password, "unvault filter")]).decrypt(text)
-    except VaultError as err:
-        raise TemplateError(f"unvault: {err}") from None
-    return plain.decode("utf-8")
-
-
 FILTERS: dict[str, Callable[..., Any]] = {
     "bool": to_bool,
     "mandatory": mandatory,
@@ -657,8 +622,6 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "fileglob": fileglob,
     "rekey_on_member": rekey_on_member,
     "urldecode": urldecode,
-    "vault": vault,
-    "unvault": unvault,
     "random": random_filter,
     "md5": md5_filter,
     "sha1": checksum,

@@ -73,6 +73,7 @@ def _plain(value: Any) -> Any:
 
 
 def _pyengine(case: dict[str, Any], basedir: Path) -> dict[str, Any]:
+    import pyengine.vars  # noqa: F401 - adds the vault filters, as a run does
     from pyengine.errors import PyengineError
     from pyengine.templating import Templar
 

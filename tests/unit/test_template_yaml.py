@@ -49,6 +49,7 @@ def test_a_bad_jinja2_header_is_a_load_error_with_its_line(tmp_path: Path) -> No
 
 
 def test_vault_values_are_vault_encrypted_and_the_filters_round_trip(tmp_path: Path) -> None:
+    import pyengine.vars  # noqa: F401 - adds the vault filters, as a run does
     from pyengine.vault.lib import VaultLib, seal
     from pyengine.vault.secrets import VaultSecret
 
