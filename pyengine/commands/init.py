@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from pyengine.errors import PyengineError
+from pyengine.paths import builtin_playbooks_dir
 
 
 def _default_password_file(repo: Path) -> Path:
@@ -82,16 +83,10 @@ def write_client_repo(repo: Path, clients: tuple[str, ...], password: bytes) -> 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(Path(name))
-    shutil.copytree(_shipped_playbooks(), repo / "playbooks",
+    shutil.copytree(builtin_playbooks_dir().resolve(), repo / "playbooks",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     written.append(Path("playbooks"))
     return written
-
-
-def _shipped_playbooks() -> Path:
-    import pyengine._content
-
-    return Path(pyengine._content.__file__).resolve().parent / "playbooks"
 
 
 @click.command("init")
