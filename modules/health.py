@@ -458,13 +458,14 @@ CONFIG_PATTERNS = [
 ]
 
 
-def configured_cert_paths(read=read_text):
-    """{certificate path: config file that names it} for nginx, apache and postfix."""
+def configured_cert_paths(root=""):
+    """{certificate path: config file that names it} for nginx, apache and postfix
+    (`root` prefixes the config globs: a test's folder)."""
     found = {}
     for globs, pattern in CONFIG_PATTERNS:
         for pat in globs:
-            for conf in sorted(glob.glob(pat)):
-                text = read(conf)
+            for conf in sorted(glob.glob(root + pat)):
+                text = read_text(conf)
                 if not text:
                     continue
                 for value in pattern.findall(text):
