@@ -211,13 +211,24 @@ class Templar:
         return self._pbdir[0] if self._pbdir else None
 
 
+_PLAIN = (int, float, bool, type(None))
+
+
 def _needs_render(value: Any) -> bool:
-    if isinstance(value, str):
-        return is_template(value)
-    if isinstance(value, Mapping):
-        return any(_needs_render(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_needs_render(v) for v in value)
+    """Whether `value` holds a template anywhere (walked without recursion: a variable
+    can be a list of thousands of items, and this runs on every read of it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _PLAIN):
+            continue
+        if isinstance(item, str):
+            if is_template(item):
+                return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
     return False
 
 
@@ -249,14 +260,16 @@ def concat(chunks: Iterable[Any]) -> Any:
 def _defined(value: Any) -> Any:
     """`value`, after checking that no undefined value hides inside a list or dict made by
     the template (`[1, nope]` is an error, as in Ansible, not a list holding a hole)."""
-    if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
-    if type(value) in (list, tuple):
-        for item in value:
-            _defined(item)
-    elif type(value) is dict:
-        for item in value.values():
-            _defined(item)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in (list, tuple):
+            stack.extend(item)
+        elif kind is dict:
+            stack.extend(item.values())
+        elif isinstance(item, jinja2.Undefined):
+            item._fail_with_undefined_error()
     return value
 
 
