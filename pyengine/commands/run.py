@@ -170,6 +170,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
         forks = config.forks or 50
     options = RunOptions(check=check, diff=diff, tags=_split_tags(tags),
                          skip_tags=_split_tags(skip_tags), forks=forks, verbosity=verbosity,
+                         limit=limit,
                          extra_vars=sources.vm.extra_vars, become_password=become_password)
     reporter = (QuietReporter if record_opts.get("quiet") else ConsoleReporter)(
         verbosity=verbosity, show_diff=diff)

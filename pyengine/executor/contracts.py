@@ -27,6 +27,7 @@ class RunOptions:
     skip_tags: set[str] = field(default_factory=set)
     forks: int = 50
     verbosity: int = 0  # -v count: `ansible_verbosity` (debug's `verbosity:` threshold)
+    limit: str | None = None  # --limit, as given: `ansible_limit`
     # The same mapping the variable layer puts on top (-e): play keywords that are
     # rendered before any host has variables (serial, check_mode, max_fail_percentage)
     # read it.

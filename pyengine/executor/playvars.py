@@ -47,7 +47,7 @@ class PlayVariables:
         return {
             **option_vars(check=self.check_mode, diff=opts.diff, forks=opts.forks,
                           tags=opts.tags, skip_tags=opts.skip_tags,
-                          verbosity=opts.verbosity),
+                          verbosity=opts.verbosity, limit=opts.limit),
             "inventory_hostname": state.name,
             "inventory_hostname_short": state.name.split(".")[0],
             "groups": self._groups,

@@ -87,6 +87,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
                           'check': ansible_check_mode, 'diff': ansible_diff_mode,
                           'forks': ansible_forks, 'run_tags': ansible_run_tags,
                           'skip_tags': ansible_skip_tags,
+                          'limit': ansible_limit | default('unset'),
                           'version_major': ansible_version.major,
                           'via_vars': vars['inventory_hostname'],
                           'hostvar': hostvars['web2.example.com']['inventory_hostname'],
@@ -170,6 +171,7 @@ def test_magic_variables(project: Path, first_run: subprocess.CompletedProcess[s
     assert magic["group_names"] == ["web"] and magic["groups"] == both
     assert (magic["check"], magic["diff"], magic["forks"]) == (False, False, 7)
     assert magic["run_tags"] == ["all"] and magic["skip_tags"] == []
+    assert magic["limit"] == "unset"
     assert magic["version_major"] == 2
     assert magic["via_vars"] == "web1.example.com"
     assert magic["hostvar"] == "web2.example.com"
@@ -230,3 +232,11 @@ def test_debug_verbosity_threshold_is_met_with_v(
     proc = _run(project, "-f", "7", "-v")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "hidden-at-v0" in proc.stdout
+
+
+def test_limit_is_ansible_limit(project: Path,
+                                first_run: subprocess.CompletedProcess[str]) -> None:
+    proc = _run(project, "-f", "7", "-l", "web*")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _magic(project, "web1.example.com")["limit"] == "web*"
+    _run(project, "-f", "7")  # back as the other tests expect it
