@@ -48,7 +48,8 @@ class LookupCall:
             base = path.parent if path.name in ("files", "templates", "vars", "tasks") else path
             if base not in out:
                 out.append(base)
-        roles = [b for b in out if (b / "tasks").is_dir()]
+        playbook = self.templar._playbook_dir() if self.templar is not None else None
+        roles = [b for b in out if b != playbook and (b / "tasks").is_dir()]
         for role in roles:  # a role's tasks/ folder comes right after the role (Ansible)
             out.insert(out.index(role) + 1, role / "tasks")
         if Path.cwd() not in out:
