@@ -9,22 +9,17 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from pyengine.commands.run_options import history_db_option
 from pyengine.history.db import HistoryDB, default_history_path
 
 
 @click.command()
 @click.option("--host", "host", default=None, help="Only runs that touched this host.")
 @click.option("--last", "last", default=20, show_default=True, help="How many runs to list.")
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="History database (default: .pyengine/history.sqlite in the current folder).",
-)
-def history(host: str | None, last: int, db_path: Path | None) -> None:
+@history_db_option
+def history(host: str | None, last: int, history_db: Path | None, db_path: Path | None) -> None:
     """List recent runs; with --host, that host's outcome in each."""
-    path = db_path or default_history_path()
+    path = history_db or db_path or default_history_path()
     if not path.exists():
         click.echo(f"no history yet ({path})")
         return

@@ -52,6 +52,16 @@ def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def history_db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--history-db FILE`, the one name of the history database option (run, report,
+    history); `--db` stays as a hidden alias for scripts written before."""
+    func = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+                        default=None, hidden=True)(func)
+    return click.option("--history-db", type=click.Path(dir_okay=False, path_type=Path),
+                        default=None, help="Run history database (default: "
+                        "$PYENGINE_HISTORY_DB, else .pyengine/history.sqlite here).")(func)
+
+
 def split_record_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Remove and return the record options from a command's keyword arguments."""
     return {key: kwargs.pop(key) for key in KEYS if key in kwargs}

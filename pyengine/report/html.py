@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
+from markupsafe import escape
 
 from pyengine.masking import mask
 
@@ -44,6 +45,8 @@ class HostPosture:
     trend_changed: list[int] = field(default_factory=list)
     health_state: str | None = None  # ok | warn | crit; None: no health checks ran
     health_issues: list[dict[str, str]] = field(default_factory=list)  # worst first
+    check_mode: bool = False  # its newest run was an audit (status "would change")
+    waived_controls: list[dict[str, str]] = field(default_factory=list)  # id, title, reason
 
 
 HEALTH_RANK = {"crit": 0, "warn": 1, "ok": 2}
@@ -95,15 +98,84 @@ def sparkline(values: list[float], width: int = 120, height: int = 24) -> str:
     )
 
 
+STATUS_RANK = {"unreachable": 0, "failed": 1, "would change": 2, "changed": 2, "ok": 2}
+
+
+def severity(host: HostPosture) -> tuple[int, float, int, int, str]:
+    """Worst first: unreachable, failed, then the lowest compliance score, the most
+    failing controls, health crit/warn, then by name ("changed" is no worse than ok: an
+    audit's would-change already lowers the score)."""
+    return (STATUS_RANK.get(host.status, 4),
+            host.compliance_score if host.compliance_score is not None else 101.0,
+            -len(host.failing_controls), HEALTH_RANK.get(host.health_state or "ok", 2),
+            host.host)
+
+
+def client_header(rows: list[HostPosture]) -> dict[str, Any]:
+    """A client's posture in the numbers a manager asks for first."""
+    scores = [h.compliance_score for h in rows if h.compliance_score is not None]
+    return {
+        "hosts": len(rows),
+        "score": round(sum(scores) / len(scores), 1) if scores else None,
+        "failed": sum(1 for h in rows if h.status == "failed"),
+        "unreachable": sum(1 for h in rows if h.unreachable),
+        "security": sum(h.security_patches or 0 for h in rows),
+        "pending": sum(h.pending_patches or 0 for h in rows),
+        "reboot": sum(1 for h in rows if h.reboot_required),
+        "drift": sum(1 for h in rows if h.drift),
+        "health": sum(1 for h in rows if h.health_state in ("warn", "crit")),
+        "waived": sum(len(h.waived_controls) for h in rows),
+    }
+
+
+def trend_chart(points: list[dict[str, Any]], key: str, title: str, colour: str,
+                percent: bool = False, width: int = 320, height: int = 90) -> str:
+    """A small inline-SVG line chart of one series over runs (oldest left): a dot per
+    run with its value in a tooltip, the newest value printed. Empty without points."""
+    values = [(p.get(key), p.get("started", "")) for p in points]
+    known = [v for v, _ in values if v is not None]
+    if not known:
+        return ""
+    low, high = (0.0, 100.0) if percent else (0.0, max(1.0, float(max(known))))
+    pad, top, bottom = 6.0, 18.0, 6.0
+    step = (width - 2 * pad) / max(1, len(values) - 1)
+
+    def y(v: float) -> float:
+        return top + (1 - (float(v) - low) / (high - low)) * (height - top - bottom)
+
+    coords = [(pad + i * step, y(v), v, when) for i, (v, when) in enumerate(values)
+              if v is not None]
+    line = " ".join(f"{x:.1f},{yy:.1f}" for x, yy, _, _ in coords)
+    unit = "%" if percent else ""
+    dots = "".join(
+        f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="2.5" fill="{colour}">'
+        f"<title>{escape(str(when)[:16])}: {v:g}{unit}</title></circle>"
+        for x, yy, v, when in coords)
+    last = f"{known[-1]:g}{unit}"
+    return (
+        f'<svg class="trend" data-series="{key}" data-points="{len(coords)}" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}: {len(coords)} runs, last {last}">'
+        f'<text x="{pad}" y="12" class="t">{escape(title)} · last {len(values)} runs</text>'
+        f'<text x="{width - pad}" y="12" text-anchor="end" class="v">{last}</text>'
+        f'<line x1="{pad}" y1="{height - bottom}" x2="{width - pad}" y2="{height - bottom}" '
+        f'stroke="#e5e7eb"/>'
+        f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{line}"/>'
+        f"{dots}</svg>")
+
+
 TEMPLATE = Path(__file__).with_name("templates") / "report.html.j2"
 
 
-def render_html(hosts: list[HostPosture], since: str, generated: datetime | None = None) -> str:
-    """The whole page; every value is HTML-escaped and masked."""
+def render_html(hosts: list[HostPosture], since: str, generated: datetime | None = None,
+                trends: dict[str, list[dict[str, Any]]] | None = None) -> str:
+    """The whole page; every value is HTML-escaped and masked. `trends` are each client's
+    points over its last runs (report.posture.client_trends)."""
     env = Environment(autoescape=select_autoescape(default=True))
     env.globals["spark"] = sparkline
+    env.globals["chart"] = trend_chart
     by_client: dict[str, list[HostPosture]] = {}
-    for posture in sorted(hosts, key=lambda h: (h.client, h.host)):
+    for posture in sorted(hosts, key=lambda h: (h.client, severity(h))):
         by_client.setdefault(posture.client, []).append(posture)
     totals = {
         "failed": sum(1 for h in hosts if h.status == "failed"),
@@ -117,6 +189,9 @@ def render_html(hosts: list[HostPosture], since: str, generated: datetime | None
         hosts=hosts,
         clients=list(by_client.items()),
         attention={client: attention(rows) for client, rows in by_client.items()},
+        headers={client: client_header(rows) for client, rows in by_client.items()},
+        trends=trends or {},
+        control_number=lambda cid: str(cid).split("_", 1)[-1],
         totals=totals,
         since=since,
         generated=(generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),

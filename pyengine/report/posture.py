@@ -58,7 +58,8 @@ def collect_postures(db: HistoryDB, since: datetime, max_runs: int = 500) -> lis
                 client=str(extra.get("client") or (previous.client if previous else "ungrouped")),
                 last_run=run.id,
                 last_started=run.started,
-                status=host_status(hr),
+                status=_status(hr, run.check_mode),
+                check_mode=run.check_mode,
                 ok=hr["ok"],
                 changed=hr["changed"],
                 failed=hr["failed"],
@@ -72,6 +73,7 @@ def collect_postures(db: HistoryDB, since: datetime, max_runs: int = 500) -> lis
             if previous:  # carry the last known facts when this run did not measure them
                 posture.compliance_score = previous.compliance_score
                 posture.failing_controls = previous.failing_controls
+                posture.waived_controls = previous.waived_controls
                 posture.pending_patches = previous.pending_patches
                 posture.security_patches = previous.security_patches
                 posture.reboot_required = previous.reboot_required
@@ -82,6 +84,8 @@ def collect_postures(db: HistoryDB, since: datetime, max_runs: int = 500) -> lis
             if "score" in compliance:
                 posture.compliance_score = float(compliance["score"])
                 posture.failing_controls = [_short_title(c) for c in compliance.get("failing", [])]
+                posture.waived_controls = [_short_title(c)
+                                           for c in compliance.get("waived_controls", [])]
                 posture.trend_score = [*posture.trend_score, posture.compliance_score]
             if patches:
                 posture.pending_patches = patches.get("pending")
@@ -118,3 +122,40 @@ def health_issues(health: dict[str, Any]) -> list[dict[str, str]]:
                            "value": str(row.get("value", ""))})
     issues.sort(key=lambda i: (i["state"] != "crit", i["check"], i["item"]))
     return issues
+
+
+def _status(counts: dict[str, Any], check_mode: bool) -> str:
+    """An audit run changes nothing: its "changed" is "would change"."""
+    status = host_status(counts)
+    return "would change" if check_mode and status == "changed" else status
+
+
+TREND_RUNS = 30
+
+
+def client_trends(db: HistoryDB, runs: int = TREND_RUNS, max_runs: int = 1000
+                  ) -> dict[str, list[dict[str, Any]]]:
+    """Per client, its last `runs` runs (oldest first, whatever --since says): the average
+    compliance score of the hosts that measured one (None if none did), and how many hosts
+    failed and were unreachable. A run that did not touch a client is no point of it."""
+    points: dict[str, list[dict[str, Any]]] = {}
+    for run in db.runs(last=max_runs):  # newest first
+        per_client: dict[str, list[dict[str, Any]]] = {}
+        for hr in db.host_results(run.id):
+            client = str((hr.get("extra") or {}).get("client") or "ungrouped")
+            per_client.setdefault(client, []).append(hr)
+        for client, rows in per_client.items():
+            series = points.setdefault(client, [])
+            if len(series) >= runs:
+                continue
+            scores = [float(r["extra"]["compliance"]["score"]) for r in rows
+                      if "score" in ((r.get("extra") or {}).get("compliance") or {})]
+            series.append({
+                "run": run.id, "started": run.started,
+                "score": round(sum(scores) / len(scores), 1) if scores else None,
+                "failed": sum(1 for r in rows if r["failed"] and not r["unreachable"]),
+                "unreachable": sum(1 for r in rows if r["unreachable"]),
+            })
+        if points and all(len(s) >= runs for s in points.values()):
+            break
+    return {client: list(reversed(series)) for client, series in points.items()}

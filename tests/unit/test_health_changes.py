@@ -142,8 +142,11 @@ def test_morning_report_health_column_and_attention_list_worst_first(tmp_path: P
         _record(db, _report(NOW, 91.0, [22], "warn"))
         postures = collect_postures(db, NOW - timedelta(days=7))
     page = render_html(postures, since="7d")
-    cell = re.search(r'<td class="health" data-health="(\w+)">(.*?)</td>', page, re.S)
-    assert cell and cell.group(1) == "crit" and "pe-fail.service" in cell.group(2)
+    # the host's summary line carries the state; its expandable details list the issues
+    cell = re.search(r'<span class="cell health" data-health="(\w+)">', page)
+    assert cell and cell.group(1) == "crit"
+    details = re.search(r'<details class="host" id="host-web1".*?</details>', page, re.S)
+    assert details and "pe-fail.service" in details.group(0)
     attention = re.search(r'<ol class="attention" data-client="acme">(.*?)</ol>', page, re.S)
     assert attention
     states = re.findall(r'<li data-state="(\w+)">.*?<b>web1</b> (\w+):', attention.group(1))
