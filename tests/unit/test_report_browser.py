@@ -157,7 +157,7 @@ def test_fifty_hosts_over_thirty_runs(tmp_path: Path) -> None:
         assert f"Client: {client}" in text
         assert len(_host_order(sections[client])) == count
         # a trend chart per client with a point for each of the 30 runs
-        assert f'data-series="score" data-points="30"' in sections[client]
+        assert 'data-series="score" data-points="30"' in sections[client]
         assert len(re.findall(r"<circle", sections[client])) == 90  # 3 charts x 30
     # worst first: the unreachable host, then the failed one, then the lowest score
     assert _host_order(sections["acme"])[0] == "acme-web07"
