@@ -100,7 +100,7 @@ class HostVarsView(Mapping[str, Any]):
         value = self._map[key]
         if is_template(value) or isinstance(value, (dict, list)):
             # hostvars['web1'].x reads web1's x rendered with web1's own variables.
-            return Templar(self._map).render(value)
+            return Templar(self._map).render(value, keys=False)
         return value
 
     def __iter__(self) -> Iterator[str]:
