@@ -3,6 +3,9 @@
 On a terminal: a rich progress bar per host, with changed/failed lines printed
 above it. Otherwise (a pipe, a log file, cron): one plain line per event, so
 logs stay greppable. `-v` adds every task's result, `-vv` each batch (round trip).
+With more than FEW_HOSTS hosts and no -v the per-task lines give way (failures and
+unreachable hosts still print): a terminal shows one fleet display redrawn in place
+(report/fleet_view.py), a log gets one line per host as it finishes.
 Every string shown has passed through `pyengine.masking.mask`.
 """
 
@@ -14,12 +17,14 @@ import threading
 from typing import Any
 
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pyengine.executor.events import Reporter
 from pyengine.executor.results import HostResult, RunResult, TaskResult
 from pyengine.masking import mask, mask_text
+from pyengine.report.fleet_view import FEW_HOSTS, FleetView
 from pyengine.report.recap import recap_lines, recap_table
 
 _STYLE = {"changed": "yellow", "failed": "bold red", "ok": "green", "skipped": "cyan",
@@ -59,10 +64,13 @@ class ConsoleReporter(Reporter):
         self._lock = threading.Lock()
         self._progress: Progress | None = None
         self._bars: dict[str, Any] = {}
+        self._fleet: FleetView | None = None  # many hosts: one display, no per-task lines
+        self._live: Live | None = None
 
     # -- output helpers --------------------------------------------------------------
     def _print(self, text: str, markup: bool = True) -> None:
-        target = self._progress.console if self._progress is not None else self.console
+        target = (self._progress.console if self._progress is not None else
+                  self._live.console if self._live is not None else self.console)
         if self.live:
             target.print(text, markup=markup, highlight=False, soft_wrap=True)
         else:
@@ -78,12 +86,21 @@ class ConsoleReporter(Reporter):
     def run_start(self, playbook: str, hosts: list[str]) -> None:
         with self._lock:
             self._print(f"pyengine run {playbook} on {len(hosts)} host(s)", markup=False)
+            if len(hosts) > FEW_HOSTS and self.verbosity == 0:
+                self._fleet = FleetView(list(hosts))
 
     def play_start(self, name: str, hosts: list[str], total_tasks: int) -> None:
         with self._lock:
             self._stop_progress()
             self._print(self._heading(f"PLAY [{mask_text(name)}] {len(hosts)} host(s)"))
-            if self.live and hosts:
+            if self._fleet is not None:
+                self._fleet.play_start(name, hosts, total_tasks)
+                if self.live and self._live is None:
+                    view = self._fleet
+                    self._live = Live(get_renderable=view.render, console=self.console,
+                                      refresh_per_second=4, transient=True)
+                    self._live.start()
+            elif self.live and hosts:
                 self._progress = Progress(
                     TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[state]}"), console=self.console,
@@ -97,6 +114,8 @@ class ConsoleReporter(Reporter):
 
     def batch_sent(self, host: str, items: int, round_trip: int) -> None:
         with self._lock:
+            if self._fleet is not None:
+                self._fleet.activity(host)
             if self._progress is not None and host in self._bars:
                 self._progress.update(self._bars[host], state=f"round trip {round_trip}")
             if self.verbosity >= 2:
@@ -107,9 +126,12 @@ class ConsoleReporter(Reporter):
         with self._lock:
             if self._progress is not None and host in self._bars:
                 self._progress.advance(self._bars[host])
+            if self._fleet is not None:
+                self._fleet.activity(host, mask_text(task.name))
             status = task.status
             said = _debug_output(task, raw)
-            shown = status in ("changed", "failed") or self.verbosity >= 1 or said is not None
+            shown = (status == "failed" or (status == "changed" and self._fleet is None)
+                     or self.verbosity >= 1 or said is not None)
             if not shown:
                 return
             label = "handler " + task.name if task.handler else task.name
@@ -136,6 +158,8 @@ class ConsoleReporter(Reporter):
 
     def host_unreachable(self, host: str, msg: str) -> None:
         with self._lock:
+            if self._fleet is not None:
+                self._fleet.host_done(host, "unreachable")
             self._print(self._line("unreachable", host, mask_text(msg)))
 
     def host_done(self, host: str, result: HostResult) -> None:
@@ -144,6 +168,15 @@ class ConsoleReporter(Reporter):
                 state = "unreachable" if result.unreachable else (
                     "failed" if result.failed else "done")
                 self._progress.update(self._bars[host], state=state)
+            if self._fleet is not None:
+                state = "unreachable" if result.unreachable else (
+                    "failed" if result.failed else "done")
+                self._fleet.host_done(host, state)
+                if not self.live and not result.unreachable:  # a log: one line per host
+                    self._print(self._line("host done", host,
+                                           f"ok={result.ok} changed={result.changed} "
+                                           f"failed={result.failed} · "
+                                           f"{self._fleet.summary_text()}"))
 
     def message(self, text: str) -> None:
         with self._lock:
@@ -166,6 +199,9 @@ class ConsoleReporter(Reporter):
                                    soft_wrap=True)
 
     def _stop_progress(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
