@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from pyengine.commands.ansible_flags import ansible_options
+from pyengine.commands.inventory_option import inventory_option
 from pyengine.commands.run_options import record_options
 from pyengine.commands.vault_options import vault_from_options, vault_options
 from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PlaybookErrors, PyengineError
@@ -53,17 +54,9 @@ def parse_extra_vars(values: tuple[str, ...], vault: Any = None) -> dict[str, An
 
 def _inventory_paths(given: tuple[str, ...], configured: list[str] | None = None
                      ) -> list[str]:
-    if given:
-        return list(given)
-    if configured:
-        return list(configured)  # ansible.cfg `inventory` / $ANSIBLE_INVENTORY
-    from pyengine.lab import lab as lab_module
+    from pyengine.commands.inventory_option import inventory_paths
 
-    path = lab_module.default_inventory_path()
-    if path is None:
-        raise PyengineError("no inventory: give -i INVENTORY, or run `pyengine lab up` to "
-                            "start the embedded default target")
-    return [str(path)]
+    return inventory_paths(given, configured or [])
 
 
 def _split_tags(values: tuple[str, ...]) -> set[str]:
@@ -73,8 +66,7 @@ def _split_tags(values: tuple[str, ...]) -> set[str]:
 @click.command("run")
 @click.argument("playbooks", nargs=-1, required=True, type=click.Path(dir_okay=False),
                 metavar="PLAYBOOK...")
-@click.option("-i", "--inventory", "inventories", multiple=True, metavar="INVENTORY",
-              help="Inventory file, folder or host list (repeatable). Default: the running lab.")
+@inventory_option
 @click.option("-l", "--limit", default=None, help="Only hosts matching this pattern.")
 @click.option("-t", "--tags", multiple=True, help="Only tasks with these tags (comma list).")
 @click.option("--skip-tags", multiple=True, help="Skip tasks with these tags (comma list).")
