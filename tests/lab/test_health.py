@@ -251,3 +251,60 @@ def test_health_command_prints_a_table_for_the_lab(lab: Any, tmp_path: Path) -> 
                        "--json")
     data = json.loads(listed.stdout)
     assert [d["host"] for d in data] == ["h1"] and "disk" in data[0]["summary"]
+
+
+JOB_UNITS = {
+    "pe-health-ok.service": "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+    "pe-health-ok.timer": "[Timer]\nOnActiveSec=1s\nAccuracySec=1s\n",
+    "pe-health-bad.service": "[Service]\nType=oneshot\nExecStart=/bin/false\n",
+    "pe-health-bad.timer": "[Timer]\nOnActiveSec=1s\nAccuracySec=1s\n",
+}
+
+
+def test_jobs_by_timer_and_log_line_and_services_that_should_run(
+        lab: Any, tmp_path: Path) -> None:
+    h2 = lab.host("h2")
+    stamp = datetime.now(timezone.utc) - timedelta(hours=30)
+    log = "/var/tmp/pe-health-dump.log"
+    try:
+        for name, text in JOB_UNITS.items():
+            h2.exec(["sh", "-c", f"cat > /etc/systemd/system/{name}"], input=text)
+        h2.exec(["systemctl", "daemon-reload"])
+        h2.exec(["systemctl", "start", "pe-health-ok.timer", "pe-health-bad.timer"])
+        h2.exec(["sh", "-c", f"cat > {log}"], input=(
+            f"{stamp:%Y-%m-%dT%H:%M:%SZ} dump finished OK\n"
+            f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} dump FAILED\n"))
+        for _ in range(100):  # both timers fire after a second
+            shown = h2.exec(["systemctl", "show", "-p", "Result", "pe-health-bad.service"])
+            if "exit-code" in shown.stdout:
+                break
+            time.sleep(0.1)
+        extra = json.dumps({"health_checks": ["jobs", "services"], "health_jobs": [
+            {"name": "nightly-ok", "timer": "pe-health-ok"},
+            {"name": "nightly-bad", "timer": "pe-health-bad.timer"},
+            {"name": "dump", "log": log, "pattern": "dump finished OK"},
+            {"name": "gone", "timer": "pe-health-none"}],
+            "health_services": ["cron", "ssh", "pe-health-missing"]})
+        proc = _pyengine(tmp_path, "run", str(builtin_playbooks_dir() / "health.yml"),
+                         "-i", str(lab.inventory_path), "--limit", "h2", "-e", extra,
+                         "--report-json", "r.json", "--no-history")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        report = json.loads((tmp_path / "r.json").read_text())
+        jobs = {r["item"]: r for r in _rows(report, "h2", "jobs")}
+        assert jobs["nightly-ok"]["state"] == "ok", jobs["nightly-ok"]
+        assert jobs["nightly-ok"]["reason"].startswith("nightly-ok: last success 0.0 h ago")
+        assert jobs["nightly-bad"]["state"] == "crit"
+        assert "failed (exit-code, status 1)" in jobs["nightly-bad"]["reason"]
+        assert jobs["dump"]["state"] == "warn" and jobs["dump"]["value"] == pytest.approx(
+            30, abs=0.1)
+        assert jobs["gone"]["state"] == "crit" and "not found" in jobs["gone"]["reason"]
+        services = _rows(report, "h2", "services")[0]
+        assert services["state"] == "crit" and services["down"] == ["pe-health-missing"]
+        assert services["reason"] == "not running: pe-health-missing (inactive)"
+        assert report["hosts"]["h2"]["extra"]["health"]["ran"] == ["services", "jobs"]
+    finally:
+        h2.exec(["systemctl", "stop", "pe-health-ok.timer", "pe-health-bad.timer"],
+                check=False)
+        h2.exec(["rm", "-f", log, *[f"/etc/systemd/system/{n}" for n in JOB_UNITS]])
+        h2.exec(["systemctl", "daemon-reload"])
+        h2.exec(["systemctl", "reset-failed", "pe-health-bad.service"], check=False)
