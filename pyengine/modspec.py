@@ -373,10 +373,8 @@ def convert(value: Any, typ: str, elements: str | None = None) -> Any:
     if value is None or typ == "raw":
         return value
     if typ in ("str", "path"):
-        if isinstance(value, (dict, list)):
-            raise _TypeProblem(f"expected a string, got a {type(value).__name__}")
-        if isinstance(value, bool):
-            return "True" if value else "False"
+        # As Ansible's module argument checks do: any value becomes its text, a list
+        # `[4]` too (a `line: "{{ [4] }}"` is written as "[4]", not refused).
         return str(value)
     if typ == "int":
         if isinstance(value, bool):

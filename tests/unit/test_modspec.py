@@ -181,3 +181,13 @@ def test_raw_params_alias_makes_a_module_free_form() -> None:
     assert (args, free) == ({}, "vars/extra.yml")
     out, errors = validate_args(include_vars, {"_raw_params": "vars/extra.yml"})
     assert errors == [] and out["file"] == "vars/extra.yml"
+
+
+def test_str_arguments_convert_any_value_as_ansible_does() -> None:
+    """Ansible's check_type_str turns a list or dict into its text; refusing it broke
+    content such as `line: "{{ [4] }}"`."""
+    validation = pytest.importorskip("ansible.module_utils.common.validation")
+    from pyengine.modspec import convert
+
+    for value in ([4], {"a": 1}, True, 3.5, ["x", "y"], 7):
+        assert convert(value, "str") == validation.check_type_str(value)
