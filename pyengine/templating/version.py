@@ -1,8 +1,8 @@
 """Version comparison for the `version` test (`ansible_distribution_version is
 version('12', '>=')`), in the kinds Ansible offers.
 
-- loose (the default): numbers compare as numbers, words as words, like LooseVersion;
-  trailing zeros do not count ('12' == '12.0').
+- loose (the default): numbers compare as numbers, words as words, like LooseVersion
+  (as in Ansible, '12' < '12.0': a longer version with the same start is newer).
 - strict (`strict=true` or `version_type='strict'`): `MAJOR.MINOR[.PATCH][a|bN]`, as
   distutils' StrictVersion; anything else is an error.
 - semver / semantic: Semantic Versioning 2.0 precedence (pre-releases sort first,
@@ -37,8 +37,6 @@ def _loose(text: str) -> list[tuple[int, int | str]]:
             continue
         # (kind, value): numbers sort after words at the same position, like LooseVersion.
         out.append((1, int(piece)) if piece.isdigit() else (0, piece.lower()))
-    while out and out[-1] == (1, 0):  # trailing zeros do not count: '12' == '12.0'
-        out.pop()
     return out
 
 
