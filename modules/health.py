@@ -41,8 +41,11 @@ ARGS = {
                     "rpc_pipefs", "iso9660", "ramfs", "overlay.ro", "fuse.lxcfs",
                     "fuse.gvfsd-fuse", "fuse.portal"],
         "help": "Filesystem types not checked (pseudo and read-only image filesystems)."},
-    "mounts_exclude": {"type": "list", "elements": "str", "default": [],
-                       "help": "Mount point globs not checked."},
+    "mounts_exclude": {"type": "list", "elements": "str",
+                       "default": ["/var/lib/docker/*", "/var/lib/containers/*",
+                                   "/run/containerd/*", "/var/lib/kubelet/*", "/snap/*",
+                                   "/run/credentials/*"],
+                       "help": "Mount point globs not checked (container layers, snaps)."},
     "statvfs_timeout": {"type": "float", "default": 5.0,
                         "help": "Seconds a mount may take to answer (a hung NFS is crit)."},
     "units_ignore": {"type": "list", "elements": "str", "default": [],
@@ -186,6 +189,7 @@ def _statvfs(point, seconds):
 
 def check_filesystems(p, mounts_text, want_disk, want_inodes, stat=None):
     rows = []
+    seen = set()
     for point, fstype, device in parse_mounts(mounts_text):
         if fstype in p["fs_types_exclude"]:
             continue
@@ -198,6 +202,11 @@ def check_filesystems(p, mounts_text, want_disk, want_inodes, stat=None):
             continue
         if st.f_blocks == 0:
             continue
+        # A bind mount shows the same filesystem again: one row (the first mount point).
+        same = (device, fstype, getattr(st, "f_fsid", None), st.f_blocks, st.f_files)
+        if same in seen:
+            continue
+        seen.add(same)
         block_pct, inode_pct = usage(st)
         free_mb = st.f_bavail * st.f_frsize // (1024 * 1024)
         size_mb = st.f_blocks * st.f_frsize // (1024 * 1024)

@@ -77,13 +77,17 @@ def test_usage_counts_as_df_does_reserved_blocks_excluded() -> None:
 
 def test_filesystem_rows_apply_thresholds_and_skip_pseudo_filesystems() -> None:
     mounts = ("proc /proc proc rw 0 0\n/dev/sda1 / ext4 rw 0 0\n"
-              "tmpfs /mnt/full tmpfs rw 0 0\nnfs:/x /mnt/hung nfs4 rw 0 0\n")
-    stats = {"/": (_St(1000, 500, 500, 100, 90), None),
+              "tmpfs /mnt/full tmpfs rw 0 0\nnfs:/x /mnt/hung nfs4 rw 0 0\n"
+              "/dev/sda1 /srv/bind ext4 rw 0 0\n"
+              "overlay /var/lib/docker/overlay2/abc/merged overlay rw 0 0\n")
+    root = _St(1000, 500, 500, 100, 90)
+    stats = {"/": (root, None), "/srv/bind": (root, None),
              "/mnt/full": (_St(1000, 40, 40, 100, 5), None),
              "/mnt/hung": (None, "did not answer within 5s (hung mount?)")}
     rows = H.check_filesystems(P, mounts, True, True, stat=lambda point, _t: stats[point])
     by = {(r["check"], r["item"]): r for r in rows}
-    assert ("disk", "/proc") not in by
+    assert ("disk", "/proc") not in by and ("disk", "/srv/bind") not in by  # a bind mount
+    assert not [r for r in rows if r["item"].startswith("/var/lib/docker")]
     assert by[("disk", "/")]["state"] == "ok" and by[("disk", "/")]["value"] == 50.0
     assert by[("disk", "/mnt/full")]["state"] == "crit"
     assert by[("disk", "/mnt/full")]["reason"].startswith("/mnt/full 96.0% used")
