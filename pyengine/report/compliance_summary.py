@@ -10,6 +10,8 @@ report dict, like the other writers.
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,7 +99,8 @@ def print_summary(report: Mapping[str, Any], console: Console | None = None,
                   report_path: str | None = None, max_lines: int = MAX_LINES) -> int:
     """Print the summary; returns the number of lines (0: the run had no controls)."""
     lines = summary_lines(report, report_path, max_lines)
-    out = console or Console()
+    # Off a terminal (a nightly log) rich assumes 80 columns; keep the lines whole.
+    out = console or Console(width=None if sys.stdout.isatty() else 160)
     for line in lines:
         out.print(line, overflow="ellipsis", no_wrap=True, highlight=False)
     return len(lines)
@@ -130,7 +133,8 @@ def summary_lines(report: Mapping[str, Any], report_path: str | None = None,
             lines.append(f"  {_label(control.id, control.title)}: "
                          f"fails on [red]{len(control.failing)}[/red] of {control.checked} "
                          f"hosts" + (f" ({_names(control.failing, 3)})"
-                                     if len(control.failing) <= 3 else ""))
+                                     if len(control.failing) <= 3
+                                     and len(control.failing) < control.checked else ""))
         if len(shown) < len(fleet.controls):
             lines.append(f"  … and {len(fleet.controls) - len(shown)} more controls")
     else:
@@ -177,10 +181,14 @@ def _waiver_lines(fleet: FleetCompliance) -> list[str]:
     return lines
 
 
+_LEADING_NUMBER = re.compile(r"^\d+(\.[0-9x]+)+\s+")
+
+
 def _label(control_id: str, title: str) -> str:
+    """`<number> <title>`: task names often start with a control number, this one's or
+    (a task tagged with several controls) another's; the line shows this one's."""
     number = control_number(control_id)
-    if title.startswith(number + " "):  # task names often start with the control number
-        title = title[len(number) + 1:]
+    title = _LEADING_NUMBER.sub("", title)
     text = f"{number} {title}".strip()
     return escape(text if len(text) <= 70 else text[:69] + "…")
 
