@@ -129,7 +129,7 @@ def client_header(rows: list[HostPosture]) -> dict[str, Any]:
 
 
 def trend_chart(points: list[dict[str, Any]], key: str, title: str, colour: str,
-                percent: bool = False, width: int = 320, height: int = 90) -> str:
+                percent: bool = False, width: int = 300, height: int = 90) -> str:
     """A small inline-SVG line chart of one series over runs (oldest left): a dot per
     run with its value in a tooltip, the newest value printed. Empty without points."""
     values = [(p.get(key), p.get("started", "")) for p in points]
