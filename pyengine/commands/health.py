@@ -13,22 +13,12 @@ from typing import Any
 
 import click
 
-from pyengine.errors import EXIT_TASK_FAILED, EXIT_UNREACHABLE, PyengineError
+from pyengine.commands.inventory_option import inventory_option, inventory_paths
+from pyengine.commands.vault_options import vault_from_options, vault_options
+from pyengine.errors import EXIT_TASK_FAILED, EXIT_UNREACHABLE
 
 STATE_STYLE = {"ok": "green", "warn": "yellow", "crit": "red", "failed": "red",
                "unreachable": "magenta", "skipped": "bright_black"}
-
-
-def _inventory_paths(given: tuple[str, ...]) -> list[str]:
-    if given:
-        return list(given)
-    from pyengine.lab import lab as lab_module
-
-    path = lab_module.default_inventory_path()
-    if path is None:
-        raise PyengineError("no inventory: give -i INVENTORY, or run `pyengine lab up` to "
-                            "start the embedded default target")
-    return [str(path)]
 
 
 def table_lines(rows: list[Any], every: bool = False) -> list[tuple[str, str]]:
@@ -52,8 +42,7 @@ def table_lines(rows: list[Any], every: bool = False) -> list[tuple[str, str]]:
 
 
 @click.command()
-@click.option("-i", "--inventory", "inventories", multiple=True, metavar="INVENTORY",
-              help="Inventory file or folder (repeatable). Default: the running lab.")
+@inventory_option
 @click.option("-l", "--limit", default="all", show_default=True, help="Host pattern.")
 @click.option("-a", "--all", "every", is_flag=True, help="Show every check, not only problems.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -62,8 +51,10 @@ def table_lines(rows: list[Any], every: bool = False) -> list[tuple[str, str]]:
 @click.option("-f", "--forks", default=20, show_default=True, help="Hosts asked at once.")
 @click.option("--trust-new-hosts", is_flag=True,
               help="Record unknown SSH host keys (trust on first use).")
+@vault_options
 def health(inventories: tuple[str, ...], limit: str, every: bool, as_json: bool,
-           skip: tuple[str, ...], forks: int, trust_new_hosts: bool) -> None:
+           skip: tuple[str, ...], forks: int, trust_new_hosts: bool,
+           **vault_opts: Any) -> None:
     """Run the health checks on the hosts now and print what needs attention.
 
     Thresholds are the hosts' health_* variables (see playbooks/health.yml). Exit code
@@ -73,7 +64,8 @@ def health(inventories: tuple[str, ...], limit: str, every: bool, as_json: bool,
     from pyengine.health.remote import collect
     from pyengine.inventory import load_inventory
 
-    inventory = load_inventory(_inventory_paths(inventories))
+    inventory = load_inventory(inventory_paths(inventories),
+                               vault=vault_from_options(**vault_opts))
     skipped = [s for item in skip for s in item.split(",") if s]
     rows = collect(inventory, limit, skipped, forks=forks, trust_new_hosts=trust_new_hosts)
     if as_json:
