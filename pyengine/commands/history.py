@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from pyengine.commands.run_options import history_db_option
-from pyengine.history.db import HistoryDB, default_history_path
+from pyengine.history.db import HistoryDB, default_history_target
+from pyengine.history.dialect import exists as history_exists
 
 
 @click.command()
 @click.option("--host", "host", default=None, help="Only runs that touched this host.")
 @click.option("--last", "last", default=20, show_default=True, help="How many runs to list.")
 @history_db_option
-def history(host: str | None, last: int, history_db: Path | None, db_path: Path | None) -> None:
+def history(host: str | None, last: int, history_db: str | None, db_path: str | None) -> None:
     """List recent runs; with --host, that host's outcome in each."""
-    path = history_db or db_path or default_history_path()
-    if not path.exists():
+    path = history_db or db_path or default_history_target()
+    if not history_exists(path):
         click.echo(f"no history yet ({path})")
         return
     # Off a terminal (cron, CI, pipes) rich would wrap at 80 columns; keep rows whole.
     console = Console(width=None if sys.stdout.isatty() else 200)
     with HistoryDB(path) as db:
-        table = Table(title=f"pyengine runs ({path})")
+        table = Table(title=f"pyengine runs ({db.location})")
         for column in ("run", "started", "playbook", "user", "exit"):
             table.add_column(column)
         if host:

@@ -31,7 +31,7 @@ class RecordOptions:
 
     report_json: Path | None = None
     report_junit: Path | None = None
-    history_db: Path | None = None
+    history_db: str | Path | None = None  # a SQLite file or a postgresql:// URL
     alerts: AlertConfig | None = None
     inventory: str = ""
     playbook_dir: Path | None = None

@@ -8,7 +8,8 @@ import click
 
 from pyengine.commands.run_options import history_db_option
 from pyengine.errors import PyengineError
-from pyengine.history.db import HistoryDB, default_history_path
+from pyengine.history.db import HistoryDB, default_history_target
+from pyengine.history.dialect import exists as history_exists
 from pyengine.report.html import render_html
 from pyengine.report.json_report import write_text_atomically
 from pyengine.report.posture import client_trends, collect_postures, parse_since
@@ -20,10 +21,10 @@ from pyengine.report.posture import client_trends, collect_postures, parse_since
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("report.html"), show_default=True, help="Where to write the page.")
 @history_db_option
-def report(since: str, output: Path, history_db: Path | None, db_path: Path | None) -> None:
+def report(since: str, output: Path, history_db: str | None, db_path: str | None) -> None:
     """Write one HTML page with per-client and per-host posture and trends."""
-    path = history_db or db_path or default_history_path()
-    if not path.exists():
+    path = history_db or db_path or default_history_target()
+    if not history_exists(path):
         raise PyengineError(f"no run history at {path}: run a playbook first")
     start = parse_since(since)
     with HistoryDB(path) as db:

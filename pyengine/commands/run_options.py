@@ -53,12 +53,12 @@ def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def history_db_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """`--history-db FILE`, the one name of the history database option (run, report,
-    history); `--db` stays as a hidden alias for scripts written before."""
-    func = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-                        default=None, hidden=True)(func)
-    return click.option("--history-db", type=click.Path(dir_okay=False, path_type=Path),
-                        default=None, help="Run history database (default: "
+    """`--history-db FILE|URL`, the one name of the history database option (run, report,
+    history); `--db` stays as a hidden alias for scripts written before. A plain string,
+    not a Path: `postgresql://host/db` must keep its two slashes."""
+    func = click.option("--db", "db_path", default=None, hidden=True)(func)
+    return click.option("--history-db", default=None, metavar="FILE|URL",
+                        help="Run history: a SQLite file or postgresql://... (default: "
                         "$PYENGINE_HISTORY_DB, else .pyengine/history.sqlite here).")(func)
 
 
@@ -91,10 +91,10 @@ def alert_config(opts: dict[str, Any]) -> AlertConfig | None:
 
 def record_settings(opts: dict[str, Any], report_json: str | None, inventories: list[str],
                     playbook: Path) -> RecordOptions:
-    from pyengine.history.db import default_history_path
+    from pyengine.history.db import default_history_target
 
-    history = None if opts.get("no_history") else Path(
-        opts.get("history_db") or default_history_path())
+    history = None if opts.get("no_history") else (
+        opts.get("history_db") or default_history_target())
     return RecordOptions(
         report_json=Path(report_json) if report_json else None,
         report_junit=Path(opts["report_junit"]) if opts.get("report_junit") else None,

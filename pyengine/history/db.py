@@ -1,9 +1,12 @@
-"""The SQLite run history, with schema migrations from the first release on.
+"""The run history (embedded SQLite or shared PostgreSQL), with schema migrations from the
+first release on.
 
 One row per run, one per host per run, one per task per host. Reports render from
 it, so it stores what a morning reader needs (status, changed, duration, a masked
 diff summary, the error) and not whole module results. Every string is masked
-before it is written: a secret that reaches the database has already leaked.
+before it is written: a secret that reaches the database has already leaked. The SQL
+here is SQLite's; pyengine/history/dialect.py is the one place that adapts it to
+PostgreSQL (`--history-db postgresql://...`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pyengine.errors import PyengineError
+from pyengine.history.dialect import dialect_for, display, is_url
 from pyengine.masking import mask, mask_text
 
 
@@ -27,7 +31,9 @@ class HistoryError(PyengineError):
 
 
 # Each entry upgrades the schema by one version; never edit a released entry,
-# append a new one. PRAGMA user_version records how far a database has come.
+# append a new one. PRAGMA user_version (SQLite) or the pyengine_schema table (PostgreSQL)
+# records how far a database has come. Written in SQLite's SQL: dialect.py translates the
+# column types for PostgreSQL, so keep to INTEGER/TEXT/REAL and plain CREATE/ALTER.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE runs (
@@ -35,7 +41,7 @@ MIGRATIONS: list[str] = [
         playbook TEXT NOT NULL,
         inventory TEXT NOT NULL DEFAULT '',
         git_revision TEXT NOT NULL DEFAULT '',
-        user TEXT NOT NULL DEFAULT '',
+        "user" TEXT NOT NULL DEFAULT '',
         started TEXT NOT NULL,
         finished TEXT NOT NULL,
         exit_code INTEGER NOT NULL,
@@ -85,6 +91,29 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX health_samples_host ON health_samples(host, check_name, item, run_id);
     """,
+    # v4: jobs of a distributed submission (pyengine/distributed/) and a lease per host,
+    # so a job delivered twice (a worker killed mid-job) never runs two runs on one host
+    # at once and a finished job is not run again; `attempts` and `note` say what happened.
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        submission TEXT NOT NULL,
+        hosts TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        worker TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_id INTEGER,
+        exit_code INTEGER,
+        updated TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE host_leases (
+        host TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        worker TEXT NOT NULL,
+        expires REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -97,6 +126,12 @@ def default_history_path(project_dir: Path | None = None) -> Path:
     if override and project_dir is None:
         return Path(override)
     return (project_dir or Path.cwd()) / ".pyengine" / "history.sqlite"
+
+
+def default_history_target() -> str:
+    """`$PYENGINE_HISTORY_DB` as given (a file or a postgresql:// URL), else the project's
+    `.pyengine/history.sqlite`."""
+    return os.environ.get("PYENGINE_HISTORY_DB") or str(default_history_path())
 
 
 @dataclass
@@ -166,31 +201,59 @@ class HealthSample:
     reason: str
 
 
-class HistoryDB:
-    """The history database; opening it applies any pending migrations."""
+class _Cursor:
+    """A cursor that takes the shared SQL (`?` parameters) on either engine."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.path), timeout=30)
-        self._conn.row_factory = sqlite3.Row
+    def __init__(self, db: HistoryDB, raw: Any) -> None:
+        self._db = db
+        self.raw = raw
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.raw.execute(self._db.dialect.sql(sql), params)
+
+    def insert(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run an INSERT; returns the new row's id."""
+        return self._db.dialect.insert(self.raw, sql, params)
+
+    @property
+    def rowcount(self) -> int:
+        return int(self.raw.rowcount)
+
+
+class HistoryDB:
+    """The history database; opening it applies any pending migrations.
+
+    `target` is a file path (the embedded default), `sqlite:///FILE` or a
+    `postgresql://` URL (the shared history of several machines)."""
+
+    def __init__(self, target: str | Path) -> None:
+        self.dialect = dialect_for(target)
+        self.location = display(target)
+        # The file of a SQLite history; for a server, the URL without its password.
+        self.path = Path(self.location) if is_url(target) and self.dialect.name != "sqlite" \
+            else Path(str(target).removeprefix("sqlite:///") if is_url(target) else target)
+        self._conn = self.dialect.connect(target)
         try:
-            self._execute("PRAGMA foreign_keys = ON")
-            self._execute("PRAGMA journal_mode = WAL")
+            self._guard(self.dialect.prepare, self._conn)
             self.migrate()
         except BaseException:
             self._conn.close()
             raise
 
-    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        """Every query goes through here, so a damaged file (truncated, garbage, not a
-        database) is one clear error instead of a sqlite3 traceback."""
+    def _guard(self, func: Any, *args: Any) -> Any:
+        """Every database call goes through here, so a damaged file (truncated, garbage, not
+        a database) or a server error is one clear error instead of a driver traceback."""
         try:
-            return self._conn.execute(sql, params)
-        except sqlite3.DatabaseError as err:
-            raise HistoryError(
-                f"{self.path}: the run history is damaged or not a pyengine history ({err}); "
-                f"move it aside and the next run starts a new one") from None
+            return func(*args)
+        except self.dialect.errors as err:
+            if self.dialect.name == "sqlite":
+                raise HistoryError(
+                    f"{self.location}: the run history is damaged or not a pyengine history "
+                    f"({err}); move it aside and the next run starts a new one") from None
+            raise HistoryError(f"{self.location}: {str(err).strip().splitlines()[0]}") from None
+
+    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self._guard(self._conn.execute, self.dialect.sql(sql), params)
 
     def close(self) -> None:
         self._conn.close()
@@ -203,33 +266,41 @@ class HistoryDB:
 
     @property
     def schema_version(self) -> int:
-        return int(self._execute("PRAGMA user_version").fetchone()[0])
+        return int(self._guard(self.dialect.version, self._conn))
 
     def migrate(self) -> None:
-        """Bring the schema up to SCHEMA_VERSION, one transaction per step."""
+        """Bring the schema up to SCHEMA_VERSION, one transaction per step. The version is
+        read again under the migration lock, so processes opening a new shared database at
+        the same time apply each step once."""
         current = self.schema_version
         if current > SCHEMA_VERSION:
             raise HistoryError(
-                f"{self.path}: history schema v{current} is newer than this pyengine "
+                f"{self.location}: history schema v{current} is newer than this pyengine "
                 f"(v{SCHEMA_VERSION}); upgrade pyengine"
             )
         for version in range(current, SCHEMA_VERSION):
             with self._transaction() as cur:
+                self.dialect.lock(cur.raw)
+                if self.dialect.version(self._conn) > version:
+                    continue  # another process applied this step meanwhile
                 for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
-                        cur.execute(statement)
-                cur.execute(f"PRAGMA user_version = {version + 1}")
+                        cur.raw.execute(self.dialect.ddl(statement))
+                self.dialect.set_version(cur.raw, version + 1)
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Cursor]:
-        cur = self._conn.cursor()
-        cur.execute("BEGIN")
+    def _transaction(self) -> Iterator[_Cursor]:
+        raw = self._conn.cursor()
+        self._guard(raw.execute, "BEGIN")
         try:
-            yield cur
+            yield _Cursor(self, raw)
+        except self.dialect.errors as err:
+            raw.execute("ROLLBACK")
+            self._guard(_raise, err)
         except BaseException:
-            cur.execute("ROLLBACK")
+            raw.execute("ROLLBACK")
             raise
-        cur.execute("COMMIT")
+        self._guard(raw.execute, "COMMIT")
 
     def record_run(
         self,
@@ -241,8 +312,8 @@ class HistoryDB:
         """Store a run from its JSON report (docs/ARCHITECTURE.md); returns the run id."""
         report = mask(report)
         with self._transaction() as cur:
-            cur.execute(
-                "INSERT INTO runs (playbook, inventory, git_revision, user, started, finished,"
+            run_id = cur.insert(
+                "INSERT INTO runs (playbook, inventory, git_revision, \"user\", started, finished,"
                 " exit_code, check_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(report.get("playbook", "")),
@@ -255,9 +326,8 @@ class HistoryDB:
                     int(bool(report.get("check_mode", False))),
                 ),
             )
-            run_id = int(cur.lastrowid or 0)
             for host, data in sorted(report.get("hosts", {}).items()):
-                cur.execute(
+                host_result_id = cur.insert(
                     "INSERT INTO host_results (run_id, host, ok, changed, failed, skipped,"
                     " unreachable, round_trips, extra_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -272,7 +342,6 @@ class HistoryDB:
                         json.dumps(data.get("extra", {}), sort_keys=True),
                     ),
                 )
-                host_result_id = cur.lastrowid
                 for sample in health_rows((data.get("extra") or {}).get("health")):
                     cur.execute(
                         "INSERT INTO health_samples (run_id, host, taken, check_name, item,"
@@ -373,12 +442,12 @@ class HistoryDB:
 
     def last_health(self, host: str, before_run: int | None = None) -> list[HealthSample]:
         """Every health row of the host's newest run that has some (before `before_run`)."""
-        sql = "SELECT MAX(run_id) FROM health_samples WHERE host = ?"
+        sql = "SELECT MAX(run_id) AS newest FROM health_samples WHERE host = ?"
         params: list[Any] = [host]
         if before_run is not None:
             sql += " AND run_id < ?"
             params.append(before_run)
-        newest = self._execute(sql, tuple(params)).fetchone()[0]
+        newest = self._execute(sql, tuple(params)).fetchone()["newest"]
         if newest is None:
             return []
         rows = self._execute("SELECT * FROM health_samples WHERE host = ? AND run_id = ?"
@@ -396,3 +465,88 @@ class HistoryDB:
                     " state, value, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (run_id, host, *sample),
                 )
+
+
+    # Jobs and host leases of distributed runs (pyengine/distributed/).
+
+    def claim_job(self, job_id: str, submission: str, hosts: list[str], worker: str,
+                  ttl: float) -> JobClaim:
+        """Take the job's hosts for `ttl` seconds: "run" when this worker may run it now,
+        "done" when it already finished (a second delivery), "busy" while another live
+        worker holds one of its hosts."""
+        now = time.time()
+        with self._transaction() as cur:
+            self.dialect.lock(cur.raw)
+            row = cur.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is not None and row["state"] == "done":
+                return JobClaim("done", run_id=row["run_id"], exit_code=row["exit_code"])
+            for host in hosts:
+                lease = cur.execute("SELECT * FROM host_leases WHERE host = ?",
+                                    (host,)).fetchone()
+                if lease is not None and lease["expires"] > now and not (
+                        lease["job_id"] == job_id and lease["worker"] == worker):
+                    return JobClaim("busy", holder=f"{lease['worker']} ({lease['job_id']})")
+            note = ""
+            if row is not None and row["state"] == "running" and row["worker"] != worker:
+                note = f"taken over from {row['worker']} (its lease expired)"
+            for host in hosts:
+                cur.execute("DELETE FROM host_leases WHERE host = ?", (host,))
+                cur.execute("INSERT INTO host_leases (host, job_id, worker, expires)"
+                            " VALUES (?, ?, ?, ?)", (host, job_id, worker, now + ttl))
+            stamp = _utc(now)
+            if row is None:
+                cur.execute("INSERT INTO jobs (id, submission, hosts, state, worker, attempts,"
+                            " updated, note) VALUES (?, ?, ?, 'running', ?, 1, ?, '')",
+                            (job_id, submission, ",".join(hosts), worker, stamp))
+            else:
+                joined = "; ".join(n for n in (row["note"], note) if n)
+                cur.execute("UPDATE jobs SET state = 'running', worker = ?, attempts = ?,"
+                            " updated = ?, note = ? WHERE id = ?",
+                            (worker, int(row["attempts"]) + 1, stamp, joined, job_id))
+        return JobClaim("run", note=note)
+
+    def renew_leases(self, job_id: str, worker: str, ttl: float) -> None:
+        """Keep a running job's hosts (called well within `ttl`)."""
+        with self._transaction() as cur:
+            cur.execute("UPDATE host_leases SET expires = ? WHERE job_id = ? AND worker = ?",
+                        (time.time() + ttl, job_id, worker))
+
+    def finish_job(self, job_id: str, worker: str, state: str, run_id: int | None,
+                   exit_code: int | None, note: str = "") -> None:
+        """Record how the job ended and give its hosts back."""
+        with self._transaction() as cur:
+            row = cur.execute("SELECT note FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            joined = "; ".join(n for n in ((row["note"] if row else ""), note) if n)
+            cur.execute("UPDATE jobs SET state = ?, run_id = ?, exit_code = ?, updated = ?,"
+                        " note = ? WHERE id = ?",
+                        (state, run_id, exit_code, _utc(time.time()), joined, job_id))
+            cur.execute("DELETE FROM host_leases WHERE job_id = ? AND worker = ?",
+                        (job_id, worker))
+
+    def jobs(self, submission: str | None = None) -> list[dict[str, Any]]:
+        """The jobs of one submission (or all), oldest first."""
+        if submission is None:
+            rows = self._execute("SELECT * FROM jobs ORDER BY id").fetchall()
+        else:
+            rows = self._execute("SELECT * FROM jobs WHERE submission = ? ORDER BY id",
+                                 (submission,)).fetchall()
+        return [{k: r[k] for k in r.keys()} for r in rows]
+
+
+@dataclass
+class JobClaim:
+    """What `claim_job` decided: "run", "done" or "busy" (with who holds the hosts)."""
+
+    outcome: str
+    note: str = ""
+    holder: str = ""
+    run_id: int | None = None
+    exit_code: int | None = None
+
+
+def _utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _raise(err: BaseException) -> None:
+    raise err
