@@ -7,9 +7,10 @@ this adds, before the JSON report, the history row and the alerts are written:
 - `trend` rows: days until each filesystem is full at the rate of the last days
   (warn/crit at the module's `trend_days_warn`/`trend_days_crit`);
 - a `new_ports` row: listening ports that the host's previous health run did not have;
-- `changes`: checks whose state differs from the previous run. The alerts send only
-  these, so a disk that stays at 93% alerts once, not every night. An event check
-  (`new_ports`) going back to ok is not a change worth a message.
+- `changes`: items of checks (a filesystem, a certificate, ...) whose state differs from
+  the previous run. The alerts send only these, so a disk that stays at 93% alerts once,
+  not every night. An event check (`new_ports`) going back to ok is not a change worth a
+  message.
 """
 
 from __future__ import annotations
@@ -46,14 +47,28 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
     return out
 
 
-def previous_states(samples: list[HealthSample]) -> dict[str, str]:
-    """{check: worst state} of a stored run's rows (listening-port rows aside)."""
-    states: dict[str, str] = {}
+def previous_states(samples: list[HealthSample]) -> dict[tuple[str, str], str]:
+    """{(check, item): worst state} of a stored run's rows (listening-port rows aside)."""
+    states: dict[tuple[str, str], str] = {}
     for sample in samples:
         if sample.check == "listen":
             continue
-        states[sample.check] = worst([states.get(sample.check, "ok"), sample.state])
+        key = (sample.check, sample.item)
+        states[key] = worst([states.get(key, "ok"), sample.state])
     return states
+
+
+def current_states(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, str]]:
+    """{(check, item): {state, reason}}: the worst row of each item of each check."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        if row.get("skipped"):
+            continue
+        key = (str(row.get("check", "")), str(row.get("item", "")))
+        state = str(row.get("state", "ok"))
+        if key not in out or RANK.get(state, 0) > RANK.get(out[key]["state"], 0):
+            out[key] = {"state": state, "reason": str(row.get("reason", ""))}
+    return out
 
 
 def trend_rows(db: HistoryDB, host: str, health: dict[str, Any],
@@ -108,18 +123,21 @@ def new_port_row(previous: list[HealthSample], health: dict[str, Any]) -> dict[s
             "ports": [p.get("port") for p in new]}
 
 
-def state_changes(previous: dict[str, str], summary: dict[str, dict[str, str]],
+def state_changes(previous: dict[tuple[str, str], str],
+                  current: dict[tuple[str, str], dict[str, str]],
                   first_run: bool) -> list[dict[str, str]]:
-    """Checks whose state moved since the previous run (on a host's first run: every
-    check that is not ok)."""
+    """Items of checks (a filesystem, a certificate, a job, or the check itself) whose
+    state moved since the previous run; on a host's first run, every one not ok. Per item,
+    so a second disk filling up alerts while the first is still full. An item that is
+    gone (unmounted, a certificate removed) is no change."""
     changes = []
-    for check, now in sorted(summary.items()):
-        before = previous.get(check, "ok")
+    for (check, item), now in sorted(current.items()):
+        before = previous.get((check, item), "ok")
         if now["state"] == before or (first_run and now["state"] == "ok"):
             continue
         if check in EVENT_CHECKS and now["state"] == "ok":
             continue
-        changes.append({"check": check, "from": before, "to": now["state"],
+        changes.append({"check": check, "item": item, "from": before, "to": now["state"],
                         "reason": now["reason"]})
     return changes
 
@@ -136,7 +154,8 @@ def annotate_host(db: HistoryDB, host: str, health: dict[str, Any]) -> None:
     health["checks"] = rows
     health["summary"] = summary
     health["state"] = worst(r["state"] for r in summary.values())
-    health["changes"] = state_changes(previous_states(previous), summary, not previous)
+    health["changes"] = state_changes(previous_states(previous), current_states(rows),
+                                      not previous)
 
 
 def annotate(report: dict[str, Any], db: HistoryDB) -> None:

@@ -115,17 +115,22 @@ def test_alert_only_on_a_state_change(tmp_path: Path) -> None:
     assert [alert_reasons(r).get("health") for r in reports] == [None, ["web1"], None,
                                                                   ["web1"]]
     change = reports[1]["hosts"]["web1"]["extra"]["health"]["changes"]
-    assert change == [{"check": "units", "from": "ok", "to": "warn",
+    assert change == [{"check": "units", "item": "", "from": "ok", "to": "warn",
                        "reason": "1 failed: pe-fail.service"}]
     payload = summary(reports[1], alert_reasons(reports[1]))
     assert payload["hosts"]["web1"]["health"] == change
     assert reports[3]["hosts"]["web1"]["extra"]["health"]["changes"][0]["to"] == "ok"
 
 
-def test_first_run_reports_what_is_not_ok_as_changes() -> None:
-    assert state_changes({}, {"disk": {"state": "crit", "reason": "r"},
-                              "units": {"state": "ok", "reason": "fine"}}, True) == [
-        {"check": "disk", "from": "ok", "to": "crit", "reason": "r"}]
+def test_changes_are_per_item_and_a_first_run_reports_what_is_not_ok() -> None:
+    current = {("disk", "/a"): {"state": "crit", "reason": "/a 95%"},
+               ("disk", "/b"): {"state": "crit", "reason": "/b 97%"},
+               ("units", ""): {"state": "ok", "reason": "fine"}}
+    assert [c["item"] for c in state_changes({}, current, True)] == ["/a", "/b"]
+    # /a was already full: only /b filling up is news; a gone item is no change
+    before = {("disk", "/a"): "crit", ("disk", "/old"): "warn"}
+    assert state_changes(before, current, False) == [
+        {"check": "disk", "item": "/b", "from": "ok", "to": "crit", "reason": "/b 97%"}]
 
 
 def test_thresholds_come_from_host_variables_over_the_role_defaults() -> None:
