@@ -197,6 +197,9 @@ class ConsoleReporter(Reporter):
                 # soft_wrap: a log line stays one line whatever the (assumed) width.
                 self.console.print(mask_text(line), markup=False, highlight=False,
                                    soft_wrap=True)
+        if run.check_mode:  # an audit: its "changed" counts are what would change
+            self.console.print("check mode: nothing was changed; changed= counts what would "
+                               "change", markup=False, highlight=False, soft_wrap=True)
 
     def _stop_progress(self) -> None:
         if self._live is not None:

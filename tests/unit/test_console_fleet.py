@@ -99,3 +99,14 @@ def test_fleet_display_counts_and_running_hosts() -> None:
     view.play_start("Patch", view.hosts, 20)
     view.host_done("h1", "done")
     assert view.progress["h1"].state == "failed"
+
+
+def test_check_mode_recap_says_would_change() -> None:
+    console, buf = _console(terminal=False)
+    reporter = ConsoleReporter(console)
+    run = _run(reporter, HOSTS[:2])
+    assert "check mode" not in buf.getvalue()
+    run.check_mode = True
+    reporter.print_recap(run)
+    assert "check mode: nothing was changed; changed= counts what would change" in \
+        buf.getvalue()
