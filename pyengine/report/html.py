@@ -128,6 +128,20 @@ def client_header(rows: list[HostPosture]) -> dict[str, Any]:
     }
 
 
+def client_waivers(rows: list[HostPosture]) -> list[dict[str, Any]]:
+    """The waivers in force for a client (from its hosts' newest runs): one entry per
+    control, with the hosts it covers, soonest expiry first."""
+    found: dict[str, dict[str, Any]] = {}
+    for host in rows:
+        for control in host.waived_controls:
+            entry = found.setdefault(str(control.get("id")), {
+                "id": control.get("id"), "title": control.get("title", ""),
+                "reason": control.get("reason", ""), "expires": control.get("expires", ""),
+                "hosts": []})
+            entry["hosts"].append(host.host)
+    return sorted(found.values(), key=lambda w: (str(w["expires"]), str(w["id"])))
+
+
 def trend_chart(points: list[dict[str, Any]], key: str, title: str, colour: str,
                 percent: bool = False, width: int = 300, height: int = 90) -> str:
     """A small inline-SVG line chart of one series over runs (oldest left): a dot per
@@ -190,6 +204,7 @@ def render_html(hosts: list[HostPosture], since: str, generated: datetime | None
         clients=list(by_client.items()),
         attention={client: attention(rows) for client, rows in by_client.items()},
         headers={client: client_header(rows) for client, rows in by_client.items()},
+        waivers={client: client_waivers(rows) for client, rows in by_client.items()},
         trends=trends or {},
         control_number=lambda cid: str(cid).split("_", 1)[-1],
         totals=totals,

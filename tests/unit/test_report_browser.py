@@ -137,6 +137,9 @@ def test_page_renders_what_a_person_needs(tmp_path: Path) -> None:
     assert re.search(r"fs1 unreachable", text)
     assert "5.2.4 SSH MaxAuthTries" in text and "/etc/fstab" in text
     assert "5.3.3.2.2 pwquality minlen: ERP passwords (until 2027-03-01)" in text
+    # the client's waivers, listed once under its header
+    assert "Waived controls 5.3.3.2.2 pwquality minlen: ERP passwords — until 2027-03-01, " \
+        "1 host" in text
     assert "openssl 3.0.1→3.0.2" in text
     assert 'id="n-unreachable">1<' in dom and 'id="n-reboot">1<' in dom
     # the client's posture header and its score trend (3 runs)
