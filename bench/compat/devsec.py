@@ -178,9 +178,10 @@ def tool_env(work: Path, collections_dir: Path) -> dict[str, str]:
     return env
 
 
-def run_ansible(work: Path, env: dict[str, str], attempt: int) -> Run:
+def run_ansible(work: Path, env: dict[str, str], attempt: int,
+                extra_args: tuple[str, ...] = ()) -> Run:
     cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(work / "inventory.yml"),
-           "--limit", ANSIBLE_HOST, "-e", f"@{work / 'lab_vars.yml'}",
+           "--limit", ANSIBLE_HOST, "-e", f"@{work / 'lab_vars.yml'}", *extra_args,
            str(work / "site.yml")]
     started = time.monotonic()
     proc = sh(cmd, env=env, cwd=work)
@@ -205,18 +206,20 @@ def _ansible_task_outcomes(stdout: str) -> tuple[list[str], list[str]]:
             task = header.group(1)
         elif line.startswith("changed: ") and (not changed or changed[-1] != task):
             changed.append(task)
-        elif line.startswith("fatal: ") and "...ignoring" not in line:
+        elif line.startswith(("fatal: ", "failed: ")) and "...ignoring" not in line \
+                and (not failed or failed[-1] != task):
             failed.append(task)
     return changed, failed
 
 
 def run_pyengine(work: Path, env: dict[str, str], attempt: int,
-                 host: str = PYENGINE_HOST) -> Run:
+                 host: str = PYENGINE_HOST, extra_args: tuple[str, ...] = ()) -> Run:
     report = work / f"pyengine-{attempt}.json"
     report.unlink(missing_ok=True)
     cmd = [str(VENV_BIN / "pyengine"), "run", str(work / "site.yml"),
            "-i", str(work / "inventory.yml"), "--limit", host,
-           "-e", f"@{work / 'lab_vars.yml'}", "--report-json", str(report), "--no-history"]
+           "-e", f"@{work / 'lab_vars.yml'}", "--report-json", str(report), "--no-history",
+           *extra_args]
     started = time.monotonic()
     proc = sh(cmd, env=env, cwd=work)
     wall = time.monotonic() - started
@@ -371,6 +374,8 @@ def main() -> int:
             "differences": [d.to_dict() for d in diffs],
             "content_diffs": texts,
             "ignored": [{"glob": g, "reason": r} for g, r in snapshot.IGNORED],
+            "content_not_compared": [{"glob": g, "reason": r}
+                                     for g, r in snapshot.UNIQUE_CONTENT],
             "normalised": [{"regex": p, "reason": r} for p, _, r in snapshot.NORMALISED],
         }
         write_reports(out, result, texts)
