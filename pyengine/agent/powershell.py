@@ -96,6 +96,7 @@ class PowerShellSession:
         self.module_source = module_source
         self.task_timeout = task_timeout
         self.round_trips = 0
+        self.phases: dict[str, Any] = {"batches": []}  # as PythonAgentSession.phases (unset)
         self.facts: dict[str, Any] = {}
         self._sources: dict[str, str] = {}
 

@@ -144,6 +144,10 @@ class PythonAgentSession:
         self._pending = bytearray()
         self.warnings: list[str] = []
         self._prompt = f"[pyengine-sudo-{secrets.token_hex(8)}]"
+        # Seconds per phase, as the controller waited for them: "agent_start" (exec until
+        # the agent's first bytes), "facts" (then until the facts), "teardown" (close),
+        # "batches" (one entry per run_batch round trip). The executor reports them.
+        self.phases: dict[str, Any] = {"batches": []}
 
     # -- start -----------------------------------------------------------------------
     def argv(self) -> list[str]:
@@ -172,6 +176,7 @@ class PythonAgentSession:
         self.connection.connect()
         self._shipped.clear()  # a new agent has no modules yet (after a lost one too)
         self._pending = bytearray()
+        started = time.perf_counter()
         channel = self.connection.open_agent(self.argv())
         try:
             if self.become and self.become_password:
@@ -195,7 +200,10 @@ class PythonAgentSession:
             if not found:  # the command ended before the agent answered
                 self._start_failed(channel, channel.stderr_so_far().decode("utf-8", "replace"))
             self._channel = channel
+            answered = time.perf_counter()
+            _add_phase(self.phases, "agent_start", answered - started)
             reply = self._recv(self.start_timeout)
+            _add_phase(self.phases, "facts", time.perf_counter() - answered)
         except BaseException:
             self._channel = None
             channel.close()
@@ -352,6 +360,7 @@ class PythonAgentSession:
             return
         self.round_trips += 1
         self._in_batch = True
+        sent = time.perf_counter()
         message: dict[str, Any] = {"op": "batch", "modules": modules, "tasks": tasks}
         if files:
             message["files"] = files
@@ -369,6 +378,7 @@ class PythonAgentSession:
                        "duration_s": reply.get("duration_s", 0.0)}
             elif op == "done":
                 self._in_batch = False
+                self.phases["batches"].append(time.perf_counter() - sent)
                 return
             elif op == "need":  # a task asks for a streamed controller file
                 self._send_stream(str(reply.get("ref")))
@@ -460,6 +470,7 @@ class PythonAgentSession:
         channel, self._channel = self._channel, None
         if channel is None:
             return
+        started = time.perf_counter()
         try:
             if not self._in_batch:
                 body = json.dumps({"op": "exit"}).encode()
@@ -470,6 +481,7 @@ class PythonAgentSession:
         finally:
             self._in_batch = False
             channel.close()
+            _add_phase(self.phases, "teardown", time.perf_counter() - started)
 
     def __enter__(self) -> PythonAgentSession:
         self.start()
@@ -505,6 +517,10 @@ def wire_spec(code: ModuleCode) -> tuple[str, dict[str, Any], dict[str, str]]:
     digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()
     spec["sha"] = digest
     return digest, spec, packed
+
+
+def _add_phase(phases: dict[str, Any], name: str, seconds: float) -> None:
+    phases[name] = phases.get(name, 0.0) + seconds
 
 
 def _json_default(value: Any) -> Any:

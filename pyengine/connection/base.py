@@ -95,6 +95,9 @@ class Connection(abc.ABC):
     def __init__(self, host: str, options: dict[str, Any] | None = None) -> None:
         self.host = host
         self.options: dict[str, Any] = dict(options or {})
+        # Seconds spent per phase ("connect": TCP + handshake, "auth"), summed over
+        # reconnects; the executor copies them into the host's result (JSON report, -vv).
+        self.phases: dict[str, float] = {}
         unknown = sorted(set(self.options) - set(self.OPTIONS))
         if unknown:
             raise PyengineError(

@@ -183,6 +183,7 @@ class SSHConnection(Connection):
         timeout = float(self.option("connect_timeout", 10))
         where = f"{self.address}:{self.port}"
         known = self._known_hosts()
+        started = time.perf_counter()
         sock = self._sock(timeout)
         transport = paramiko.Transport(sock)
         try:
@@ -213,7 +214,10 @@ class SSHConnection(Connection):
                     self.host, f"SSH handshake with {where} timed out after {timeout:g}s"
                 )
             known.verify(self.host, self.address, self.port, transport.get_remote_server_key())
+            authenticating = time.perf_counter()
+            _add_phase(self.phases, "connect", authenticating - started)
             self._authenticate(transport)
+            _add_phase(self.phases, "auth", time.perf_counter() - authenticating)
             interval = int(self.option("keepalive_interval", 15))
             if interval > 0:
                 transport.set_keepalive(interval)
@@ -494,6 +498,10 @@ class GatewayPool:
 
 
 GATEWAYS = GatewayPool()
+
+
+def _add_phase(phases: dict[str, float], name: str, seconds: float) -> None:
+    phases[name] = phases.get(name, 0.0) + seconds
 
 
 def _feed(channel: paramiko.Channel, data: bytes) -> None:

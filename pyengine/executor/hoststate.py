@@ -95,6 +95,11 @@ class HostState:
                 session.close()
             except Exception:  # noqa: BLE001 - closing never fails a run
                 pass
+            # The session's own close is inside the host's teardown (timed in close()).
+            add_phases(self.result.phases, session.phases, skip=("teardown",))
+            gathered = session.facts.get("pyengine_facts_gather_s") if session.facts else None
+            if isinstance(gathered, (int, float)):
+                add_phases(self.result.phases, {"facts_on_target": float(gathered)})
 
     def interrupt(self) -> None:
         """Ctrl-C or SIGTERM, from the main thread: close for good, so the host's worker
@@ -104,13 +109,19 @@ class HostState:
         self.close()
 
     def close(self) -> None:
+        """Close the sessions and the connection; their phase timings go to the result."""
+        started = time.perf_counter()
+        had_sessions = bool(self.sessions)
         self.close_sessions()
-        if self.connection is not None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
             try:
-                self.connection.close()
+                connection.close()
             except Exception:  # noqa: BLE001
                 pass
-            self.connection = None
+            add_phases(self.result.phases, connection.phases)
+        if had_sessions or connection is not None:
+            add_phases(self.result.phases, {"teardown": time.perf_counter() - started})
 
     @property
     def round_trips(self) -> int:
@@ -135,6 +146,27 @@ class HostState:
         self.result.tasks.append(tr)
         reporter.host_unreachable(self.name, mask(reason))
         self.close()
+
+
+PHASE_ORDER = ("connect", "auth", "agent_start", "facts", "facts_on_target", "batches",
+               "teardown")
+
+
+def add_phases(into: dict[str, Any], phases: Mapping[str, Any],
+               skip: tuple[str, ...] = ()) -> None:
+    """Add a connection's or session's phase seconds to a host's (summed over reconnects
+    and sessions; batches appended). Keys stay in PHASE_ORDER, values rounded to 0.1 ms."""
+    for name, value in phases.items():
+        if name in skip:
+            continue
+        if name == "batches":
+            into.setdefault("batches", []).extend(round(v, 4) for v in value)
+        else:
+            into[name] = round(into.get(name, 0.0) + value, 4)
+    ordered = {k: into[k] for k in PHASE_ORDER if k in into}
+    ordered.update({k: v for k, v in into.items() if k not in ordered})
+    into.clear()
+    into.update(ordered)
 
 
 class ActionHostOps:

@@ -58,6 +58,10 @@ class HostResult:
     round_trips: int = 0
     batches: list[int] = field(default_factory=list)  # items per agent round trip
     interrupted_during: str | None = None  # task name when Ctrl-C hit mid-task
+    # Seconds the host's thread waited per phase: connect (TCP + SSH handshake), auth,
+    # agent_start, facts, batches (one per round trip), teardown; facts_on_target is the
+    # agent's own gathering time (inside `facts`). See hoststate.HostState.close.
+    phases: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ignored(self) -> int:
@@ -103,6 +107,10 @@ class RunResult:
     aborted_msg: str = ""  # any_errors_fatal / max_fail_percentage stop
     # Plays whose `hosts:` (with --limit) matched no host: they ran nothing.
     plays_without_hosts: list[str] = field(default_factory=list)
+    # The controller's own cost when the hosts were done: process CPU seconds (user +
+    # system, imports included) and peak resident memory (MB).
+    controller_cpu_s: float = 0.0
+    controller_max_rss_mb: float = 0.0
 
     @property
     def exit_code(self) -> int:

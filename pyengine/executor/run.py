@@ -9,7 +9,9 @@ and records which hosts those were.
 from __future__ import annotations
 
 import datetime
+import resource
 import threading
+import time
 from collections.abc import Callable
 
 from pyengine.errors import PyengineError
@@ -55,17 +57,27 @@ def run_playbook(playbook: Playbook, sources: Sources, options: RunOptions,
         _close_all(states, current)
         for name, state in states.items():
             result.hosts[name].round_trips = state.round_trips
+        _controller_cost(result)
         reporter.run_end(result)
     except KeyboardInterrupt:
         mid = _interrupt(current, states)
         result.interrupted = True
         result.finished = _now()
         _close_all(states, current)
+        _controller_cost(result)
         raise Interrupted(result, mid) from None
     except BaseException:
         _close_all(states, current)  # no agent stays on a host
         raise
     return result
+
+
+def _controller_cost(result: RunResult) -> None:
+    """What the run cost this process so far: CPU seconds (every thread, imports included)
+    and peak RSS (Linux reports KiB)."""
+    result.controller_cpu_s = round(time.process_time(), 3)
+    result.controller_max_rss_mb = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def check_play_keywords(playbook: Playbook, options: RunOptions) -> None:

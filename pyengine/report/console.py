@@ -25,7 +25,7 @@ from pyengine.executor.events import Reporter
 from pyengine.executor.results import HostResult, RunResult, TaskResult
 from pyengine.masking import mask, mask_text
 from pyengine.report.fleet_view import FEW_HOSTS, FleetView
-from pyengine.report.recap import recap_lines, recap_table
+from pyengine.report.recap import controller_text, phase_text, recap_lines, recap_table
 
 _STYLE = {"changed": "yellow", "failed": "bold red", "ok": "green", "skipped": "cyan",
           "unreachable": "bold red"}
@@ -185,6 +185,10 @@ class ConsoleReporter(Reporter):
     def run_end(self, run: RunResult) -> None:
         with self._lock:
             self._stop_progress()
+            if self.verbosity >= 2:  # where each host's time went (connect, auth, ...)
+                for name, host in run.hosts.items():
+                    if host.phases:
+                        self._print(self._line("phases", name, phase_text(host.phases)))
         self.print_recap(run)
 
     def print_recap(self, run: RunResult) -> None:
@@ -200,6 +204,9 @@ class ConsoleReporter(Reporter):
         if run.check_mode:  # an audit: its "changed" counts are what would change
             self.console.print("check mode: nothing was changed; changed= counts what would "
                                "change", markup=False, highlight=False, soft_wrap=True)
+        if self.verbosity >= 1 and run.controller_cpu_s:
+            self.console.print(controller_text(run), markup=False, highlight=False,
+                               soft_wrap=True)
 
     def _stop_progress(self) -> None:
         if self._live is not None:

@@ -34,6 +34,7 @@ def host_dict(host: HostResult) -> dict[str, Any]:
         "unreachable": host.unreachable,
         "unreachable_msg": host.unreachable_msg, "round_trips": host.round_trips,
         "batches": list(host.batches), "interrupted_during": host.interrupted_during,
+        "phases": dict(host.phases),
         "tasks": [task_dict(t) for t in host.tasks],
     }
 
@@ -47,6 +48,7 @@ def report_dict(run: RunResult, exit_code: int | None = None) -> dict[str, Any]:
         "check_mode": run.check_mode, "interrupted": run.interrupted,
         "aborted": run.aborted_msg or None,
         "plays_without_hosts": list(run.plays_without_hosts),
+        "controller": {"cpu_s": run.controller_cpu_s, "max_rss_mb": run.controller_max_rss_mb},
         "hosts": {name: host_dict(h) for name, h in run.hosts.items()},
     }
     masked: dict[str, Any] = mask(data)

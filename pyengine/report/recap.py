@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 
@@ -26,6 +28,24 @@ def recap_table(run: RunResult) -> Table:
                       Text("yes" if unreachable else "no", style="red" if unreachable else ""),
                       str(trips))
     return table
+
+
+def phase_text(phases: dict[str, Any]) -> str:
+    """`connect 0.052s, auth 0.031s, ..., batches 0.210s+0.015s, teardown 0.004s` (-vv)."""
+    parts = []
+    for name, value in phases.items():
+        if isinstance(value, list):
+            shown = "+".join(f"{v:.3f}s" for v in value) or "none"
+        else:
+            shown = f"{value:.3f}s"
+        parts.append(f"{name.replace('_', ' ')} {shown}")
+    return ", ".join(parts)
+
+
+def controller_text(run: RunResult) -> str:
+    """The controller's own cost (-v): process CPU seconds and peak RSS."""
+    return (f"controller: {run.controller_cpu_s:.2f} s CPU (process time), "
+            f"peak RSS {run.controller_max_rss_mb:.0f} MB, {len(run.hosts)} host(s)")
 
 
 def recap_lines(run: RunResult) -> list[str]:
