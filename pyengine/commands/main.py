@@ -38,6 +38,8 @@ COMMANDS: dict[str, str] = {
     "compliance": "pyengine.commands.compliance:compliance_cmd",
     "health": "pyengine.commands.health:health",
     "init": "pyengine.commands.init:init",
+    "submit": "pyengine.commands.submit:submit",
+    "worker": "pyengine.commands.worker:worker",
 }
 
 

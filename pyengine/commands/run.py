@@ -103,7 +103,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
         split_ansible_options,
         ssh_args_warnings,
     )
-    from pyengine.commands.records import client_of, write_records
+    from pyengine.commands.records import write_records
     from pyengine.commands.run_options import (
         record_settings,
         scap_extra_vars,
@@ -114,7 +114,6 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
     from pyengine.executor.run import Interrupted, run_playbook
     from pyengine.masking import register_secret
     from pyengine.report.compliance_summary import print_summary
-    from pyengine.report.compliance_waivers import WAIVERS_VAR, normalize_waivers
     from pyengine.report.console import ConsoleReporter
     from pyengine.report.quiet import QuietReporter
     from pyengine.runlock import default_lock_path, run_lock
@@ -168,25 +167,13 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
         verbosity=verbosity, show_diff=diff)
 
     def clients(run: Any) -> dict[str, str]:
-        # Only the hosts of this run: resolving every inventory host's variables would
-        # cost a full variable merge per host of a large inventory.
-        return {name: client_of(sources.inventory.group_names(name),
-                                sources.inventory_vars(name)) for name in run.hosts}
+        return host_clients(sources, run.hosts)
 
     def warn(text: str) -> None:
         click.echo(f"pyengine: {text}", err=True)
 
     def waivers(run: Any) -> dict[str, list[dict[str, str]]]:
-        # baseline_waivers from group_vars/host_vars (report/compliance_waivers.py)
-        out: dict[str, list[dict[str, str]]] = {}
-        for name in run.hosts:
-            found, problems = normalize_waivers(
-                sources.inventory_vars(name).get(WAIVERS_VAR))
-            for problem in problems:
-                warn(f"{name}: {problem} (not a waiver; the control counts as failed)")
-            if found:
-                out[name] = found
-        return out
+        return host_waivers(sources, run.hosts, warn)
 
     lock = run_lock(default_lock_path(), playbook) if record_opts.get("lock") else nullcontext()
     with lock:
@@ -217,6 +204,30 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
         # over the hosts, waivers); `pyengine compliance REPORT --host H` has the rest.
         print_summary(report, report_path=report_json)
     sys.exit(result.exit_code)
+
+
+def host_clients(sources: Any, hosts: Any) -> dict[str, str]:
+    """Each host's client (records.client_of). Only the hosts of this run: resolving every
+    inventory host's variables would cost a full variable merge per host of a large
+    inventory. Shared with `pyengine worker`, which records its jobs the same way."""
+    from pyengine.commands.records import client_of
+
+    return {name: client_of(sources.inventory.group_names(name),
+                            sources.inventory_vars(name)) for name in hosts}
+
+
+def host_waivers(sources: Any, hosts: Any, warn: Any) -> dict[str, list[dict[str, str]]]:
+    """baseline_waivers from group_vars/host_vars (report/compliance_waivers.py)."""
+    from pyengine.report.compliance_waivers import WAIVERS_VAR, normalize_waivers
+
+    out: dict[str, list[dict[str, str]]] = {}
+    for name in hosts:
+        found, problems = normalize_waivers(sources.inventory_vars(name).get(WAIVERS_VAR))
+        for problem in problems:
+            warn(f"{name}: {problem} (not a waiver; the control counts as failed)")
+        if found:
+            out[name] = found
+    return out
 
 
 def _print_listing(book: Any, sizes: list[int], playbooks: tuple[str, ...], sources: Any,

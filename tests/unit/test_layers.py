@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("entry", frozenset({"__main__", "commands"})),
     ("features", frozenset({"report", "patching", "lab", "schedule", "alerts", "runlock",
                            "health", "scaffold"})),
+    ("distributed", frozenset({"distributed"})),
     ("engine", frozenset({"executor"})),
     ("actions", frozenset({"actions", "bridge"})),
     ("remote", frozenset({"reach", "agent", "connection"})),
