@@ -64,7 +64,9 @@ def meta(w: HostSteps, planned: Planned, args: dict[str, Any], nxt: prg.Cursor,
         if what == "clear_facts":
             w.state.facts.clear()
         if what == "reset_connection":
-            w.state.close_sessions()
+            # The connection goes too: the next task logs in again with the host's
+            # variables as they are now (a set_fact of ansible_user switches the user).
+            w.state.close()
         return nxt
     failed = w.record(planned, [{"failed": True, "msg": f"unknown meta action {what!r}"}])
     return nxt if not failed else HOST_FAILED
