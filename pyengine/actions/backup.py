@@ -38,6 +38,7 @@ def run(ctx: ActionContext) -> dict[str, Any]:
     from pyengine.backup.snapshot import (
         changed_paths,
         current_snapshot,
+        drift_diffs,
         repo_lock,
         snapshot_from_result,
         validate_paths,
@@ -70,6 +71,7 @@ def run(ctx: ActionContext) -> dict[str, Any]:
             store = BackupStore(repo)
             previous = current_snapshot(store, ctx.host)
             drift = changed_paths(previous, files)
+            diffs = drift_diffs(previous, files)
             if not ctx.check_mode:
                 store.write_host(group, ctx.host, files)
     except BackupError as err:
@@ -84,7 +86,8 @@ def run(ctx: ActionContext) -> dict[str, Any]:
     else:
         msg = f"no drift ({len(files)} files)"
     result: dict[str, Any] = {
-        "changed": changed, "msg": msg, "drift": drift, "group": group, "files": len(files),
+        "changed": changed, "msg": msg, "drift": drift, "drift_diffs": diffs, "group": group,
+        "files": len(files),
         "repo": str(repo), "refused": refused, "skipped_files": collected.get("skipped") or [],
     }
     if refused:

@@ -7,6 +7,7 @@ so both agree on where a command's output lives (`/_commands/<name>.txt`).
 from __future__ import annotations
 
 import base64
+import difflib
 import threading
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,31 @@ def changed_paths(old: dict[str, bytes] | None, new: dict[str, bytes]) -> list[s
             out.append("-" + label)
         elif old[path] != new[path]:
             out.append(label)
+    return out
+
+
+def drift_diffs(old: dict[str, bytes] | None, new: dict[str, bytes], max_files: int = 5,
+                max_lines: int = 40) -> dict[str, str]:
+    """A short unified diff per changed text file (the morning report shows what drifted,
+    not only where): the first `max_files` files, `max_lines` lines each; binary files and
+    added or removed files are left to the path list."""
+    if old is None:
+        return {}
+    out: dict[str, str] = {}
+    for path in sorted(set(old) & set(new)):
+        if old[path] == new[path]:
+            continue
+        if len(out) >= max_files:
+            break
+        try:
+            before, after = old[path].decode("utf-8"), new[path].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                          "before", "after", lineterm="", n=1))[2:]
+        if len(lines) > max_lines:
+            lines = [*lines[:max_lines], f"… {len(lines) - max_lines} more lines"]
+        out[path] = "\n".join(lines)
     return out
 
 

@@ -184,6 +184,15 @@ def health(tasks: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+def drift_diffs(tasks: list[dict[str, Any]]) -> dict[str, str]:
+    """path -> short unified diff of what drifted (the backup action's `drift_diffs`)."""
+    found: dict[str, str] = {}
+    for task in tasks:
+        if task.get("module") == "backup":
+            found.update((task.get("result") or {}).get("drift_diffs") or {})
+    return found
+
+
 def host_extra(host: dict[str, Any], check_mode: bool, client: str = "",
                waivers: Sequence[Mapping[str, Any]] | None = None,
                on: date | None = None) -> dict[str, Any]:
@@ -204,6 +213,9 @@ def host_extra(host: dict[str, Any], check_mode: bool, client: str = "",
     changed_paths = drift(tasks)
     if changed_paths:
         extra["drift"] = changed_paths
+        diffs = drift_diffs(tasks)
+        if diffs:
+            extra["drift_diffs"] = diffs
     checked = health(tasks)
     if checked is not None:
         extra["health"] = checked

@@ -40,6 +40,7 @@ class HostPosture:
     applied_patches: list[dict[str, str]] = field(default_factory=list)
     reboot_required: bool = False
     drift: list[str] = field(default_factory=list)
+    drift_diffs: dict[str, str] = field(default_factory=dict)  # path -> short unified diff
     failed_tasks: list[str] = field(default_factory=list)
     trend_score: list[float] = field(default_factory=list)  # oldest first
     trend_changed: list[int] = field(default_factory=list)

@@ -97,6 +97,7 @@ def collect_postures(db: HistoryDB, since: datetime, max_runs: int = 500) -> lis
                 posture.health_state = str(health["state"])
                 posture.health_issues = health_issues(health)
             posture.drift = list(extra.get("drift", []))
+            posture.drift_diffs = dict(extra.get("drift_diffs") or {})
             posture.trend_changed = [*posture.trend_changed, hr["changed"]]
             postures[hr["host"]] = posture
     return list(postures.values())

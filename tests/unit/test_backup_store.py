@@ -164,3 +164,19 @@ def test_a_host_name_is_never_a_glob(tmp_path: Path) -> None:
     with pytest.raises(BackupError):
         store.find_host_dir("h[1]")
     assert store.find_host_dir("h1").name == "h1"
+
+
+def test_drift_diffs_are_short_unified_diffs_of_changed_text_files() -> None:
+    from pyengine.backup.snapshot import drift_diffs
+
+    old = {"/etc/a": b"one\ntwo\n", "/etc/bin": b"\xff\x00", "/etc/same": b"x",
+           "/etc/gone": b"y", "/etc/big": "".join(f"{n}\n" for n in range(100)).encode()}
+    new = {"/etc/a": b"one\n2\n", "/etc/bin": b"\xfe\x00", "/etc/same": b"x", "/etc/new": b"z",
+           "/etc/big": "".join(f"{n}!\n" for n in range(100)).encode()}
+    diffs = drift_diffs(old, new, max_lines=10)
+    assert set(diffs) == {"/etc/a", "/etc/big"}  # binary, added and removed files: paths only
+    assert diffs["/etc/a"].splitlines() == ["@@ -1,2 +1,2 @@", " one", "-two", "+2"]
+    big = diffs["/etc/big"].splitlines()
+    assert len(big) == 11 and big[-1] == "… 191 more lines"
+    assert drift_diffs(None, new) == {}
+    assert len(drift_diffs(old, {k: v + b"!" for k, v in old.items()}, max_files=2)) == 2

@@ -53,7 +53,9 @@ def _history(path: Path) -> None:
                                        "applied": [{"name": "openssl", "from": "3.0.1",
                                                     "to": "3.0.2"}]}),
                 "db1": _host(0, 1, False, client="acme"),
-                "fs1": _host(0, 0, True, client="globex", drift=["/etc/fstab"]),
+                "fs1": _host(0, 0, True, client="globex", drift=["/etc/fstab"],
+                             drift_diffs={"/etc/fstab": "@@ -1 +1 @@\n-/dev/sda1 / ext4\n"
+                                                        "+/dev/sdb1 / ext4"}),
             }})
 
 
@@ -141,6 +143,8 @@ def test_page_renders_what_a_person_needs(tmp_path: Path) -> None:
     assert "Waived controls 5.3.3.2.2 pwquality minlen: ERP passwords — until 2027-03-01, " \
         "1 host" in text
     assert "openssl 3.0.1→3.0.2" in text
+    assert re.search(r"Drift since the last backup /etc/fstab /etc/fstab @@ -1 \+1 @@ "
+                     r"-/dev/sda1 / ext4 \+/dev/sdb1 / ext4", text)
     assert 'id="n-unreachable">1<' in dom and 'id="n-reboot">1<' in dom
     # the client's posture header and its score trend (3 runs)
     assert re.search(r"Client: acme 91\.5% compliance \(2 hosts\) 1 failed 0 unreachable "
