@@ -115,7 +115,7 @@ class ConsoleReporter(Reporter):
     def batch_sent(self, host: str, items: int, round_trip: int) -> None:
         with self._lock:
             if self._fleet is not None:
-                self._fleet.activity(host)
+                self._fleet.activity(host, note=f"round trip {round_trip}: {items} task(s)")
             if self._progress is not None and host in self._bars:
                 self._progress.update(self._bars[host], state=f"round trip {round_trip}")
             if self.verbosity >= 2:

@@ -29,6 +29,7 @@ RUNNING_ROWS = 8  # running hosts listed; the rest are counted
 class HostProgress:
     tasks_done: int = 0
     last_task: str = ""
+    note: str = ""  # what the host runs now, when no task of its batch has finished yet
     started: float = 0.0
     state: str = "waiting"  # waiting | running | done | failed | unreachable
 
@@ -55,14 +56,17 @@ class FleetView:
             if entry.state in ("done", "running"):  # a new play starts each host again
                 entry.state, entry.tasks_done, entry.last_task = "waiting", 0, ""
 
-    def activity(self, host: str, task_name: str | None = None) -> None:
-        """The host sent a batch or finished a task: it runs."""
+    def activity(self, host: str, task_name: str | None = None, note: str = "") -> None:
+        """The host sent a batch (`note` says what runs now) or finished a task."""
         entry = self.progress.setdefault(host, HostProgress())
         if entry.state == "waiting":
             entry.state, entry.started = "running", time.monotonic()
         if task_name is not None:
             entry.tasks_done += 1
             entry.last_task = task_name
+            entry.note = ""
+        elif note:
+            entry.note = note
 
     def host_done(self, host: str, state: str) -> None:
         entry = self.progress.setdefault(host, HostProgress())
@@ -72,7 +76,7 @@ class FleetView:
 
     def counts(self) -> dict[str, int]:
         out = {"done": 0, "running": 0, "failed": 0, "unreachable": 0, "waiting": 0}
-        for entry in self.progress.values():
+        for entry in list(self.progress.values()):
             out[entry.state] += 1
         return out
 
@@ -92,25 +96,27 @@ class FleetView:
         c = self.counts()
         total = max(1, len(self.progress))
         finished = c["done"] + c["failed"] + c["unreachable"]
+        # Two short lines, so an 80-column terminal does not wrap them.
         head = Table.grid(padding=(0, 1))
-        head.add_row(Text(mask_text(self.play)[:60], style="bold"),
-                     ProgressBar(total=total, completed=finished, width=30),
+        head.add_row(Text(mask_text(self.play)[:40], style="bold"),
+                     ProgressBar(total=total, completed=finished, width=20),
                      Text(f"{finished}/{total} hosts", style="bold"),
-                     Text(f"running {c['running']}", style="cyan"),
-                     Text(f"failed {c['failed']}", style="bold red" if c["failed"] else ""),
-                     Text(f"unreachable {c['unreachable']}",
-                          style="bold red" if c["unreachable"] else ""),
-                     Text(f"waiting {c['waiting']}", style="dim"),
                      Text(self.elapsed(), style="dim"))
-        running = sorted((e.started, h) for h, e in self.progress.items()
+        states = Text.assemble(
+            (f"running {c['running']}", "cyan"), " · ",
+            (f"failed {c['failed']}", "bold red" if c["failed"] else ""), " · ",
+            (f"unreachable {c['unreachable']}", "bold red" if c["unreachable"] else ""),
+            " · ", (f"waiting {c['waiting']}", "dim"))
+        running = sorted((e.started, h) for h, e in list(self.progress.items())
                          if e.state == "running")
         rows = Table.grid(padding=(0, 2))
         for _, host in running[:RUNNING_ROWS]:
             entry = self.progress[host]
             rows.add_row(Text(host, style="cyan"),
                          Text(f"{entry.tasks_done}/{self.tasks_per_host or '?'}"),
-                         Text(mask_text(entry.last_task)[:70] or "connecting", style="dim"))
-        parts: list[RenderableType] = [head]
+                         Text(entry.note or mask_text(entry.last_task)[:70] or "connecting",
+                              style="dim"))
+        parts: list[RenderableType] = [head, states]
         if running:
             parts.append(rows)
         if len(running) > RUNNING_ROWS:

@@ -84,6 +84,7 @@ def test_fleet_display_counts_and_running_hosts() -> None:
     view.play_start("Baseline", view.hosts, 110)
     for i in range(10):
         view.activity(f"h{i}", f"5.{i} control" if i else None)
+    view.activity("h9", note="round trip 2: 40 task(s)")  # a batch after its last task
     view.host_done("h0", "done")
     view.host_done("h1", "failed")
     view.host_done("h2", "unreachable")
@@ -95,6 +96,7 @@ def test_fleet_display_counts_and_running_hosts() -> None:
     assert "Baseline" in text and "3/12 hosts" in text and "running 7" in text
     assert "failed 1" in text and "unreachable 1" in text and "waiting 2" in text
     assert "h3  1/110  5.3 control" in text.replace("   ", "  ")
+    assert "h9  1/110  round trip 2: 40 task(s)" in text.replace("   ", "  ")
     # a failure in an earlier play stays when a later play finishes the host
     view.play_start("Patch", view.hosts, 20)
     view.host_done("h1", "done")
