@@ -10,6 +10,7 @@ import click
 import yaml
 
 from pyengine.backup.store import BackupStore, symlink_target
+from pyengine.commands.inventory_option import inventory_option
 
 REPO_OPTION = click.option(
     "--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("config-backup"),
@@ -62,7 +63,7 @@ def drift(repo: Path, since: str | None) -> None:
 @click.argument("path")
 @REPO_OPTION
 @click.option("--rev", default="HEAD", show_default=True, help="Revision to restore from.")
-@click.option("-i", "--inventory", "inventories", multiple=True, help="Inventory file(s).")
+@inventory_option
 @click.option("-C", "--check", is_flag=True, help="Show what would change; change nothing.")
 @click.option("-D", "--diff", "show_diff", is_flag=True, help="Show the difference.")
 @click.option("--trust-new-hosts", is_flag=True, help="Record unknown host keys (TOFU).")

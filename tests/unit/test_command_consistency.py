@@ -16,7 +16,7 @@ from pyengine.history.db import HistoryDB
 from pyengine.lab import lab as lab_module
 
 
-@pytest.mark.parametrize("argv", [["run"], ["patch", "status"]])
+@pytest.mark.parametrize("argv", [["run"], ["patch", "status"], ["backup", "restore"]])
 def test_host_commands_share_the_inventory_option(argv: list[str]) -> None:
     out = CliRunner().invoke(cli, [*argv, "--help"], terminal_width=300).output
     assert "-i, --inventory INVENTORY" in out
