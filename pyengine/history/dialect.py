@@ -162,15 +162,24 @@ class PostgresDialect(Dialect):
             text = pattern.sub(spelled, text)
         return text
 
+    def prepare(self, conn: Any) -> None:
+        # The version table exists before any migration reads it: created under the lock,
+        # so two processes opening a new database never race on it, and read with a plain
+        # SELECT (a catalog lookup could miss a table another process just committed).
+        conn.execute("BEGIN")
+        try:
+            self.lock(conn)
+            conn.execute("CREATE TABLE IF NOT EXISTS pyengine_schema (version INTEGER NOT NULL)")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     def version(self, conn: Any) -> int:
-        found = conn.execute("SELECT to_regclass('pyengine_schema') AS t").fetchone()
-        if found["t"] is None:
-            return 0
         row = conn.execute("SELECT MAX(version) AS version FROM pyengine_schema").fetchone()
         return int(row["version"] or 0)
 
     def set_version(self, cur: Any, version: int) -> None:
-        cur.execute("CREATE TABLE IF NOT EXISTS pyengine_schema (version INTEGER NOT NULL)")
         cur.execute("DELETE FROM pyengine_schema")
         cur.execute("INSERT INTO pyengine_schema (version) VALUES (%s)", (int(version),))
 
