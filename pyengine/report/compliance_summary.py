@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from rich.console import Console
@@ -54,6 +55,7 @@ class FleetCompliance:
     controls: list[ControlFailures]
     unreachable: list[str]
     waivers: dict[str, dict[str, Any]]  # control id -> {reason, expires, hosts}
+    on: date | None = None  # the run's date (waiver expiry is judged against it)
 
 
 def fleet_compliance(report: Mapping[str, Any]) -> FleetCompliance:
@@ -92,7 +94,7 @@ def fleet_compliance(report: Mapping[str, Any]) -> FleetCompliance:
                 entry.failing.append(name)
     failing = sorted((c for c in controls.values() if c.failing),
                      key=lambda c: (-len(c.failing), _natural(c.id)))
-    return FleetCompliance(check_mode, hosts, failing, unreachable, waivers)
+    return FleetCompliance(check_mode, hosts, failing, unreachable, waivers, on)
 
 
 def print_summary(report: Mapping[str, Any], console: Console | None = None,
@@ -175,13 +177,23 @@ def _waiver_lines(fleet: FleetCompliance) -> list[str]:
     items = sorted(fleet.waivers.items(), key=lambda kv: _natural(kv[0]))
     for cid, waiver in items[:3]:
         lines.append(f"  {_label(cid, waiver['title'])}: {len(waiver['hosts'])} hosts, "
-                     f"until {waiver['expires']} ({escape(waiver['reason'][:60])})")
+                     f"until {waiver['expires']}{_soon(waiver['expires'], fleet.on)} "
+                     f"({escape(waiver['reason'][:60])})")
     if len(items) > 3:
         lines.append(f"  … and {len(items) - 3} more waived controls")
     return lines
 
 
 _LEADING_NUMBER = re.compile(r"^\d+(\.[0-9x]+)+\s+")
+
+
+def _soon(expires: str, on: date | None, days: int = 30) -> str:
+    """' (expires in N days)' when a waiver runs out within `days` of the run."""
+    try:
+        left = (date.fromisoformat(str(expires)) - (on or date.today())).days
+    except ValueError:
+        return ""
+    return f" [yellow](expires in {left} days)[/yellow]" if left <= days else ""
 
 
 def _label(control_id: str, title: str) -> str:

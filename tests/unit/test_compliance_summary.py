@@ -99,6 +99,10 @@ def test_waived_control_is_waived_not_failed_and_listed() -> None:
     assert "fails on 30 of 40 hosts" in text
     assert "Waived (1 controls, not counted as failed):" in text
     assert "5.3.3.2.2 pwquality minlen: 7 hosts, until 2027-03-01 (ERP needs short" in text
+    soon = [{"control": "5.3.3.2.2", "reason": "r", "expires": "2026-12-20"}]
+    text = render(fleet_report(waivers={"host05": soon}))  # the run started 2026-12-04
+    assert "5.3.3.2.2 pwquality minlen: 1 hosts, until 2026-12-20 (expires in 16 days) (r)" \
+        in text
     # the full table of a waived host says waived, with the reason
     buf = io.StringIO()
     print_compliance(report, Console(file=buf, width=200, color_system=None),
