@@ -117,7 +117,7 @@ def summary_lines(report: Mapping[str, Any], report_path: str | None = None,
     clients = sorted({h.client for h in fleet.hosts})
     mode = ("audit run: a control fails where it would change" if fleet.check_mode
             else "enforcing run: a control fails where its task failed")
-    lines = [f"[bold]Compliance[/bold]: {len(fleet.hosts)} hosts"
+    lines = [f"[bold]Compliance[/bold]: {_count(len(fleet.hosts), 'host')}"
              + (f", {len(clients)} clients" if len(clients) > 1 else "") + f" ({mode})"]
     lines += _score_lines(fleet, clients)
     if fleet.unreachable:
@@ -173,10 +173,11 @@ def _score_lines(fleet: FleetCompliance, clients: list[str]) -> list[str]:
 def _waiver_lines(fleet: FleetCompliance) -> list[str]:
     if not fleet.waivers:
         return []
-    lines = [f"[bold]Waived[/bold] ({len(fleet.waivers)} controls, not counted as failed):"]
+    lines = [f"[bold]Waived[/bold] ({_count(len(fleet.waivers), 'control')}, not counted as "
+             f"failed):"]
     items = sorted(fleet.waivers.items(), key=lambda kv: _natural(kv[0]))
     for cid, waiver in items[:3]:
-        lines.append(f"  {_label(cid, waiver['title'])}: {len(waiver['hosts'])} hosts, "
+        lines.append(f"  {_label(cid, waiver['title'])}: {_count(len(waiver['hosts']), 'host')}, "
                      f"until {waiver['expires']}{_soon(waiver['expires'], fleet.on)} "
                      f"({escape(waiver['reason'][:60])})")
     if len(items) > 3:
@@ -208,6 +209,10 @@ def _label(control_id: str, title: str) -> str:
 def _score(value: float) -> str:
     colour = "green" if value >= 90 else "yellow" if value >= 70 else "red"
     return f"[{colour}]{value:5.1f}%[/{colour}]"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _names(names: list[str], limit: int) -> str:

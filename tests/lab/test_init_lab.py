@@ -57,7 +57,7 @@ def test_init_repository_check_run_on_the_lab_shows_waivers(lab: Any, tmp_path: 
     assert _state(lab) == before  # check mode: nothing changed on the hosts
     assert "Compliance: 3 hosts (audit run" in out
     assert "1.1.1.1 cramfs" in out and "fails on 3 of 3 hosts" in out
-    assert "Waived (1 controls, not counted as failed):" in out
+    assert "Waived (1 control, not counted as failed):" in out
     assert "5.3.3.2.2 pwquality minlen: 3 hosts, until 2027-03-01" in out
     assert "pyengine compliance audit.json --host HOST (or --all)" in out
     report = json.loads((msp / "audit.json").read_text())

@@ -97,11 +97,11 @@ def test_waived_control_is_waived_not_failed_and_listed() -> None:
                                                                for i in range(3, 10)]
     text = render(report)
     assert "fails on 30 of 40 hosts" in text
-    assert "Waived (1 controls, not counted as failed):" in text
+    assert "Waived (1 control, not counted as failed):" in text
     assert "5.3.3.2.2 pwquality minlen: 7 hosts, until 2027-03-01 (ERP needs short" in text
     soon = [{"control": "5.3.3.2.2", "reason": "r", "expires": "2026-12-20"}]
     text = render(fleet_report(waivers={"host05": soon}))  # the run started 2026-12-04
-    assert "5.3.3.2.2 pwquality minlen: 1 hosts, until 2026-12-20 (expires in 16 days) (r)" \
+    assert "5.3.3.2.2 pwquality minlen: 1 host, until 2026-12-20 (expires in 16 days) (r)" \
         in text
     # the full table of a waived host says waived, with the reason
     buf = io.StringIO()
@@ -178,7 +178,7 @@ def test_full_report_keeps_waivers_in_extra_and_judges_them(tmp_path: Path) -> N
     runner = CliRunner()
     summary = runner.invoke(cli, ["compliance", str(path)])
     assert summary.exit_code == 0, summary.output
-    assert "Waived (1 controls" in summary.output
+    assert "Waived (1 control," in summary.output
     full = runner.invoke(cli, ["compliance", str(path), "--host", "web1"])
     assert full.exit_code == 0 and "web1: compliance 100% (0 pass, 0 fail, 1 waived" in \
         full.output
