@@ -61,6 +61,34 @@ PLAYBOOK = """\
 """
 
 
+# The READMEs' other usage examples (os_hardening "Changing sysctl variables",
+# ssh_hardening "ssh_custom_options"), role names in the short form; only `hosts: localhost`
+# becomes `hosts: all` with `become: true` to reach a lab host.
+PLAYBOOK_CUSTOM = """\
+# devsec.hardening, the READMEs' examples with variables (hosts: localhost -> all, become).
+- hosts: all
+  become: true
+  roles:
+    - devsec.hardening.os_hardening
+  vars:
+    sysctl_overwrite:
+      # Enable IPv4 traffic forwarding.
+      net.ipv4.ip_forward: 1
+
+- hosts: all
+  become: true
+  roles:
+    - devsec.hardening.ssh_hardening
+  vars:
+    ssh_custom_options:
+      - "Include /etc/ssh/ssh_config.d/*"
+    sshd_custom_options:
+      - "AcceptEnv LANG"
+"""
+
+PLAYBOOKS = {"example": PLAYBOOK, "custom": PLAYBOOK_CUSTOM}
+
+
 @dataclass
 class Run:
     tool: str
@@ -155,13 +183,14 @@ class Inputs:
     env: dict[str, str]
 
 
-def prepare(work: Path, lab: Lab, source: Path, probe: LabHost) -> Inputs:
+def prepare(work: Path, lab: Lab, source: Path, probe: LabHost,
+            playbook: str = PLAYBOOK) -> Inputs:
     """Everything both tools read, in `work`: the collection in `work`/collections, the
     inventory, ansible.cfg, site.yml (PLAYBOOK) and lab_vars.yml (probed on `probe`)."""
     coll = collection.install(source, work / "collections")
     write_inventory(lab, work / "inventory.yml")
     (work / "ansible.cfg").write_text(ansible_cfg(work))
-    (work / "site.yml").write_text(PLAYBOOK)
+    (work / "site.yml").write_text(playbook)
     unsettable = unsettable_sysctls(probe, sorted(role_sysctls(coll)))
     extra = lab_vars(unsettable)
     (work / "lab_vars.yml").write_text(yaml.safe_dump(extra))
@@ -307,8 +336,11 @@ def main() -> int:
     ap.add_argument("--only", choices=["both", "pyengine", "ansible"], default="both",
                     help="pyengine: reset and run only h2, compare with h1 as it stands "
                          "(ansible's runs taken from the previous results)")
-    ap.add_argument("--out", default=str(HERE / "results"),
-                    help="report path without suffix (.json and .txt are written)")
+    ap.add_argument("--variant", choices=sorted(PLAYBOOKS), default="example",
+                    help="example: the roles' 'Example Playbook' (default); custom: the "
+                         "READMEs' examples with variables")
+    ap.add_argument("--out", help="report path without suffix (.json and .txt are "
+                                  "written; default bench/compat/results[-VARIANT])")
     ap.add_argument("--keep-work", action="store_true", help="keep the temp folder")
     ap.add_argument("--max-diff-lines", type=int, default=60)
     args = ap.parse_args()
@@ -320,7 +352,8 @@ def main() -> int:
         raise SystemExit(str(err)) from None
 
     work = Path(tempfile.mkdtemp(prefix="pe-compat-"))
-    out = Path(args.out)
+    out = Path(args.out or HERE / ("results" if args.variant == "example"
+                                   else f"results-{args.variant}"))
     previous: dict[str, Any] = {}
     if args.only == "pyengine" and out.with_suffix(".json").is_file():
         previous = json.loads(out.with_suffix(".json").read_text())
@@ -335,7 +368,7 @@ def main() -> int:
         if args.only == "both":
             pristine = snapshot.compare(snapshot.capture(lab.host(ANSIBLE_HOST)),
                                         snapshot.capture(lab.host(PYENGINE_HOST)))
-        inputs = prepare(work, lab, source, lab.host(ANSIBLE_HOST))
+        inputs = prepare(work, lab, source, lab.host(ANSIBLE_HOST), PLAYBOOKS[args.variant])
         env = inputs.env
 
         runs: list[Run] = []
@@ -365,7 +398,7 @@ def main() -> int:
             "collection_version": collection.version(inputs.collection),
             "collection_source": source.name,
             "versions": versions(env),
-            "playbook": PLAYBOOK,
+            "playbook": PLAYBOOKS[args.variant],
             "lab_vars": inputs.lab_vars,
             "unsettable_sysctls": inputs.unsettable,
             "runs": [{**asdict(r), "log": Path(r.log).name} for r in runs],
