@@ -120,10 +120,11 @@ def test_nightly_over_five_hosts_reports_a_forced_failure_everywhere(
     assert made.returncode == 0, made.stdout + made.stderr
     html = page.read_text()
     for name, host in report["hosts"].items():
-        row = re.search(rf'<tr id="host-{name}" data-status="(\w+)">(.*?)</tr>', html, re.S)
+        row = re.search(rf'<details class="host" id="host-{name}" data-status="([\w ]+)">'
+                        r'(.*?)</details>', html, re.S)
         assert row, name
         assert (row.group(1) == "failed") == (name == "h3")
-        counts = re.search(r'class="counts">(\d+) / (\d+) / (\d+)<', row.group(2))
+        counts = re.search(r'data-counts="(\d+)/(\d+)/(\d+)"', row.group(2))
         assert counts and tuple(map(int, counts.groups())) == (
             host["ok"], host["changed"], host["failed"]), name
     chromium = shutil.which("chromium")
