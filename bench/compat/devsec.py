@@ -45,6 +45,8 @@ from pyengine.lab.lab import Lab, LabHost  # noqa: E402
 VENV_BIN = ROOT / ".venv" / "bin"
 ANSIBLE_HOST = "h1"
 PYENGINE_HOST = "h2"
+# Which variant ansible-playbook last ran on h1 (under /var, which is not compared).
+STATE_MARK = "/var/tmp/pe-compat-ansible-variant"
 
 # The roles' README "Example Playbook" sections, verbatim, one play each.
 PLAYBOOK = """\
@@ -360,6 +362,8 @@ def main() -> int:
     try:
         lab = Lab(args.name, args.octet)
         lab.up(2)
+        if args.only == "pyengine":
+            _require_ansible_state(lab, args.variant)
         to_reset = {"both": [ANSIBLE_HOST, PYENGINE_HOST], "pyengine": [PYENGINE_HOST],
                     "ansible": [ANSIBLE_HOST]}[args.only]
         print(f"resetting {', '.join(to_reset)} to pristine ...", flush=True)
@@ -376,6 +380,7 @@ def main() -> int:
             for attempt in (1, 2):
                 runs.append(run_ansible(work, env, attempt))
                 _say(runs[-1])
+            lab.host(ANSIBLE_HOST).exec(["sh", "-c", f"echo {args.variant} > {STATE_MARK}"])
         else:
             runs += [Run(**r) for r in previous.get("runs", []) if r["tool"] != "pyengine"]
         if args.only in ("both", "pyengine"):
@@ -419,6 +424,15 @@ def main() -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _require_ansible_state(lab: Lab, variant: str) -> None:
+    """--only pyengine compares with h1 as ansible left it: it must hold that variant."""
+    proc = lab.host(ANSIBLE_HOST).exec(["cat", STATE_MARK], check=False)
+    found = proc.stdout.strip() if proc.returncode == 0 else "nothing (reset or never run)"
+    if found != variant:
+        raise SystemExit(f"{ANSIBLE_HOST} holds ansible's end state of {found}, not of "
+                         f"--variant {variant}: run without --only first")
 
 
 def _say(run: Run) -> None:
