@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-APT_PACKAGES="debootstrap util-linux socat git dpkg-dev python3-venv ca-certificates dnf rpm createrepo-c openssh-client chromium iproute2"
+APT_PACKAGES="debootstrap util-linux socat git dpkg-dev python3-venv ca-certificates dnf rpm createrepo-c openssh-client chromium iproute2 redis-server postgresql"
 missing=""
 for pkg in $APT_PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
@@ -25,7 +25,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
     .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
-    .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+    .venv/bin/pip install -q -e '.[test,distributed]' 2>&1 | grep -v '^WARNING: Location' || true
     .venv/bin/python -c 'import pyengine, paramiko, jinja2, yaml, click, rich' 
     touch .venv/.installed
 fi
