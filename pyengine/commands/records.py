@@ -12,6 +12,7 @@ and never changes the run's exit code: the hosts' outcome is what that code says
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,10 +62,34 @@ def full_report(run: RunResult, exit_code: int, clients: Mapping[str, str],
     return masked
 
 
+_PREFETCHED: dict[Path, tuple[threading.Thread, list[str]]] = {}
+
+
+def prefetch_git_revision(folder: Path | None) -> None:
+    """Ask git now, in a thread, while the hosts run: asked after the last result, its two
+    commands were time the user waited for (issue 17). `git_revision` collects it."""
+    if folder is None or folder in _PREFETCHED:
+        return
+    found: list[str] = []
+    thread = threading.Thread(target=lambda: found.append(_ask_git(folder)),
+                              name="git-revision", daemon=True)
+    thread.start()
+    _PREFETCHED[folder] = (thread, found)
+
+
 def git_revision(folder: Path | None) -> str:
     """The playbook repository's commit (with '+dirty' for local edits), or ''."""
     if folder is None:
         return ""
+    prefetched = _PREFETCHED.pop(folder, None)
+    if prefetched is not None:
+        prefetched[0].join(25)
+        if prefetched[1]:
+            return prefetched[1][0]
+    return _ask_git(folder)
+
+
+def _ask_git(folder: Path) -> str:
     try:
         rev = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=10)

@@ -103,7 +103,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
         split_ansible_options,
         ssh_args_warnings,
     )
-    from pyengine.commands.records import write_records
+    from pyengine.commands.records import prefetch_git_revision, write_records
     from pyengine.commands.run_options import (
         record_settings,
         scap_extra_vars,
@@ -153,6 +153,8 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
         return
     playbook = playbooks[0]
     records = record_settings(record_opts, report_json, list(inventories), Path(playbook))
+    if records.history_db:
+        prefetch_git_revision(records.playbook_dir)  # off the critical path (issue 17)
     become_password = None
     if ask_become_pass or config.become_ask_pass:
         become_password = click.prompt("BECOME password", hide_input=True, err=True)

@@ -22,8 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import paramiko
-
+from pyengine.connection._paramiko import paramiko
 from pyengine.connection.base import HostKeyError
 
 STRICT = "strict"

@@ -20,9 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import paramiko
-
 from pyengine.booleans import is_true
+from pyengine.connection._paramiko import paramiko
 from pyengine.connection._stderr import StderrDrain
 from pyengine.connection.base import AgentChannel, CommandResult, CommandTimeout, Connection
 from pyengine.connection.known_hosts import KnownHosts

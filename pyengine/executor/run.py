@@ -189,10 +189,40 @@ def _interrupt(current: list[PlayRun], states: dict[str, HostState]) -> dict[str
 
 
 def _close_all(states: dict[str, HostState], current: list[PlayRun]) -> None:
-    for state in list(states.values()):
-        state.close()
+    close_in_parallel(list(states.values()))
     for run in current:
         run.connections.close_delegates()
+
+
+CLOSING_THREADS = 64
+
+
+def close_in_parallel(states: list[HostState]) -> None:
+    """Close hosts side by side: each close waits about one round trip for its agent's
+    goodbye, so one after the other 10 hosts at 50 ms cost 1 s after the last result
+    (measured; issue 17). At most CLOSING_THREADS threads, each taking the next host."""
+    pending = [s for s in states if s.connection is not None or s.sessions]
+    if len(pending) <= 1:
+        for state in pending:
+            state.close()
+        return
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                state = pending.pop()
+            state.close()  # never raises: closing is best effort
+
+    threads = [threading.Thread(target=worker, name="close", daemon=True)
+               for _ in range(min(len(pending), CLOSING_THREADS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
 
 
 def _count_tasks(program: Program) -> int:
