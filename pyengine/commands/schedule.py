@@ -68,12 +68,24 @@ def schedule() -> None:
 @click.option("--enable/--no-enable", default=True, help="Enable and start the timer now.")
 @click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="EnvironmentFile for secrets such as PYENGINE_VAULT_PASSWORD_FILE.")
+@click.option("--submit", "submit", is_flag=True,
+              help="Submit the nightly run to the workers (pyengine submit --wait) instead "
+                   "of running it here; broker and history from the env file.")
+@click.option("--split", default="site", show_default=True, metavar="client|site|N",
+              help="With --submit: how the hosts are split into jobs.")
 def install(at: str, playbook: str, inventories: tuple[str, ...], name: str, init: str,
-            root: Path, enable: bool, env_file: Path | None) -> None:
+            root: Path, enable: bool, env_file: Path | None, submit: bool, split: str) -> None:
     """Write (and enable) the timer and service, or a cron entry without systemd."""
     project = Path.cwd()
-    command = [*_pyengine_argv(), "run", str(project / playbook), "--lock", "--quiet",
-               "--report-json", str(project / ".pyengine" / f"{name}.json")]
+    report = str(project / ".pyengine" / f"{name}.json")
+    if submit:
+        if not inventories:
+            raise PyengineError("schedule install --submit needs -i INVENTORY")
+        command = [*_pyengine_argv(), "submit", playbook, "--split", split, "--wait",
+                   "--report-json", report]
+    else:
+        command = [*_pyengine_argv(), "run", str(project / playbook), "--lock", "--quiet",
+                   "--report-json", report]
     for inventory in inventories:
         command += ["-i", str(Path(inventory).resolve())]
     sched = Schedule(at=at, project_dir=project, command=command, name=name,
@@ -91,6 +103,30 @@ def install(at: str, playbook: str, inventories: tuple[str, ...], name: str, ini
     else:
         _write(paths["cron"], cron_entry(sched))
         click.echo(f"installed {paths['cron']} (daily at {at})")
+
+
+@schedule.command("install-worker")
+@click.option("--site", default=None, metavar="NAME", help="The site queue this worker takes.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"),
+              help="Install under this root (for packaging or inspection; implies --no-enable).")
+@click.option("--enable/--no-enable", default=True, help="Enable and start the service now.")
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="EnvironmentFile: PYENGINE_BROKER, PYENGINE_HISTORY_DB, "
+                   "PYENGINE_VAULT_PASSWORD_FILE (this machine's own secrets).")
+def install_worker(site: str | None, root: Path, enable: bool, env_file: Path | None) -> None:
+    """Write (and start) a systemd service running `pyengine worker` in this checkout."""
+    from pyengine.schedule.units import worker_unit
+
+    name = f"pyengine-worker-{site}" if site else "pyengine-worker"
+    command = [*_pyengine_argv(), "worker", "--name", name]
+    if site:
+        command += ["--site", site]
+    path = root / "etc" / "systemd" / "system" / f"{name}.service"
+    _write(path, worker_unit(Path.cwd(), command, name, environment_file=env_file))
+    if root == Path("/") and enable:
+        _systemctl("daemon-reload")
+        _systemctl("enable", "--now", f"{name}.service")
+    click.echo(f"installed {path}")
 
 
 @schedule.command()

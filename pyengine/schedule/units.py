@@ -78,6 +78,35 @@ def service_unit(s: Schedule) -> str:
     return "\n".join(lines) + "\n"
 
 
+def worker_unit(project_dir: Path, command: list[str], name: str, user: str = "root",
+                environment_file: Path | None = None) -> str:
+    """A long-running `pyengine worker` service: restarted when it dies, stopped with SIGTERM
+    (Celery's warm shutdown finishes the job in hand). A killed one's job goes to another
+    worker (pyengine/distributed/queue.py)."""
+    lines = [
+        "[Unit]",
+        f"Description=pyengine worker ({name})",
+        "Wants=network-online.target",
+        "After=network-online.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        f"User={user}",
+        f"WorkingDirectory={project_dir}",
+        "ExecStart=" + " ".join(_systemd_quote(a) for a in command),
+        "Restart=always",
+        "RestartSec=10",
+        "KillSignal=SIGTERM",
+        "TimeoutStopSec=1h",
+        "StandardOutput=journal",
+        "StandardError=journal",
+    ]
+    if environment_file:
+        lines.append(f"EnvironmentFile={environment_file}")
+    lines += ["", "[Install]", "WantedBy=multi-user.target"]
+    return "\n".join(lines) + "\n"
+
+
 def timer_unit(s: Schedule) -> str:
     """The timer: every day at `at`, catching up after downtime (Persistent=true)."""
     hour, minute = s.hour_minute
