@@ -225,7 +225,7 @@ class Module:
         try:
             with os.fdopen(fd, "wb") as fh:
                 if streamed:
-                    payload.write_to(fh)  # type: ignore[union-attr]
+                    payload.write_to(fh)  # type: ignore[attr-defined]
                 else:
                     fh.write(payload)  # type: ignore[arg-type]
                 fh.flush()

@@ -265,8 +265,9 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
             }
         slot = _plan_slot(ctx, planned, kind, item_vars, value, loop is not None, carried)
         planned.slots.append(slot)
-        facts = slot.result.get("ansible_facts") if slot.result else None
-        if kind == LOCAL and isinstance(facts, dict) and not slot.result.get("failed"):
+        done = slot.result or {}
+        facts = done.get("ansible_facts")
+        if kind == LOCAL and isinstance(facts, dict) and not done.get("failed"):
             carried.update(facts)
     if any(s.result is not None and s.result.get("failed") for s in planned.slots):
         planned.ends_batch = True
