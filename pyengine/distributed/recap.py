@@ -44,12 +44,11 @@ def exit_code(hosts: dict[str, Any], jobs: list[dict[str, Any]]) -> int:
 def recap_lines(report: dict[str, Any]) -> list[str]:
     """PLAY RECAP style lines, one per host, then one per job."""
     hosts = report.get("hosts", {})
-    width = max((len(name) for name in hosts), default=0)
     lines = ["PLAY RECAP (all jobs)"]
     for name in sorted(hosts):
         data = hosts[name]
-        counts = "  ".join(f"{key}={_count(data.get(key))}" for key in COUNTS)
-        lines.append(f"{name:<{width}} : {counts}")
+        counts = " ".join(f"{key}={_count(data.get(key))}" for key in COUNTS)
+        lines.append(f"{name} : {counts}")
     for job in report.get("jobs", []):
         extra = f", {job['note']}" if job.get("note") else ""
         lines.append(f"job {job.get('label')}: worker {job.get('worker')}, run "

@@ -190,6 +190,10 @@ def test_submission_split_by_site_runs_each_site_on_its_own_worker(
                                 "--history-db", history], capture_output=True, text=True,
                                timeout=60)
         assert shown.returncode == 0 and "site.yml" in shown.stdout, shown.stderr
+        page = subprocess.run([sys.executable, "-m", "pyengine", "report", "--history-db",
+                               history, "-o", str(project / "report.html")],
+                              capture_output=True, text=True, timeout=60)
+        assert page.returncode == 0 and "(4 hosts)" in page.stdout, page.stdout + page.stderr
     finally:
         _clean(lab)
 

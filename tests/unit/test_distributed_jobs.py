@@ -60,8 +60,8 @@ def test_the_combined_exit_code_is_runs_rule_over_every_host() -> None:
     assert combine("s", "p", [ok, failed, down])["exit_code"] == 4
     assert combine("s", "p", [ok, lost])["exit_code"] == 2
     lines = recap_lines(combine("s", "p", [ok, down]))
-    assert "a1 : ok=3  changed=1  unreachable=0  failed=0  skipped=0" in lines
-    assert "c1 : ok=0  changed=0  unreachable=1  failed=0  skipped=0" in lines
+    assert "a1 : ok=3 changed=1 unreachable=0 failed=0 skipped=0" in lines
+    assert "c1 : ok=0 changed=0 unreachable=1 failed=0 skipped=0" in lines
 
 
 def test_one_machine_needs_neither_celery_nor_psycopg(tmp_path: Path) -> None:
