@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +25,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from loopback_services import free_port, missing_binaries, postgres_server, redis_server
 
 pytestmark = pytest.mark.lab
