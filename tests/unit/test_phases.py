@@ -110,3 +110,38 @@ def test_vv_shows_each_hosts_phases_and_v_the_controller_cpu() -> None:
     assert ("phases      h1 | connect 0.051s, auth 0.030s, agent start 0.200s, "
             "facts 0.060s, batches 0.310s+0.020s, teardown 0.004s") in twice
     assert "phases      h2" not in twice
+
+
+class _SlowGoodbye(LocalConnection):
+    """A connection whose close waits for the other hosts' closes (a barrier): it only
+    passes when the hosts are closed side by side, as after a run's last result."""
+
+    def __init__(self, name: str, barrier: Any, passed: list[str]) -> None:
+        super().__init__(name)
+        self.barrier = barrier
+        self.passed = passed
+
+    def close(self) -> None:
+        self.barrier.wait(timeout=20)
+        self.passed.append(self.host)
+
+
+def test_hosts_are_closed_side_by_side_after_the_run() -> None:
+    import threading
+
+    from pyengine.executor.run import close_in_parallel
+
+    barrier = threading.Barrier(6)
+    passed: list[str] = []
+    states = []
+    for n in range(6):
+        state = HostState(f"h{n}", HostResult(f"h{n}"), lambda: LocalConnection("x"),
+                          lambda conn, key: PythonAgentSession(conn))
+        state.connection = _SlowGoodbye(f"h{n}", barrier, passed)
+        states.append(state)
+    idle = HostState("never-connected", HostResult("idle"), lambda: LocalConnection("x"),
+                     lambda conn, key: PythonAgentSession(conn))
+    close_in_parallel([*states, idle])
+    assert sorted(passed) == [f"h{n}" for n in range(6)]
+    assert all(s.connection is None and "teardown" in s.result.phases for s in states)
+    assert idle.result.phases == {}
