@@ -97,8 +97,7 @@ def execute_job(job_data: dict[str, Any], history: str, vault: Any, worker: str,
 
                     annotate(report, db)
                 run_id = db.record_run(report, inventory=",".join(job.inventories),
-                                       git_revision=_revision(job))
-                db.finish_job(job.id, worker, "done", run_id, int(report["exit_code"]))
+                                       git_revision=_revision(job), job=(job.id, worker))
     except PyengineError as err:
         with HistoryDB(history) as db:
             db.finish_job(job.id, worker, "failed", None, err.exit_code, str(err)[:500])

@@ -308,8 +308,12 @@ class HistoryDB:
         inventory: str = "",
         git_revision: str = "",
         user: str | None = None,
+        job: tuple[str, str] | None = None,
     ) -> int:
-        """Store a run from its JSON report (docs/ARCHITECTURE.md); returns the run id."""
+        """Store a run from its JSON report (docs/ARCHITECTURE.md); returns the run id.
+        With `job` (id, worker) the distributed job is marked done and its hosts released
+        in the same transaction: a worker dying in between cannot leave a recorded run
+        whose job would run again."""
         report = mask(report)
         with self._transaction() as cur:
             run_id = cur.insert(
@@ -366,6 +370,9 @@ class HistoryDB:
                             str(task.get("msg", "")) if status in ("failed", "unreachable") else "",
                         ),
                     )
+            if job is not None:
+                self._finish(cur, job[0], job[1], "done", run_id,
+                             int(report.get("exit_code", 0)), "")
         return run_id
 
     def runs(self, host: str | None = None, last: int = 20) -> list[RunRow]:
@@ -515,13 +522,18 @@ class HistoryDB:
                    exit_code: int | None, note: str = "") -> None:
         """Record how the job ended and give its hosts back."""
         with self._transaction() as cur:
-            row = cur.execute("SELECT note FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            joined = "; ".join(n for n in ((row["note"] if row else ""), note) if n)
-            cur.execute("UPDATE jobs SET state = ?, run_id = ?, exit_code = ?, updated = ?,"
-                        " note = ? WHERE id = ?",
-                        (state, run_id, exit_code, _utc(time.time()), joined, job_id))
-            cur.execute("DELETE FROM host_leases WHERE job_id = ? AND worker = ?",
-                        (job_id, worker))
+            self._finish(cur, job_id, worker, state, run_id, exit_code, note)
+
+    @staticmethod
+    def _finish(cur: _Cursor, job_id: str, worker: str, state: str, run_id: int | None,
+                exit_code: int | None, note: str) -> None:
+        row = cur.execute("SELECT note FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        joined = "; ".join(n for n in ((row["note"] if row else ""), note) if n)
+        cur.execute("UPDATE jobs SET state = ?, run_id = ?, exit_code = ?, updated = ?,"
+                    " note = ? WHERE id = ?",
+                    (state, run_id, exit_code, _utc(time.time()), joined, job_id))
+        cur.execute("DELETE FROM host_leases WHERE job_id = ? AND worker = ?",
+                    (job_id, worker))
 
     def jobs(self, submission: str | None = None) -> list[dict[str, Any]]:
         """The jobs of one submission (or all), oldest first."""

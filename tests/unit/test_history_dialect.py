@@ -58,3 +58,14 @@ def test_an_expired_lease_is_taken_over_and_the_job_says_so(tmp_path: Path) -> N
         assert taken.outcome == "run" and "taken over from w1" in taken.note
         (job,) = db.jobs("s1")
         assert job["attempts"] == 2 and job["worker"] == "w2"
+
+
+def test_recording_a_jobs_run_finishes_the_job_in_the_same_transaction(tmp_path: Path) -> None:
+    with HistoryDB(tmp_path / "h.sqlite") as db:
+        db.claim_job("j1", "s1", ["h1"], "w1", ttl=60)
+        run_id = db.record_run({"playbook": "a.yml", "started": "s", "finished": "f",
+                                "exit_code": 2, "hosts": {"h1": {"ok": 1, "failed": 1}}},
+                               job=("j1", "w1"))
+        (job,) = db.jobs("s1")
+        assert (job["state"], job["run_id"], job["exit_code"]) == ("done", run_id, 2)
+        assert db.claim_job("j2", "s1", ["h1"], "w2", ttl=60).outcome == "run"  # released
