@@ -6,6 +6,8 @@ as subprocesses: one per site (`--site east`, `--site west`) and one general. Tw
 of lab hosts plus one host without a site are submitted split by site. Then a worker is
 killed with SIGKILL in the middle of a job and another one finishes it: every host runs
 the playbook to completion exactly once, and the history says the job was taken over.
+A job delivered twice at once runs once: the second copy waits on the host leases and
+then finds the job done.
 Each run marks the hosts with its own token under /root, checked through the lab (not
 SSH), and removed at the end.
 """
@@ -227,6 +229,37 @@ def test_a_job_of_a_killed_worker_is_finished_by_another_once_per_host(
             assert "taken over from first" in row["note"]
             assert sorted(r["host"] for r in db.host_results(row["run_id"])) == \
                 ["h1", "h2", "h3", "h4"]
+    finally:
+        _clean(lab)
+
+
+def test_a_job_delivered_twice_runs_once_while_the_other_copy_waits_for_its_hosts(
+        lab: Any, project: Path, services: tuple[str, str], workers: Workers) -> None:
+    # What Redis does when a job outlives the visibility timeout: a second copy of the
+    # message goes to another worker while the first still runs it.
+    from pyengine.distributed.jobs import Job
+    from pyengine.distributed.queue import TASK_NAME, make_app
+
+    broker, history = services
+    workers.start("one")
+    workers.start("two")
+    token = uuid.uuid4().hex[:8]
+    job = Job(id=f"twice-{token}", submission=f"twice-{token}", playbook="site.yml",
+              inventories=["inventory.yml"], hosts=sorted(CLIENTS), label="all",
+              extra_vars=[f"token={token}", "pause=3"])
+    app = make_app(broker)
+    try:
+        copies = [app.send_task(TASK_NAME, args=[job.to_dict()], queue=job.queue,
+                                task_id=f"{job.id}-copy{n}") for n in (1, 2)]
+        results = [copy.get(timeout=90) for copy in copies]
+        assert sorted(r["note"] == "already done" for r in results) == [False, True], results
+        assert {r["run_id"] for r in results} == {results[0]["run_id"]}
+        assert {r["worker"] for r in results} == {"one", "two"}
+        for host in CLIENTS:
+            assert _marks(lab, host, token) == ["start", "done"]
+        with _history(history) as db:
+            (row,) = db.jobs(job.submission)
+            assert (row["state"], row["attempts"]) == ("done", 1)
     finally:
         _clean(lab)
 
