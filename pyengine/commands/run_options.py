@@ -25,8 +25,9 @@ def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--report-junit", type=click.Path(dir_okay=False), default=None,
                      help="Write JUnit XML (a testsuite per host, a testcase per task)."),
-        click.option("--history-db", type=click.Path(dir_okay=False), default=None,
-                     help="Run history database (default: .pyengine/history.sqlite here)."),
+        click.option("--history-db", default=None, metavar="FILE|URL",
+                     help="Run history: a SQLite file or postgresql://... (default: "
+                          "$PYENGINE_HISTORY_DB, else .pyengine/history.sqlite here)."),
         click.option("--no-history", is_flag=True, help="Do not record the run in the history."),
         click.option("--lock", is_flag=True,
                      help="Refuse to start while another --lock run of this project is active "

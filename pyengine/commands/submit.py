@@ -42,11 +42,16 @@ from pyengine.errors import EXIT_ERROR, PyengineError
               help="Hosts a worker runs at the same time.")
 @click.option("--report-json", type=click.Path(dir_okay=False), default=None,
               help="With --wait: write the combined result as JSON.")
+@click.option("--alerts", "alerts_file", type=click.Path(dir_okay=False), default=None,
+              help="With --wait: alert settings (YAML), judged on the combined result.")
+@click.option("--alert-webhook", default=None, metavar="URL",
+              help="With --wait: POST a summary when a host failed, was unreachable or drifted.")
 @vault_options
 def submit(playbook: str, inventories: tuple[str, ...], limit: str | None, split: str,
            wait: bool, timeout: int, broker: str | None, check: bool, tags: tuple[str, ...],
            skip_tags: tuple[str, ...], extra: tuple[str, ...], forks: int | None,
-           report_json: str | None, **vault_opts: Any) -> None:
+           report_json: str | None, alerts_file: str | None, alert_webhook: str | None,
+           **vault_opts: Any) -> None:
     """Queue PLAYBOOK on the inventory's hosts for `pyengine worker`s."""
     from pyengine.commands.run import host_clients, prepare
     from pyengine.distributed.jobs import (
@@ -87,7 +92,10 @@ def submit(playbook: str, inventories: tuple[str, ...], limit: str | None, split
     click.echo(f"submission {submission}: {len(jobs)} jobs, {len(hosts)} hosts")
     if not wait:
         return
-    sys.exit(_wait(submission, playbook, jobs, results, timeout, report_json))
+    from pyengine.commands.run_options import alert_config
+
+    alerts = alert_config({"alerts_file": alerts_file, "alert_webhook": alert_webhook})
+    sys.exit(_wait(submission, playbook, jobs, results, timeout, report_json, alerts))
 
 
 def _shared_path(path: str) -> str:
@@ -101,7 +109,7 @@ def _shared_path(path: str) -> str:
 
 
 def _wait(submission: str, playbook: str, jobs: list[Any], results: list[Any], timeout: int,
-          report_json: str | None) -> int:
+          report_json: str | None, alerts: Any) -> int:
     import time
 
     from pyengine.distributed.recap import combine, recap_lines
@@ -124,4 +132,13 @@ def _wait(submission: str, playbook: str, jobs: list[Any], results: list[Any], t
         click.echo(line)
     if report_json:
         Path(report_json).write_text(json.dumps(combined, indent=2, default=str) + "\n")
+    if alerts is not None and alerts.configured:
+        from pyengine.alerts import send_alerts
+
+        try:
+            sent = send_alerts(combined, alerts)
+            if sent:
+                click.echo(f"pyengine: alert sent by {' and '.join(sent)}", err=True)
+        except PyengineError as err:
+            click.echo(f"pyengine: alert not sent: {err}", err=True)
     return int(combined["exit_code"])

@@ -86,3 +86,13 @@ def test_one_machine_needs_neither_celery_nor_psycopg(tmp_path: Path) -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert "needs psycopg: pip install 'pyengine[distributed]'" in done.stdout
+
+
+def test_the_alerts_judge_the_combined_report_like_a_runs() -> None:
+    from pyengine.alerts import alert_reasons
+
+    east = {"job": "1", "hosts": {"a1": {"ok": 2, "failed": 1, "extra": {}}}, "exit_code": 2}
+    west = {"job": "2", "hosts": {"b1": {"unreachable": True, "extra": {"drift": ["x"]}}},
+            "exit_code": 4}
+    assert alert_reasons(combine("s", "p", [east, west])) == {
+        "failed": ["a1"], "unreachable": ["b1"], "drift": ["b1"]}
