@@ -229,6 +229,10 @@ def test_a_job_of_a_killed_worker_is_finished_by_another_once_per_host(
             assert "taken over from first" in row["note"]
             assert sorted(r["host"] for r in db.host_results(row["run_id"])) == \
                 ["h1", "h2", "h3", "h4"]
+        jobs = subprocess.run([sys.executable, "-m", "pyengine", "history", "--jobs",
+                               combined["submission"], "--history-db", history],
+                              capture_output=True, text=True, timeout=60)
+        assert "taken over from first" in jobs.stdout and "second" in jobs.stdout, jobs.stderr
     finally:
         _clean(lab)
 
