@@ -6,7 +6,7 @@ Both hosts start from the lab's pristine image. The playbook is the two roles' R
 path given to both tools as ANSIBLE_COLLECTIONS_PATH, and the collections it depends on
 (ansible.posix, community.general, community.crypto) come from `pip install ansible` in
 the venv. Each tool runs twice (the second run of pyengine must report 0 changed); the
-end states under /etc, /home and /root are then compared (snapshot.py) and the
+end states under /etc, /home and /root are then compared (devsec_state.py) and the
 differences written as JSON and text.
 
 Run as root from the repository root (see bench/compat/README.md):
@@ -36,8 +36,8 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-import collection  # noqa: E402
-import snapshot  # noqa: E402
+import devsec_source as collection  # noqa: E402
+import devsec_state as snapshot  # noqa: E402
 
 from pyengine.lab.config import LAB_USER  # noqa: E402
 from pyengine.lab.lab import Lab, LabHost  # noqa: E402

@@ -26,9 +26,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import collection  # noqa: E402
 import devsec  # noqa: E402
-import snapshot  # noqa: E402
+import devsec_source as collection  # noqa: E402
+import devsec_state as snapshot  # noqa: E402
 
 from pyengine.lab.lab import Lab  # noqa: E402
 

@@ -7,7 +7,7 @@ with exit 0 and the second report 0 changed. The comparison with ansible-playboo
 state is a benchmark (bench/compat/), not this test.
 
 The collection is not part of the repository: DEVSEC_COLLECTION_SRC names it (see
-bench/compat/collection.py), or the test is skipped. It uses the session lab's LAST host
+bench/compat/devsec_source.py), or the test is skipped. It uses the session lab's LAST host
 and puts it back to pristine (`Lab.reset_host`) before and after.
 """
 
@@ -23,7 +23,7 @@ import pytest
 COMPAT = Path(__file__).resolve().parents[2] / "bench" / "compat"
 sys.path.insert(0, str(COMPAT))
 
-import collection  # noqa: E402
+import devsec_source as collection  # noqa: E402
 
 try:
     SOURCE: Path | None = collection.find_source()
