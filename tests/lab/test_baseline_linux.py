@@ -152,7 +152,8 @@ def test_baseline_over_three_hosts_then_second_run_changes_nothing(
     for host in targets:
         entry = report["hosts"][host.name]
         assert entry["failed"] == 0 and entry["changed"] > 50, (host.name, entry["changed"])
-        login = next(t for t in entry["tasks"] if t["module"] == "ssh_login_check")
+        login = next(t for t in entry["tasks"] if t["module"] == "ssh_login_check"
+                     and t["name"].startswith("New SSH connections log in"))
         assert login["status"] == "ok" and "root, labuser" in login["msg"], login
         got = host.exec(["/bin/sh", "-c", "sshd -T | grep -i '^maxauthtries'; "
                          "grep -c pam_faillock /etc/pam.d/common-auth; "

@@ -110,7 +110,7 @@ def test_operator_takes_over_then_root_login_is_off_and_a_second_run_changes_not
     tasks = {t["name"]: t for t in report["hosts"][host.name]["tasks"]}
     proof = tasks["5.1.20 a new SSH login as the operator works and sudo gives root"]
     assert proof["status"] == "ok" and "sudo gives root" in proof["msg"], proof
-    whoami = tasks["The run now connects as the operator, and becomes root through sudo"]
+    whoami = tasks["The run now logs in as the operator (id -un over the new connection)"]
     assert whoami["result"]["stdout"] == OPERATOR, whoami
     assert root_login(host) == "no"
     sudoers = host.exec(["cat", "/etc/sudoers.d/50-pyengine-operator"]).stdout
@@ -152,3 +152,26 @@ def test_a_wrong_key_leaves_root_login_as_it_was_and_the_host_reachable(
                      check=False).returncode != 0
     assert host.exec(["getent", "passwd", OPERATOR], check=False).returncode != 0
     assert logs_in(lab, tmp_path, host, "root")
+
+
+def test_an_operator_with_a_sudo_password_takes_over_and_the_run_uses_the_password(
+        lab: Any, hosts: list[Any], tmp_path: Path) -> None:
+    host = hosts[1]  # still as it was: root logs in (the wrong-key run changed nothing)
+    key = lab.private_key_path.with_suffix(".pub").read_text().strip()
+    user, password = "opspw", "Op3rator-Sudo-Pass!"
+    extra = operator_vars(tmp_path, key, baseline_operator_user=user,
+                          baseline_operator_sudo_nopasswd=False,
+                          baseline_operator_password=password)
+    rc, report, out = run(lab, tmp_path, BASELINE, "-l", host.name, "--tags", "ssh", *extra)
+    assert rc == 0, out[-4000:]
+    assert password not in out  # the sudo password stays masked
+    assert root_login(host) == "no"
+    sudoers = host.exec(["cat", "/etc/sudoers.d/50-pyengine-operator"]).stdout
+    assert f"{user} ALL=(ALL:ALL) ALL" in sudoers and "NOPASSWD" not in sudoers
+    play = tmp_path / "who.yml"
+    play.write_text(WHO)
+    rc, _, out = run(lab, tmp_path, play, "-l", host.name, "-e", f"ansible_user={user}",
+                     "-e", f"ansible_become_password={password}")
+    assert rc == 0, out[-2000:]
+    rc, _, _ = run(lab, tmp_path, play, "-l", host.name, "-e", f"ansible_user={user}")
+    assert rc != 0  # without the password, sudo refuses
