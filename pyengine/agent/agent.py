@@ -5,7 +5,8 @@ channel with a tiny bootstrap (`python3 -c ...`) that reads this source from std
 so nothing is written to the target's disk. Protocol (see session.py): frames of a
 4-byte big-endian length + UTF-8 JSON, one request at a time:
 
-  {"op": "hello", "libs": {"runtime": SRC, "facts": SRC}}  -> {"op": "facts", "facts": {...}}
+  {"op": "hello", "libs": {"runtime": LIB, "facts": LIB}}  -> {"op": "facts", "facts": {...}}
+      (LIB: the source, or {"zlib": base64 of the zlib-compressed source})
   {"op": "batch", "modules": {NAME: {"sha": H, "source": SRC}}, "tasks": [ITEM, ...]}
       -> {"op": "result", "id": ID, "result": {...}, "duration_s": F}  one per task, streamed
       A batch may also carry "libs" (loaded as in hello: `ansible_run` comes with the first
@@ -124,7 +125,9 @@ class Agent(object):
         self.send({"op": "facts", "facts": facts, "protocol": PROTOCOL, "pid": os.getpid()})
 
     def load_libs(self, message):
-        for name, source in sorted((message.get("libs") or {}).items()):
+        for name, lib in sorted((message.get("libs") or {}).items()):
+            source = lib if isinstance(lib, str) else \
+                zlib.decompress(base64.b64decode(lib["zlib"])).decode("utf-8")
             self.libs[name] = self._load_lib(name, source)
             if name == "runtime":
                 self.libs[name].STREAM_FETCHER = self.fetch_stream

@@ -8,7 +8,8 @@ Start-up (one exec channel for the whole run, nothing written to the target's di
      is registered with `pyengine.masking` and never logged). A second prompt means the
      password was wrong: the channel is closed and `BecomeError` raised.
   2. Frames both ways: 4-byte big-endian length + UTF-8 JSON. The first request,
-     `{"op": "hello", "libs": {"runtime": SRC, "facts": SRC}}`, is answered with
+     `{"op": "hello", "libs": {"runtime": LIB, "facts": LIB}}` (LIB: `{"zlib": base64 of
+     the zlib-compressed source}`), is answered with
      `{"op": "facts", "facts": {...}}` (the `ansible_*` host facts).
   3. `{"op": "batch", "modules": {NAME: {"sha", "source"}}, "tasks": [ITEM...]}`; each
      module source travels once per run (cached by name + sha1 on both sides). The agent
@@ -89,6 +90,13 @@ class BecomeError(AgentError):
 
 def _read_lib(name: str) -> str:
     return (AGENT_DIR / f"{name}.py").read_text(encoding="utf-8")
+
+
+def _packed_lib(name: str) -> dict[str, str]:
+    """A lib as the agent loads it: zlib-compressed, base64 (a third of the bytes; the
+    start-up write then also stays below a local pipe's 64 KiB buffer)."""
+    raw = _read_lib(name).encode("utf-8")
+    return {"zlib": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
 
 
 def ansible_facts_namespace(facts: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +194,7 @@ class PythonAgentSession:
             # bootstrap reads it: starting the agent costs one round trip, not two.
             source = _read_lib("agent").encode("utf-8")
             hello = json.dumps({"op": "hello", "libs": {
-                "runtime": _read_lib("runtime"), "facts": _read_lib("facts")}}).encode()
+                "runtime": _packed_lib("runtime"), "facts": _packed_lib("facts")}}).encode()
             self.round_trips += 1
             try:
                 channel.write(f"{len(source)}\n".encode() + source
@@ -352,7 +360,7 @@ class PythonAgentSession:
                 files.update({k: v for k, v in packed.items()
                               if ("file", k) not in self._shipped})
                 if spec.get("kind") == ANSIBLE and ("lib", "ansible_run") not in self._shipped:
-                    libs["ansible_run"] = _read_lib("ansible_run")
+                    libs["ansible_run"] = _packed_lib("ansible_run")
             task = {key: item.get(key) for key in ITEM_KEYS}
             task["sha"] = sha
             tasks.append(task)
