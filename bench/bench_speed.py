@@ -53,13 +53,14 @@ PYINFRA = str(run_bench.BENCH_VENV / "bin" / "pyinfra")
 
 
 PYENGINE_PATH: str | None = None  # --pyengine-path: another checkout (a "before" run)
+BEFORE_PATH: str | None = None  # --before: the tool "before" is pyengine from there
 
 
-def tool_env(work: Path, pyengine: bool = False) -> dict[str, str]:
+def tool_env(work: Path, pyengine: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
-    if pyengine and PYENGINE_PATH:
-        env["PYTHONPATH"] = PYENGINE_PATH
+    if pyengine:
+        env["PYTHONPATH"] = pyengine
     return env
 
 
@@ -89,6 +90,11 @@ def lab_up(hosts: int, delay: int, octet: int) -> int:
         if proc.returncode == 0:
             return count
         text = proc.stdout + proc.stderr
+        run_bench.sh(PYENGINE + ["lab", "down", "--name", LAB], check=False)
+        if "did not come up" in text:  # a loaded machine missed the boot deadline
+            print(f"  lab: {count} hosts did not all boot; trying {count * 3 // 4}", flush=True)
+            count = count * 3 // 4
+            continue
         if "room for" not in text:
             raise SystemExit(f"lab up failed:\n{text[-2000:]}")
         room = int(text.split("room for", 1)[1].split()[0])
@@ -116,7 +122,8 @@ def names_inventory(work: Path, hosts: list[dict[str, Any]], names: int) -> Path
     return path
 
 
-def run_pyengine(work: Path, inventory: Path, limit: str | None, forks: int) -> dict[str, Any]:
+def run_pyengine(work: Path, inventory: Path, limit: str | None, forks: int,
+                 path: str | None = None) -> dict[str, Any]:
     report = work / "pyengine.json"
     report.unlink(missing_ok=True)
     cmd = PYENGINE + ["run", str(work / "baseline.yml"), "-i", str(inventory),
@@ -124,7 +131,7 @@ def run_pyengine(work: Path, inventory: Path, limit: str | None, forks: int) -> 
                       "--history-db", str(work / "history.db")]
     if limit:
         cmd += ["--limit", limit]
-    row = measured(cmd, tool_env(work, pyengine=True), work)
+    row = measured(cmd, tool_env(work, path or PYENGINE_PATH), work)
     if report.exists():
         data = json.loads(report.read_text())
         hosts = data["hosts"].values()
@@ -181,6 +188,10 @@ def repeat(n: int, fn: Any, *args: Any) -> dict[str, Any]:
         print(f"    wall {row['wall_s']:7.2f} s  cpu {row['cpu_s']:6.2f} s  rss "
               f"{row['rss_mb']:6.1f} MB  rc={row['rc']} changed={row.get('changed')} {note} "
               f"load={row['load']}", flush=True)
+    bad = [r for r in runs if r["rc"] != 0]
+    if bad:  # a failed run's time is not a result
+        raise SystemExit(f"run failed (rc={bad[0]['rc']}):\n{bad[0]['stdout'][-1500:]}\n"
+                         f"{bad[0]['stderr'][-1500:]}")
     best = {k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "rss_mb")}
     for r in runs:
         r.pop("stdout", None)
@@ -195,15 +206,22 @@ def main() -> int:
     ap.add_argument("--many", type=int, default=100)
     ap.add_argument("--names", type=int, default=250)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--tools", nargs="+", default=["pyengine", "pyinfra"])
+    ap.add_argument("--tools", nargs="+", default=["pyengine", "pyinfra"],
+                    choices=["pyengine", "pyinfra", "before"])
     ap.add_argument("--octet", type=int, default=43)
     ap.add_argument("--out", default=str(HERE / "results_speed.json"))
     ap.add_argument("--pyengine-path", default=None,
                     help="run pyengine from this checkout's folder (PYTHONPATH), e.g. an "
                          "older commit exported with git archive, for before/after numbers")
+    ap.add_argument("--before", default=None,
+                    help="also run the tool 'before': pyengine from this folder, in the same "
+                         "cases and lab (before/after numbers side by side)")
     args = ap.parse_args()
-    global PYENGINE_PATH
+    global PYENGINE_PATH, BEFORE_PATH
     PYENGINE_PATH = args.pyengine_path
+    BEFORE_PATH = args.before
+    if args.before and "before" not in args.tools:
+        args.tools = ["before", *args.tools]
     if os.geteuid() != 0:
         raise SystemExit("the benchmark needs root (it brings up a lab)")
     if "pyinfra" in args.tools:
@@ -253,23 +271,27 @@ def _case(results: dict[str, Any], args: Any, work: Path, label: str,
         print(f"  {tool}", flush=True)
         if tool == "pyengine":
             case[tool] = repeat(args.repeat, run_pyengine, work, inventory, limit, count)
+        elif tool == "before":
+            case[tool] = repeat(args.repeat, run_pyengine, work, inventory, limit, count,
+                                BEFORE_PATH)
         else:
             case[tool] = repeat(args.repeat, run_pyinfra, work, hosts, names)
     results["cases"].append(case)
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")  # kept if a later case fails
 
 
 def print_table(cases: list[dict[str, Any]]) -> None:
     print()
-    print(f"{'case':<44} {'pyengine':>26} {'pyinfra':>26} {'ratio':>6}")
+    print(f"{'case':<44} {'before':>26} {'pyengine':>26} {'pyinfra':>26} {'ratio':>6}")
     for case in cases:
         cells = []
-        for tool in ("pyengine", "pyinfra"):
+        for tool in ("before", "pyengine", "pyinfra"):
             r = case.get(tool)
             cells.append(f"{r['wall_s']:.2f}s {r['cpu_s']:.2f}cpu {r['rss_mb']:.0f}MB"
                          if r else "-")
         pe, pi = case.get("pyengine"), case.get("pyinfra")
         ratio = f"{pi['wall_s'] / pe['wall_s']:.1f}x" if pe and pi else "-"
-        print(f"{case['case']:<44} {cells[0]:>26} {cells[1]:>26} {ratio:>6}")
+        print(f"{case['case']:<44} {cells[0]:>26} {cells[1]:>26} {cells[2]:>26} {ratio:>6}")
 
 
 if __name__ == "__main__":
