@@ -216,23 +216,51 @@ def mask_text(text: str) -> str:
     pattern, base64_pattern = _current_patterns()
     if pattern is None:
         return text
+    return _sub(text, pattern, base64_pattern)
+
+
+def mask(value: Any) -> Any:
+    """Mask secrets in any JSON-like value (str, bytes, list, tuple, dict, nested).
+
+    Containers come back as new dicts and lists (tuples become lists) whether or not a
+    secret is registered. The patterns are looked up once per call, not once per string:
+    a 250-host report holds ~500k strings, and the lock per string cost seconds after a
+    run's last result (issue 17)."""
+    pattern, base64_pattern = _current_patterns()
+    if pattern is None:
+        return _copy(value)
+    return _mask(value, pattern, base64_pattern)
+
+
+def _mask(value: Any, pattern: re.Pattern[str], base64_pattern: re.Pattern[str] | None) -> Any:
+    if isinstance(value, str):
+        return _sub(value, pattern, base64_pattern)
+    if isinstance(value, dict):
+        return {_mask(k, pattern, base64_pattern): _mask(v, pattern, base64_pattern)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mask(v, pattern, base64_pattern) for v in value]
+    if isinstance(value, bytes):
+        return _sub(value.decode("utf-8", "surrogateescape"), pattern, base64_pattern).encode(
+            "utf-8", "surrogateescape")
+    return value
+
+
+def _sub(text: str, pattern: re.Pattern[str], base64_pattern: re.Pattern[str] | None) -> str:
+    if not text:
+        return text
     text = pattern.sub(MASK, text)
     if base64_pattern is not None:
         text = _BASE64_RUN.sub(lambda run: base64_pattern.sub(MASK, run.group()), text)
     return text
 
 
-def mask(value: Any) -> Any:
-    """Mask secrets in any JSON-like value (str, bytes, list, tuple, dict, nested)."""
-    if isinstance(value, str):
-        return mask_text(value)
+def _copy(value: Any) -> Any:
+    """What `mask` returns when no secret is registered: the same shape, new containers."""
     if isinstance(value, dict):
-        return {mask(k): mask(v) for k, v in value.items()}
+        return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [mask(v) for v in value]
-    if isinstance(value, bytes):
-        return mask_text(value.decode("utf-8", "surrogateescape")).encode(
-            "utf-8", "surrogateescape")
+        return [_copy(v) for v in value]
     return value
 
 
