@@ -159,7 +159,10 @@ class Agent(object):
                 self.code[key] = self.load_spec(name, spec)
         ran = 0
         stopped = False
+        failing = None  # the task (of several loop items) that has failed
         for item in message.get("tasks", []):
+            if failing is not None and item.get("task") != failing:
+                break  # as in Ansible: a loop's items all run, then its failure stops
             started = time.time()
             result = self.run_task(item)
             ran += 1
@@ -167,7 +170,9 @@ class Agent(object):
                        "duration_s": round(time.time() - started, 6)})
             if result.get("failed") and not item.get("ignore_errors"):
                 stopped = True
-                break
+                if item.get("task") is None:
+                    break
+                failing = item.get("task")
         self.send({"op": "done", "ran": ran, "stopped": stopped})
 
     def run_task(self, item):

@@ -75,7 +75,7 @@ DISCOVER_PYTHON = (
 
 # A batch item as the executor builds it (docs/ARCHITECTURE.md, "Agent sessions").
 ITEM_KEYS = ("id", "module", "args", "check_mode", "diff", "environment", "ignore_errors",
-             "no_log")
+             "no_log", "task")
 
 
 class AgentError(PyengineError):

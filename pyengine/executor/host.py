@@ -215,13 +215,14 @@ class HostWorker:
         items: list[dict[str, Any]] = []
         key = next((p.session_key for p in batch if p.kind == MODULE), None)
         n = 0
-        for planned in batch:
+        for index, planned in enumerate(batch):
             if planned.kind != MODULE:
                 continue
             for slot in planned.slots:
                 for item in slot.agent_items:
                     n += 1
                     item["id"] = f"t{planned.cursor.pc}.{n}"
+                    item["task"] = index  # a failure stops the batch after this task's items
                     items.append(item)
         if not items or key is None:
             return {}

@@ -748,3 +748,19 @@ def test_an_include_cycle_is_named_as_such(tmp_path: Path) -> None:
     msg = run.hosts["h1"].tasks[-1].msg
     assert "nested more than 128 levels deep (an include cycle?)" in msg
     assert "again.yml" in msg and "invalid YAML" not in msg
+
+
+def test_a_failing_loop_item_lets_the_other_items_run_then_fails_the_task(
+        tmp_path: Path) -> None:
+    """As in Ansible: every item of a loop runs, then the task fails and the next task
+    (in the same batch) does not run."""
+    run = run_yaml(tmp_path, """
+        - hosts: all
+          tasks:
+            - copy: {dest: "TMP/{{ item }}.txt", content: "x"}
+              loop: [a, "no/such/folder/b", c]
+            - copy: {dest: "TMP/after.txt", content: "x"}
+        """, hosts=["h1"])
+    assert run.exit_code == 2
+    assert (tmp_path / "a.txt").exists() and (tmp_path / "c.txt").exists()
+    assert not (tmp_path / "after.txt").exists()
