@@ -90,6 +90,21 @@ def plan_file(text, name, state, value):
     return "".join(out)
 
 
+def file_settings(text):
+    """(key, value, optional) of each setting line of a sysctl file; a key written with a
+    leading '-' is optional (sysctl.d(5): its errors are ignored)."""
+    out = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;" or "=" not in stripped:
+            continue
+        key, _, val = stripped.partition("=")
+        key = key.strip()
+        optional = key.startswith("-")
+        out.append((key.lstrip("-").strip(), normalize(val), optional))
+    return out
+
+
 def read_live(root, name):
     try:
         with open(key_path(root, name)) as handle:
@@ -176,6 +191,27 @@ def main(m):
         result.pop("changed")
         m.fail(text + saved, changed=written, **result)
 
+    def reload_file():
+        """Ansible's reload is `sysctl -p FILE`: every key of the file is applied, so a
+        key of another task that the kernel refuses fails this one too (a missing key
+        only warns with ignoreerrors, or when the file marks it with a leading '-')."""
+        refused_keys = []
+        for key, val, optional in file_settings(after):
+            if key == name or read_live(root, key) == val:
+                continue
+            refused = write_live(root, key, val)
+            if refused is None:
+                continue
+            missing, reason = refused
+            if missing and (p["ignoreerrors"] or optional):
+                m.warn("reloading %s: %s" % (path, reason))
+                continue
+            refused_keys.append("%s: %s" % (key, reason))
+        if refused_keys:
+            result.pop("changed", None)
+            m.fail("Failed to reload sysctl: %s (the file %s was updated)"
+                   % ("; ".join(refused_keys), path), changed=True, **result)
+
     # Like Ansible: sysctl_set writes the kernel before the file, reload after it.
     if live_differs and p["sysctl_set"]:
         apply_live()
@@ -186,6 +222,8 @@ def main(m):
             result["backup_file"] = out["backup_file"]
     if live_differs and not p["sysctl_set"]:
         apply_live()
+    if file_changed and p["reload"]:
+        reload_file()
     if want_live and not live_differs:
         result["live_applied"] = True
     result["msg"] = "; ".join(msgs) or "%s already %s" % (name, _said(state, value))
