@@ -528,12 +528,15 @@ def validate_args(
 
 
 def normalize_args(module: str, args: Mapping[str, Any], project_dirs: Iterable[Path | str] = (),
-                   origin: Origin | None = None) -> dict[str, Any]:
+                   origin: Origin | None = None, spec: ModuleSpec | None = None
+                   ) -> dict[str, Any]:
     """Validate rendered args of `module` and return them normalised (raises PlaybookErrors).
 
-    The executor calls this after rendering a task, right before sending it.
+    The executor calls this after rendering a task, right before sending it, with the
+    `spec` it already found (a lookup stats every module folder: per task and host that
+    was ~640 stat calls a host, issue 17).
     """
-    spec = find_module(module, project_dirs)
+    spec = spec or find_module(module, project_dirs)
     if spec is None:
         where = origin
         raise PlaybookError(f"unknown module '{module}'", where.file if where else None,

@@ -18,6 +18,7 @@ target module does (a literal, read by `pyengine.modspec` without importing), a
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from collections.abc import Mapping
@@ -99,8 +100,13 @@ class ActionFailed(Exception):
         self.data = data
 
 
+@functools.cache
 def load_action(name: str) -> ModuleType | None:
-    """The action module for `name`, or None when `name` is a target module."""
+    """The action module for `name`, or None when `name` is a target module.
+
+    Cached: every task of every host asks, and `find_spec` takes the interpreter's global
+    import lock; with 100 host threads that lock was most of the controller's wait
+    (issue 17, threads profiled). The package's files do not change during a run."""
     if name.startswith("_") or name == "base":
         return None
     modname = f"pyengine.actions.{name}"

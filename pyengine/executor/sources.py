@@ -48,6 +48,8 @@ class InventorySources:
         self.vault = vault
         self._sources: dict[str, str] = {}
         self._codes: dict[str, ModuleCode] = {}
+        # Module specs found during this run, by name (cleared when a folder is added).
+        self._specs: dict[str, modspec.ModuleSpec | None] = {}
         self._project_dirs: list[Path] = []
         self._lock = threading.Lock()
         # (host, play id, task id) -> (task, vars); the task is kept so its id stays unique.
@@ -56,6 +58,8 @@ class InventorySources:
     def set_playbook_dir(self, path: Path) -> None:
         if path not in self._project_dirs:
             self._project_dirs.append(path)
+            with self._lock:
+                self._specs.clear()  # a module there may shadow one found before
 
     # -- hosts -----------------------------------------------------------------------
     def play_hosts(self, play: Play) -> list[str]:
@@ -138,9 +142,21 @@ class InventorySources:
             self._sources[key] = source
         return source
 
-    def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]:
-        out = modspec.normalize_args(module, args, self._project_dirs, task.origin)
+    def _spec(self, module: str) -> modspec.ModuleSpec | None:
+        """`modspec.find_module`, once per module name and run (every task of every host
+        asks; each lookup probes every module folder)."""
+        with self._lock:
+            if module in self._specs:
+                return self._specs[module]
         spec = modspec.find_module(module, self._project_dirs)
+        if spec is not None:
+            with self._lock:
+                self._specs[module] = spec
+        return spec
+
+    def normalize(self, module: str, args: dict[str, Any], task: Task) -> dict[str, Any]:
+        spec = self._spec(module)
+        out = modspec.normalize_args(module, args, self._project_dirs, task.origin, spec=spec)
         if spec is not None:
             # File contents (copy/template `content`) are shown in diffs, as Ansible does;
             # a secret inside them comes from a vault variable, which is masked already.
