@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -255,6 +256,7 @@ def main() -> int:
                       "no added delay", every, inv, args.names)
     finally:
         run_bench.sh(PYENGINE + ["lab", "down", "--name", LAB], check=False)
+        shutil.rmtree(work, ignore_errors=True)
     results["machine"]["load_at_end"] = os.getloadavg()
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     print_table(results["cases"])
