@@ -364,12 +364,12 @@ def _templated(value: Any) -> bool:
     return False
 
 
-class _TypeProblem(Exception):
+class TypeProblem(Exception):
     pass
 
 
 def convert(value: Any, typ: str, elements: str | None = None) -> Any:
-    """Convert `value` to the argument type (raises _TypeProblem with what was expected)."""
+    """Convert `value` to the argument type (raises TypeProblem with what was expected)."""
     if value is None or typ == "raw":
         return value
     if typ in ("str", "path"):
@@ -378,25 +378,25 @@ def convert(value: Any, typ: str, elements: str | None = None) -> Any:
         return str(value)
     if typ == "int":
         if isinstance(value, bool):
-            raise _TypeProblem(f"expected an integer, got {value!r}")
+            raise TypeProblem(f"expected an integer, got {value!r}")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
             return int(value)
-        raise _TypeProblem(f"expected an integer, got {value!r}")
+        raise TypeProblem(f"expected an integer, got {value!r}")
     if typ == "float":
         if isinstance(value, bool):
-            raise _TypeProblem(f"expected a number, got {value!r}")
+            raise TypeProblem(f"expected a number, got {value!r}")
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise _TypeProblem(f"expected a number, got {value!r}") from None
+            raise TypeProblem(f"expected a number, got {value!r}") from None
     if typ == "bool":
         word = boolean_word(value)
         if word is None:
-            raise _TypeProblem(f"expected a boolean (yes/no/true/false), got {value!r}")
+            raise TypeProblem(f"expected a boolean (yes/no/true/false), got {value!r}")
         return word
     if typ == "list":
         if isinstance(value, str):
@@ -404,7 +404,7 @@ def convert(value: Any, typ: str, elements: str | None = None) -> Any:
         elif isinstance(value, (list, tuple)):
             items = list(value)
         elif isinstance(value, dict):
-            raise _TypeProblem("expected a list, got a dict")
+            raise TypeProblem("expected a list, got a dict")
         else:
             items = [value]
         if elements and elements != "raw":
@@ -419,13 +419,13 @@ def convert(value: Any, typ: str, elements: str | None = None) -> Any:
                 try:
                     loaded = json.loads(text)
                 except ValueError:
-                    raise _TypeProblem(f"expected a dict, got {value!r}") from None
+                    raise TypeProblem(f"expected a dict, got {value!r}") from None
                 if isinstance(loaded, dict):
                     return loaded
             pairs = [p for p in re.split(r"[,\s]+", text) if p]
             if pairs and all("=" in p for p in pairs):
                 return dict(p.split("=", 1) for p in pairs)
-        raise _TypeProblem(f"expected a dict, got {value!r}")
+        raise TypeProblem(f"expected a dict, got {value!r}")
     return value
 
 
@@ -479,7 +479,7 @@ def validate_args(
             continue
         try:
             value = convert(value, opt.get("type", "str"), opt.get("elements"))
-        except _TypeProblem as problem:
+        except TypeProblem as problem:
             err(f"argument '{key}' of module '{module}': {problem}", key)
             continue
         choices = opt.get("choices")

@@ -12,12 +12,11 @@ refused), and role parameters that the spec does not name are refused.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from pyengine.actions.base import ActionContext, ActionFailed
-from pyengine.booleans import boolean_word
+from pyengine.modspec import TYPES, TypeProblem, convert
 
 ARGS = {
     "argument_spec": {"type": "dict", "required": True,
@@ -37,61 +36,16 @@ class _Bad(Exception):
 
 
 def _to_type(value: Any, wanted: str) -> Any:
-    """Ansible's conversion for `wanted`, or _Bad."""
-    if wanted in ("str", "path"):
-        if value is None:
-            return ""
-        return value if isinstance(value, str) else str(value)
-    if wanted == "int":
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise _Bad(f"cannot be converted to an int: {value!r}")
-    if wanted == "float":
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise _Bad(f"cannot be converted to a float: {value!r}")
-    if wanted == "bool":
-        word = boolean_word(value) if isinstance(value, (str, int, float, bool)) else None
-        if word is None:
-            raise _Bad(f"cannot be converted to a bool: {value!r}")
-        return word
-    if wanted == "list":
-        if isinstance(value, list):
-            return value
-        if isinstance(value, str):
-            return value.split(",")
-        if isinstance(value, (int, float)):
-            return [str(value)]
-        raise _Bad(f"cannot be converted to a list: {value!r}")
-    if wanted == "dict":
-        if isinstance(value, Mapping):
-            return dict(value)
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("{"):
-                try:
-                    loaded = json.loads(text)
-                except ValueError:
-                    raise _Bad(f"cannot be converted to a dict: {value!r}") from None
-                if isinstance(loaded, dict):
-                    return loaded
-            pairs = [p for p in text.replace(",", " ").split() if p]
-            if pairs and all("=" in p for p in pairs):
-                return dict(p.split("=", 1) for p in pairs)
-        raise _Bad(f"cannot be converted to a dict: {value!r}")
-    return value  # raw, and types pyengine does not check (bits, bytes, json, jsonarg)
+    """Ansible's conversion for `wanted` (the module argument rules, pyengine.modspec), or
+    _Bad; types pyengine does not check (bits, bytes, json, jsonarg) pass as they are."""
+    if wanted not in TYPES:
+        return value
+    if wanted in ("str", "path") and value is None:
+        return ""
+    try:
+        return convert(value, wanted)
+    except TypeProblem as err:
+        raise _Bad(str(err)) from None
 
 
 def validate(spec: Mapping[str, Any], values: Mapping[str, Any], where: str = "",
