@@ -114,6 +114,24 @@ def _assert_clean_targets(lab: Any, workdir: str, sha: str) -> None:
             assert not got or got[0] == sha, f"{name}: partial {big}"
 
 
+def _fault_mid_run(lab: Any, book: Path, report: Path, victim: Any, workdir: str,
+                   fault: Any) -> tuple[subprocess.Popen[str], str, str, dict[str, Any]]:
+    """Start the busy run, inject `fault` once the victim's first batch has begun, and
+    return the finished process, its output and its JSON report."""
+    proc = _start(lab, book, report)
+    try:
+        deadline = time.monotonic() + 60
+        while victim.exec(["test", "-d", workdir], check=False).returncode != 0:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        fault()
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc, out, err, json.loads(report.read_text())
+
+
 def _assert_converges(lab: Any, book: Path, tmp_path: Path) -> None:
     rc, data, out = _run(lab, book, tmp_path)
     assert rc == 0, out
@@ -172,22 +190,14 @@ def test_connection_dropped_mid_copy(lab: Any, tmp_path: Path, workdir: str,
     finish, h2 holds no partial file, and the next run converges."""
     source, sha = payload
     book = _busy_playbook(tmp_path, workdir, source)
-    report = tmp_path / "dropped.json"
     rows = _history_rows()
     victim = lab.host("h2")
-    proc = _start(lab, book, report)
-    try:
-        deadline = time.monotonic() + 60
-        while victim.exec(["test", "-d", workdir], check=False).returncode != 0:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
-        # The session's sshd process carries our connection; the listener stays.
+
+    def drop() -> None:  # the session's sshd process carries our connection; the listener stays
         victim.exec(["pkill", "-KILL", "-f", "sshd: root@"], check=False)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    data = json.loads(report.read_text())
+
+    proc, out, err, data = _fault_mid_run(lab, book, tmp_path / "dropped.json", victim,
+                                          workdir, drop)
     assert proc.returncode == 4, out + err
     assert data["hosts"]["h2"]["unreachable"] is True
     assert all(data["hosts"][h]["unreachable"] is False for h in ("h1", "h3"))
@@ -201,24 +211,19 @@ def test_host_killed_mid_batch(lab: Any, tmp_path: Path, workdir: str,
     """h3 dies (its PID 1 killed) mid-batch: it is unreachable, the others finish."""
     source, sha = payload
     book = _busy_playbook(tmp_path, workdir, source)
-    report = tmp_path / "killed.json"
     rows = _history_rows()
     victim = lab.host("h3")
-    proc = _start(lab, book, report)
-    try:
-        deadline = time.monotonic() + 60
-        while victim.exec(["test", "-d", workdir], check=False).returncode != 0:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
+
+    def kill() -> None:  # the lab host's systemd: the whole host goes
         pid = victim.pid
         assert pid is not None
-        os.kill(pid, signal.SIGKILL)  # the lab host's systemd: the whole host goes
-        out, err = proc.communicate(timeout=180)
+        os.kill(pid, signal.SIGKILL)
+
+    try:
+        proc, out, err, data = _fault_mid_run(lab, book, tmp_path / "killed.json", victim,
+                                              workdir, kill)
     finally:
-        if proc.poll() is None:
-            proc.kill()
         lab.reset_host("h3")  # back to pristine and booted for the tests after this one
-    data = json.loads(report.read_text())
     assert proc.returncode == 4, out + err
     assert data["hosts"]["h3"]["unreachable"] is True
     for name in ("h1", "h2"):
