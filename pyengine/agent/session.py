@@ -29,6 +29,7 @@ Start-up (one exec channel for the whole run, nothing written to the target's di
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import secrets
@@ -92,9 +93,11 @@ def _read_lib(name: str) -> str:
     return (AGENT_DIR / f"{name}.py").read_text(encoding="utf-8")
 
 
+@functools.cache
 def _packed_lib(name: str) -> dict[str, str]:
     """A lib as the agent loads it: zlib-compressed, base64 (a third of the bytes; the
-    start-up write then also stays below a local pipe's 64 KiB buffer)."""
+    start-up write then also stays below a local pipe's 64 KiB buffer). Packed once per
+    process: every host gets the same bytes."""
     raw = _read_lib(name).encode("utf-8")
     return {"zlib": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
 
@@ -351,7 +354,7 @@ class PythonAgentSession:
         tasks: list[dict[str, Any]] = []
         modules: dict[str, dict[str, str]] = {}
         files: dict[str, str] = {}
-        libs: dict[str, str] = {}
+        libs: dict[str, dict[str, str]] = {}
         for item in items:
             name = item["module"]
             sha, spec, packed = self._source(name)
