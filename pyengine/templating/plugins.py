@@ -24,6 +24,9 @@ CURRENT_PLAYBOOK_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextV
     "pyengine_playbook_dir", default=None)
 
 _LOCK = threading.Lock()
+# ansible-core's plugin loader imports on first use and is not thread-safe: two hosts'
+# threads loading one plugin at once can see a half-imported module.
+_GET_LOCK = threading.Lock()
 _READY: list[Path] = []
 
 
@@ -81,7 +84,8 @@ def jinja_plugin(kind: str, name: str) -> Callable[..., Any]:
 
     loader = filter_loader if kind == "filter" else test_loader
     try:
-        plugin = loader.get(name)
+        with _GET_LOCK:
+            plugin = loader.get(name)
     except Exception as err:  # noqa: BLE001 - a broken plugin is the user's, say which
         raise PluginMissing(f"{kind} '{name}' could not be loaded: {err}") from None
     function = getattr(plugin, "j2_function", None) if plugin is not None else None
@@ -105,8 +109,9 @@ def run_lookup(name: str, terms: list[Any], variables: dict[str, Any], basedir: 
     loader = DataLoader()
     loader.set_basedir(str(basedir))
     try:
-        plugin = lookup_loader.get(name, loader=loader,
-                                   templar=AnsibleTemplar(loader=loader, variables=variables))
+        with _GET_LOCK:
+            plugin = lookup_loader.get(name, loader=loader, templar=AnsibleTemplar(
+                loader=loader, variables=variables))
     except Exception as err:  # noqa: BLE001
         raise TemplateError(f"lookup '{name}' could not be loaded: {err}") from None
     if plugin is None:
