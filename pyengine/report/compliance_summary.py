@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pyengine.report.compliance_waivers import control_number, run_date
-from pyengine.report.extra import _natural, control_rows
+from pyengine.report.extra import _natural, control_ids, control_rows
 
 PER_HOST_UP_TO = 10  # more hosts than this: one line per client instead of per host
 MAX_LINES = 40
@@ -94,7 +94,18 @@ def fleet_compliance(report: Mapping[str, Any]) -> FleetCompliance:
                 entry.failing.append(name)
     failing = sorted((c for c in controls.values() if c.failing),
                      key=lambda c: (-len(c.failing), _natural(c.id)))
-    return FleetCompliance(check_mode, hosts, failing, unreachable, waivers, on)
+    # An audit is a run whose controls ran in check mode: `--check`, or a play's own
+    # `check_mode:` (the nightly audits the baseline inside a real run).
+    audit = check_mode or _controls_all_checked(report)
+    return FleetCompliance(audit, hosts, failing, unreachable, waivers, on)
+
+
+def _controls_all_checked(report: Mapping[str, Any]) -> bool:
+    modes = [bool(task.get("check_mode"))
+             for host in (report.get("hosts") or {}).values()
+             for task in host.get("tasks") or []
+             if control_ids(list(task.get("tags") or []))]
+    return bool(modes) and all(modes)
 
 
 def print_summary(report: Mapping[str, Any], console: Console | None = None,

@@ -184,3 +184,16 @@ def test_full_report_keeps_waivers_in_extra_and_judges_them(tmp_path: Path) -> N
         full.output
     missing = runner.invoke(cli, ["compliance", str(path), "--host", "nope"])
     assert "no host nope in this report" in str(missing.exception)
+
+
+def test_a_baseline_audited_by_its_play_inside_a_real_run_is_an_audit() -> None:
+    """The nightly is a real run whose baseline play has `check_mode:` on: its summary
+    says audit ("would change"), not enforcing."""
+    from pyengine.report.compliance_summary import fleet_compliance
+
+    task = {"name": "1.1 x", "tags": ["cis_1.1"], "status": "changed", "changed": True,
+            "check_mode": True}
+    report = {"check_mode": False, "hosts": {"h1": {"tasks": [task], "extra": {}}}}
+    assert fleet_compliance(report).check_mode is True
+    report["hosts"]["h1"]["tasks"] = [dict(task, check_mode=False)]
+    assert fleet_compliance(report).check_mode is False
