@@ -101,11 +101,13 @@ def fleet_compliance(report: Mapping[str, Any]) -> FleetCompliance:
 
 
 def _controls_all_checked(report: Mapping[str, Any]) -> bool:
-    modes = [bool(task.get("check_mode"))
-             for host in (report.get("hosts") or {}).values()
+    """Controls ran in check mode and none changed a host for real (read-only probes,
+    which run outside check mode to see the state, change nothing)."""
+    tasks = [task for host in (report.get("hosts") or {}).values()
              for task in host.get("tasks") or []
              if control_ids(list(task.get("tags") or []))]
-    return bool(modes) and all(modes)
+    return any(t.get("check_mode") for t in tasks) and not any(
+        t.get("changed") and not t.get("check_mode") for t in tasks)
 
 
 def print_summary(report: Mapping[str, Any], console: Console | None = None,

@@ -195,5 +195,9 @@ def test_a_baseline_audited_by_its_play_inside_a_real_run_is_an_audit() -> None:
             "check_mode": True}
     report = {"check_mode": False, "hosts": {"h1": {"tasks": [task], "extra": {}}}}
     assert fleet_compliance(report).check_mode is True
+    probe = {"name": "1.2 probe", "tags": ["cis_1.2"], "status": "ok", "changed": False,
+             "check_mode": False}
+    report["hosts"]["h1"]["tasks"].append(probe)  # a read-only probe outside check mode
+    assert fleet_compliance(report).check_mode is True
     report["hosts"]["h1"]["tasks"] = [dict(task, check_mode=False)]
     assert fleet_compliance(report).check_mode is False
