@@ -31,6 +31,21 @@ def _history_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> I
         os.environ["PYENGINE_HISTORY_DB"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _ansible_state_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """ansible-core (the differential tests, ansible-playbook on lab hosts, collection
+    plugins loaded by runs) keeps its temp files and SSH control sockets under
+    $ANSIBLE_HOME, by default ~/.ansible: tests keep it in a temp folder."""
+    path = tmp_path_factory.mktemp("ansible-home")
+    old = os.environ.get("ANSIBLE_HOME")
+    os.environ["ANSIBLE_HOME"] = str(path)
+    yield
+    if old is None:
+        os.environ.pop("ANSIBLE_HOME", None)
+    else:
+        os.environ["ANSIBLE_HOME"] = old
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

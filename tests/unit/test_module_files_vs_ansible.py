@@ -82,7 +82,9 @@ def _run_both(case_path: Path, tmp_path: Path) -> tuple[dict[str, Any], dict[str
     ours = run_module((MODULES_DIR / f"{module}.py").read_text(),
                       normalize_args(module, ours_case.get("args") or {}), name=module)
     args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": theirs_case.get("args") or {}}))
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(
+        theirs_case.get("args") or {}, _ansible_tmpdir=str(tmp_path),
+        _ansible_remote_tmp=str(tmp_path))}))
     proc = subprocess.run([sys.executable, "-m", f"ansible.modules.{module}", str(args_file)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     lines = proc.stdout.strip().splitlines()
