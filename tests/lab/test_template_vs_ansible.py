@@ -152,7 +152,9 @@ def test_same_files_as_ansible_playbook(lab: Any, two_hosts: Any, tmp_path: Path
     theirs, ours = two_hosts
     env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_LOCAL_TEMP": str(tmp_path / ".ansible-tmp"),
-           "ANSIBLE_HOME": str(tmp_path / ".ansible-home")}
+           "ANSIBLE_HOME": str(tmp_path / ".ansible-home"),
+           # ssh's ControlPath folder is ~/.ansible/cp whatever ANSIBLE_HOME says
+           "ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / ".ansible-cp")}
     ansible = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", str(lab.inventory_path), "-l", theirs.name,
          str(tmp_path / "site.yml")], capture_output=True, text=True, cwd=tmp_path, env=env,
