@@ -31,7 +31,7 @@ HOSTS = ("h1", "h2", "h3")
 SEEDS = range(20)
 AGENT_MARK = "pyengine/agent/agent.py"  # in the agent's command line (the bootstrap)
 TEMP_MARKS = ("*.pyengine-tmp", "pyengine-mod-*")
-BIG_SIZE = 3 * 1024 * 1024
+BIG_SIZE = 1536 * 1024  # above the streaming threshold, several chunks
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_signal_at_a_random_point(lab: Any, tmp_path: Path, workdir: str,
     # The point is measured from the run's first line ("pyengine run ... on 3 host(s)"):
     # on a busy machine loading alone can take a second, and a stop before the run
     # starts has no run to record.
-    delay = random.Random(seed * 2 + (sig == signal.SIGTERM)).uniform(0.0, 3.0)
+    delay = random.Random(seed * 2 + (sig == signal.SIGTERM)).uniform(0.0, 2.5)
     report = tmp_path / "interrupted.json"
     rows = _history_rows()
     proc = _start(lab, book, report)
@@ -180,7 +180,7 @@ def test_signal_at_a_random_point(lab: Any, tmp_path: Path, workdir: str,
         assert data["interrupted"] is True and data["exit_code"] == 130
     assert _history_rows() == rows + 1
     _assert_clean_targets(lab, workdir, sha)
-    if seed % 5 == 4:
+    if seed % 10 == 9:  # every point ends clean; convergence is the same check each time
         _assert_converges(lab, book, tmp_path)
 
 
