@@ -16,11 +16,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -38,26 +35,6 @@ PORT = 18765
 # The lab's clock is the machine's and no time service runs there: the time check is
 # covered by recorded outputs (tests/unit/test_health_module.py), not here.
 EXTRA = json.dumps({"health_skip": ["time"]})
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict]]]:
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/alert", received
-    server.shutdown()
-    server.server_close()
 
 
 def _pyengine(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -16,11 +16,8 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,26 +31,6 @@ pytestmark = pytest.mark.lab
 
 FIVE = ["h1", "h2", "h3", "h4", "h5"]
 EMPTY_APT = ["Dir::Etc::sourcelist=/dev/null", "Dir::Etc::sourceparts=/nonexistent"]
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict]]]:
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/alert", received
-    server.shutdown()
-    server.server_close()
 
 
 def _pyengine(cwd: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
