@@ -16,14 +16,12 @@ ruleset, not by a refused connection.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_baseline_linux import run  # one runner for the baseline's lab tests
 
 pytestmark = pytest.mark.lab
 
@@ -40,16 +38,6 @@ WHO = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
        "    - assert:\n        that: root.stdout == 'root'\n")
 LEVEL2 = {"baseline_level": 2, "baseline_firewall_ssh_sources": ["10.9.9.0/24", "fd00:9::/64"],
           "baseline_ssh_login_check_users": ["labuser"]}
-
-
-def run(lab: Any, tmp: Path, playbook: Path, *args: str, timeout: float = 900
-        ) -> tuple[int, dict[str, Any], str]:
-    report = tmp / f"report-{uuid.uuid4().hex[:6]}.json"
-    cmd = [sys.executable, "-m", "pyengine", "run", str(playbook), "-i",
-           str(lab.inventory_path), "--report-json", str(report), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    data = json.loads(report.read_text()) if report.exists() else {}
-    return proc.returncode, data, proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")

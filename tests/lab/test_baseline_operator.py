@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_baseline_linux import run  # one runner for the baseline's lab tests
 
 pytestmark = pytest.mark.lab
 
@@ -36,16 +36,6 @@ WHO = ("- hosts: all\n  gather_facts: false\n  tasks:\n"
        "    - command: id -un\n      become: true\n      register: root\n"
        "      changed_when: false\n"
        "    - assert:\n        that: root.stdout == 'root'\n")
-
-
-def run(lab: Any, tmp: Path, playbook: Path, *args: str, timeout: float = 600
-        ) -> tuple[int, dict[str, Any], str]:
-    report = tmp / f"report-{uuid.uuid4().hex[:6]}.json"
-    cmd = [sys.executable, "-m", "pyengine", "run", str(playbook), "-i",
-           str(lab.inventory_path), "--report-json", str(report), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    data = json.loads(report.read_text()) if report.exists() else {}
-    return proc.returncode, data, proc.stdout + proc.stderr
 
 
 def operator_vars(tmp: Path, key: str, **more: Any) -> list[str]:
