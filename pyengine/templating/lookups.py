@@ -5,8 +5,8 @@ collection (`community.general.flattened`), called as `lookup()`/`query()`/`q()`
 `lookup(...)` returns one value (a single result as itself, several strings joined with
 commas), `query`/`q` a list, as in Ansible. Relative file names are searched like
 Ansible's: in each base folder of the task (its role, then the playbook folder), first
-under the lookup's subfolder (`files/`, `templates/`, `vars/`) and then directly. No
-`pipe`/`lines`: templates never run commands on the controller.
+under the lookup's subfolder (`files/`, `templates/`, `vars/`) and then directly.
+`pipe`, `lines` and `url` live in controller_lookups.py.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from pyengine.errors import TemplateError
+from pyengine.templating.controller_lookups import CONTROLLER_LOOKUPS
 from pyengine.templating.filters import to_bool
 
 
@@ -590,6 +591,7 @@ LOOKUPS: dict[str, Callable[..., list[Any]]] = {
     "indexed_items": _indexed_items, "sequence": _sequence, "random_choice": _random_choice,
     "first_found": _first_found, "fileglob": _fileglob, "password": _password,
     "ini": _ini, "csvfile": _csvfile,
+    **CONTROLLER_LOOKUPS,
 }
 
 

@@ -182,8 +182,8 @@ def test_lookups(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert t.render("{{ lookup('env', 'PYENGINE_TEST_VAR') }}") == "from-env"
     assert t.render("{{ lookup('file', 'key.pub') }}") == "ssh-ed25519 AAAA test"
     assert t.render("{{ query('vars', 'x') }}") == [1]
-    with pytest.raises(TemplateError, match="unknown lookup 'pipe'"):
-        t.render("{{ lookup('pipe', 'id') }}")
+    with pytest.raises(TemplateError, match="unknown lookup 'pipes'.*did you mean 'pipe'"):
+        t.render("{{ lookup('pipes', 'id') }}")
 
 
 def test_version_comparison_is_numeric() -> None:
