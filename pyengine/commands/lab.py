@@ -36,11 +36,14 @@ def lab() -> None:
 @click.option("-n", "count", type=int, default=3, show_default=True, help="Number of hosts.")
 @click.option("--delay-ms", type=int, default=0, show_default=True,
               help="Added latency per direction on SSH traffic (a WAN round trip adds 2x).")
-def up(name: str, octet: int, count: int, delay_ms: int) -> None:
+@click.option("--light", is_flag=True,
+              help="Light hosts: sshd as the only process, no systemd (no systemctl); "
+                   "no inotify instance each, so up to 254 hosts for scale tests.")
+def up(name: str, octet: int, count: int, delay_ms: int, light: bool) -> None:
     """Bring the lab up (a second call only checks it)."""
     started = time.monotonic()
     the_lab = Lab(name, octet)
-    the_lab.up(count, delay_ms, log=_say)
+    the_lab.up(count, delay_ms, log=_say, light=light)
     _say(f"ready in {time.monotonic() - started:.1f} s; inventory: {the_lab.inventory_path}")
 
 
@@ -60,7 +63,7 @@ def status(name: str, octet: int) -> None:
         state = "broken: its daemon is gone (`lab up` or `lab down` repairs it)"
     else:
         state = "down"
-    click.echo(f"lab {name}: {state} (127.0.{st.octet}.x, delay {st.delay_ms} ms, "
+    click.echo(f"lab {name}: {state} ({st.kind}, 127.0.{st.octet}.x, delay {st.delay_ms} ms, "
                f"daemon pid {st.daemon_pid or '-'})")
     for host in st.hosts:
         click.echo(f"  {host.name:<5} {host.address}:{host.port:<3} {host.state:<8} "

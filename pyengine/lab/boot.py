@@ -5,8 +5,10 @@ the host's own cgroup, joins the host's long-lived network namespace, then unsha
 mount, UTS, PID, IPC, cgroup and time namespaces and drops the capabilities that act on
 the whole machine. Inside, BOOT_SCRIPT (machine binaries, before the pivot) mounts the
 overlay root, a read-only /proc/sys and /sys, a minimal private /dev, pivots into the
-overlay and execs systemd as PID 1. Every mount lives in the host's mount namespace
-and disappears with it: the machine's mount table never changes.
+overlay and execs the host's init as PID 1: systemd for a full host, or for a light
+host (`lab up --light`, for scale) a shell that starts sshd and reaps orphans, so the host
+holds no inotify instance and costs two small processes. Every mount lives in the host's
+mount namespace and disappears with it: the machine's mount table never changes.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from pathlib import Path
 from pyengine.lab.config import cap_drop_arg
 
 BOOT_SCRIPT = r"""#!/bin/sh
-# pyengine lab host boot (PID 1 of a fresh PID namespace). Args: LOWER UPPER WORK ROOT HOST
+# pyengine lab host boot (PID 1 of a fresh PID namespace).
+# Args: LOWER UPPER WORK ROOT HOST [KIND: systemd (default) or light]
 set -eu
-LOWER=$1 UPPER=$2 WORK=$3 R=$4 HOST=$5
+LOWER=$1 UPPER=$2 WORK=$3 R=$4 HOST=$5 KIND=${6:-systemd}
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$UPPER,workdir=$WORK" "$R"
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
@@ -64,6 +67,15 @@ hostname "$HOST"
 cd "$R"
 mkdir -p .pyengine-oldroot
 pivot_root . .pyengine-oldroot
+if [ "$KIND" = light ]; then
+    # No systemd: PID 1 stays a shell that runs sshd (foreground, log on the console) and,
+    # while it waits, reaps every orphan the kernel hands to it. When sshd ends, the shell
+    # ends and so does the host; the lab daemon boots it again.
+    exec /usr/bin/env -i container=pyengine-lab TERM=linux \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c \
+        'umount -l /.pyengine-oldroot && rmdir /.pyengine-oldroot && mkdir -m 755 /run/sshd &&
+         { /usr/sbin/sshd -D -e </dev/null & } && wait'
+fi
 exec /usr/bin/env -i container=pyengine-lab TERM=linux /bin/sh -c \
     'umount -l /.pyengine-oldroot && rmdir /.pyengine-oldroot && exec /lib/systemd/systemd --system'
 """
@@ -84,6 +96,7 @@ def boot_command(
     root: Path,
     host: str,
     machine_uptime: float,
+    kind: str = "systemd",
 ) -> list[str]:
     """argv for one boot. The first `sh` joins the cgroup by PID before anything else runs;
     every later program execs in place, so that PID is the one `unshare` keeps. A time
@@ -97,5 +110,5 @@ def boot_command(
         # Setting the time namespace's offsets needs CAP_SYS_TIME: drop it only afterwards,
         # in the host's PID 1 (the unshare parent stays outside, in the machine's PID space).
         "setpriv", "--bounding-set", cap_drop_arg(), "--",
-        "/bin/sh", str(script), str(lower), str(upper), str(work), str(root), host,
+        "/bin/sh", str(script), str(lower), str(upper), str(work), str(root), host, kind,
     ]

@@ -22,7 +22,11 @@ CGROUP_ROOT = Path("/sys/fs/cgroup/systemd/pyengine")
 
 DEFAULT_NAME = "default"
 DEFAULT_OCTET = 1
-MAX_HOSTS = 250
+# Hosts are 127.0.<octet>.1 .. .254 (.0 and .255 are kept out, as on a real /24).
+MAX_HOSTS = 254
+# systemd: systemd as PID 1, like a server. light: sshd as the only process in the same
+# isolated namespaces (no systemd, no inotify instance), for scale tests and benchmarks.
+HOST_KINDS = ("systemd", "light")
 SSH_PORT = 22
 # Inside each host, apt reaches the lab's caching proxy here (see aptproxy.py).
 APT_PROXY_PORT = 3142
@@ -70,9 +74,20 @@ def validate_octet(octet: int) -> int:
 
 
 def validate_count(count: int) -> int:
-    if not 1 <= count <= MAX_HOSTS:
-        raise LabError(f"invalid host count {count}: must be between 1 and {MAX_HOSTS}")
+    if count < 1:
+        raise LabError(f"invalid host count {count}: must be at least 1")
+    if count > MAX_HOSTS:
+        raise LabError(
+            f"invalid host count {count}: a lab's hosts are 127.0.<octet>.1-{MAX_HOSTS}, so at "
+            f"most {MAX_HOSTS} per lab (for more, bring up a second lab on another --octet)"
+        )
     return count
+
+
+def validate_kind(kind: str) -> str:
+    if kind not in HOST_KINDS:
+        raise LabError(f"invalid host kind {kind!r}: must be one of {', '.join(HOST_KINDS)}")
+    return kind
 
 
 def validate_delay(delay_ms: int) -> int:
@@ -105,6 +120,7 @@ class LabConfig:
     count: int
     delay_ms: int = 0
     image: str = ""
+    kind: str = "systemd"  # see HOST_KINDS; labs made before light hosts are systemd
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -118,6 +134,7 @@ class LabConfig:
             count=int(data["count"]),
             delay_ms=int(data.get("delay_ms", 0)),
             image=str(data.get("image", "")),
+            kind=validate_kind(str(data.get("kind", "systemd"))),
         )
 
     def host_names(self) -> list[str]:

@@ -2,8 +2,11 @@
 
 It holds each host's network namespace, supervises each host's boot, forwards
 127.0.<octet>.N:22 into the hosts, serves the apt proxy inside them and answers the
-CLI on a unix socket (status, reset, stop). Its PID and every host's PID 1 are
-recorded in the state directory, so `lab down` ends exactly what this lab started.
+CLI on a unix socket (status, reset, stop). All of it runs on one event loop: the
+daemon's threads do not grow with the number of hosts (a thread only while an apt
+request or a reset's wipe runs), and its descriptors grow by FDS_PER_HOST per host.
+Its PID and every host's PID 1 are recorded in the state directory, so `lab down` ends
+exactly what this lab started.
 
 Run as `python -m pyengine.lab.daemon NAME` by `Lab.up()`; not meant to be run by hand.
 """
@@ -14,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -33,37 +37,82 @@ from pyengine.lab.config import (
     host_address,
 )
 from pyengine.lab.forward import Forwarder
-from pyengine.lab.netns import NetnsThread
+from pyengine.lab.netns import HostNetwork
 from pyengine.lab.procs import write_pid_file
-from pyengine.lab.supervisor import HostSupervisor
+from pyengine.lab.supervisor import BOOT_CONCURRENCY, HostSupervisor
 
 log = logging.getLogger("pyengine.lab")
+# A namespace descriptor, the forwarder's and the apt proxy's listening sockets, a pidfd,
+# and two sockets for one open SSH connection.
+FDS_PER_HOST = 6
 
 
 def _inner_listener(port: int) -> socket.socket:
-    """Runs in a host's namespace thread: the apt proxy's socket at the host's 127.0.0.1."""
+    """Made inside a host's namespace: the apt proxy's socket at the host's 127.0.0.1."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(64)
+    sock.setblocking(False)
     return sock
+
+
+def _raise_fd_limit(count: int) -> None:
+    """Per host the daemon holds a namespace, two listening sockets and a pidfd, and two
+    sockets per open connection: lift its own soft limit to the hard one, or say why not."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = FDS_PER_HOST * count + 64
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise SystemExit(f"a lab of {count} hosts needs about {needed} open files; this "
+                         f"process may open {hard} (ulimit -Hn): use fewer hosts")
+
+
+class _ProxyPort:
+    """One host's apt proxy port, accepted from the event loop; a thread runs only while
+    a request is being served (apt is rare), so idle hosts cost the daemon no thread."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.server = AptProxy(sock).server
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        try:
+            conn, addr = self.sock.accept()
+        except OSError:  # BlockingIOError (another accept won) or a dropped client
+            return
+        conn.setblocking(True)
+        self.server.process_request(conn, addr)
+
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self.sock.fileno())
+        self.server.server_close()
 
 
 class LabDaemon:
     def __init__(self, paths: LabPaths, config: LabConfig) -> None:
         self.paths = paths
         self.config = config
-        self.netns: dict[str, NetnsThread] = {}
+        self.netns: dict[str, HostNetwork] = {}
         self.supervisors: dict[str, HostSupervisor] = {}
         self.forwarders: list[Forwarder] = []
-        self.proxies: dict[str, AptProxy] = {}
+        self.proxies: dict[str, _ProxyPort] = {}
         self.stop_event: asyncio.Event | None = None
 
     def prepare(self) -> list[tuple[Forwarder, socket.socket]]:
         """Namespaces, listening sockets and proxies; raises if an address is taken."""
+        _raise_fd_limit(self.config.count)
         listeners = []
+        boot_slots = asyncio.Semaphore(BOOT_CONCURRENCY)
         for index, host in enumerate(self.config.host_names(), start=1):
-            ns = NetnsThread(host)
+            ns = HostNetwork(host)
             ns_path = ns.start_namespace()
             self.netns[host] = ns
             fwd = Forwarder(host_address(self.config.octet, index), SSH_PORT, ns, SSH_PORT,
@@ -77,13 +126,14 @@ class LabDaemon:
                 ) from err
             self.forwarders.append(fwd)
             self.supervisors[host] = HostSupervisor(
-                self.paths, host, Path(self.config.image), self._network_for(host, ns_path)
+                self.paths, host, Path(self.config.image),
+                self._network_for(host, ns_path), self.config.kind, boot_slots,
             )
         return listeners
 
     def _network_for(self, host: str, first: str) -> Callable[[], str]:
-        """Before each boot: a fresh namespace (the first boot uses the one just made) with
-        the apt proxy listening inside it."""
+        """Before each boot (in the event loop): a fresh namespace (the first boot uses the
+        one just made) with the apt proxy listening inside it."""
         ns = self.netns[host]
         boots = 0
 
@@ -93,8 +143,8 @@ class LabDaemon:
             boots += 1
             old = self.proxies.pop(host, None)
             if old is not None:
-                old.stop()  # its listening socket pins the old namespace
-            proxy = AptProxy(ns.call(lambda: _inner_listener(APT_PROXY_PORT)))
+                old.close()  # its listening socket pins the old namespace
+            proxy = _ProxyPort(ns.call(lambda: _inner_listener(APT_PROXY_PORT)))
             proxy.start()
             self.proxies[host] = proxy
             return path
@@ -110,27 +160,27 @@ class LabDaemon:
             },
         }
 
-    def reset(self, names: list[str] | None = None) -> dict[str, Any]:
+    async def reset(self, names: list[str] | None = None) -> dict[str, Any]:
         """Wipe and reboot the named hosts (all when None)."""
         chosen = {n: sup for n, sup in self.supervisors.items() if names is None or n in names}
         unknown = sorted(set(names or []) - set(self.supervisors))
         if unknown:
             return {"ok": False, "failed": unknown, "error": "unknown host"}
         marks = {name: sup.reset() for name, sup in chosen.items()}
-        failed = [name for name, sup in chosen.items()
-                  if not sup.wait_boots_past(marks[name], 60)]
+        booted = await asyncio.gather(*(sup.wait_boots_past(marks[name], 60)
+                                        for name, sup in chosen.items()))
+        failed = [name for name, ok in zip(chosen, booted, strict=True) if not ok]
         return {"ok": not failed, "failed": failed, "reset": sorted(chosen)}
 
-    def stop_hosts(self) -> None:
+    async def stop_hosts(self) -> None:
         for sup in self.supervisors.values():
             sup.stop()
         deadline = time.monotonic() + 30
         for sup in self.supervisors.values():
-            sup.join(max(0.1, deadline - time.monotonic()))
+            await sup.join(deadline - time.monotonic())
 
     async def handle_control(self, reader: asyncio.StreamReader,
                              writer: asyncio.StreamWriter) -> None:
-        loop = asyncio.get_running_loop()
         try:
             request = json.loads(await reader.readline() or b"{}")
             cmd = request.get("cmd")
@@ -141,7 +191,7 @@ class LabDaemon:
                     sup.start_if_down()
                 reply = {"ok": True}
             elif cmd == "reset":
-                reply = await loop.run_in_executor(None, self.reset, request.get("hosts"))
+                reply = await self.reset(request.get("hosts"))
             elif cmd == "stop":
                 reply = {"ok": True}
                 assert self.stop_event is not None
@@ -157,7 +207,8 @@ class LabDaemon:
 
     async def serve(self, listeners: list[tuple[Forwarder, socket.socket]]) -> None:
         loop = asyncio.get_running_loop()
-        loop.set_default_executor(ThreadPoolExecutor(max_workers=32))
+        # Only resets (wiping an upper layer) run in threads: a few are plenty.
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="lab"))
         self.stop_event = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
@@ -167,20 +218,21 @@ class LabDaemon:
         control = await asyncio.start_unix_server(self.handle_control, path=str(self.paths.control))
         os.chmod(self.paths.control, 0o600)
         for sup in self.supervisors.values():
-            sup.start()  # all hosts boot in parallel
+            sup.start()  # all hosts boot in parallel, BOOT_CONCURRENCY boot scripts at a time
         log.info("lab %s: %d hosts booting", self.config.name, len(self.supervisors))
         await self.stop_event.wait()
         log.info("lab %s: stopping", self.config.name)
         control.close()
         for fwd in self.forwarders:
             fwd.close()
-        await loop.run_in_executor(None, self.stop_hosts)
+        await self.stop_hosts()
+        for proxy in list(self.proxies.values()):
+            proxy.close()
+        self.proxies.clear()
 
     def close(self) -> None:
-        # Each shutdown waits for its server's poll loop: stop them all at once.
-        with ThreadPoolExecutor(max_workers=max(1, len(self.proxies))) as pool:
-            for proxy in list(self.proxies.values()):
-                pool.submit(proxy.stop)
+        for proxy in list(self.proxies.values()):
+            proxy.close()
         for ns in self.netns.values():
             ns.stop()
         self.paths.control.unlink(missing_ok=True)

@@ -1,9 +1,10 @@
 """The way in: 127.0.<octet>.N:22 on the machine, carried to 127.0.0.1:22 inside host N.
 
 Each accepted connection gets an inner socket created in the host's network namespace
-(by its NetnsThread) and bytes are copied both ways. With a delay D (no netem on this
-kernel), every chunk is held D ms per direction and sent in order, so a request/response
-round trip grows by 2*D as over a WAN.
+(a setns of a few microseconds, in the event loop) and bytes are copied both ways: one
+event loop carries every host's connections, no thread per host or per connection.
+With a delay D (no netem on this kernel), every chunk is held D ms per direction and
+sent in order, so a request/response round trip grows by 2*D as over a WAN.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import asyncio
 import contextlib
 import socket
 
-from pyengine.lab.netns import NetnsThread
+from pyengine.lab.netns import HostNetwork
 
 CHUNK = 65536
 
 
 def _new_socket() -> socket.socket:
-    """Runs in the host's namespace thread: the socket then belongs to the host's network."""
+    """Runs inside the host's namespace: the socket then belongs to the host's network."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setblocking(False)
     return sock
@@ -65,7 +66,7 @@ async def _pump(
 class Forwarder:
     """Listens on the machine's 127.0.<octet>.N:port for one host."""
 
-    def __init__(self, address: str, port: int, netns: NetnsThread, inner_port: int,
+    def __init__(self, address: str, port: int, netns: HostNetwork, inner_port: int,
                  delay_ms: int) -> None:
         self.address = address
         self.port = port
@@ -88,10 +89,14 @@ class Forwarder:
     async def _handle(self, client_r: asyncio.StreamReader,
                       client_w: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
-        inner = await loop.run_in_executor(None, self.netns.call, _new_socket)
         try:
-            # Connecting happens here, not in the namespace thread, so one slow connect
-            # never holds up the host's other connections.
+            inner = self.netns.call(_new_socket)
+        except (OSError, RuntimeError):
+            client_w.close()  # the host's namespace is being renewed (a reboot)
+            return
+        try:
+            # Only the socket is made inside; connecting happens in the loop, so one slow
+            # connect never holds up other connections.
             await asyncio.wait_for(loop.sock_connect(inner, ("127.0.0.1", self.inner_port)), 10)
         except (OSError, asyncio.TimeoutError):
             # The host is (re)booting: refuse like a real host whose sshd is not up yet.

@@ -50,6 +50,7 @@ Log = Callable[[str], None]
 REQUIRED_TOOLS = ("unshare", "nsenter", "setpriv", "mount", "umount", "mknod", "pivot_root",
                   "hostname", "chroot")
 BOOT_TIMEOUT = 180.0
+PROGRESS_EVERY = 3.0  # seconds between "N/M hosts answer" lines while a lab boots
 HOST_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME=/root", "LANG=C.UTF-8", "TERM=dumb"]
 
@@ -72,6 +73,7 @@ class LabStatus:
     delay_ms: int = 0
     daemon_pid: int | None = None
     hosts: list[HostStatus] = field(default_factory=list)
+    kind: str = "systemd"
 
 
 class LabHost:
@@ -255,8 +257,11 @@ class Lab:
 
     # -- lifecycle --------------------------------------------------------------------
 
-    def up(self, count: int, delay_ms: int = 0, log: Log | None = None) -> None:
-        """Bring the lab up, or check that the running one matches; harmless when repeated."""
+    def up(self, count: int, delay_ms: int = 0, log: Log | None = None,
+           light: bool = False) -> None:
+        """Bring the lab up, or check that the running one matches; harmless when repeated.
+        `light`: sshd as each host's only process, no systemd (see boot.py), for scale."""
+        kind = "light" if light else "systemd"
         say = log or (lambda _msg: None)
         validate_count(count)
         validate_delay(delay_ms)
@@ -266,10 +271,10 @@ class Lab:
         with self._locked():
             config = self.config()
             if self.is_up() and config is not None and self._answers():
-                wanted = (self.octet, count, delay_ms)
-                if (config.octet, config.count, config.delay_ms) != wanted:
+                wanted = (self.octet, count, delay_ms, kind)
+                if (config.octet, config.count, config.delay_ms, config.kind) != wanted:
                     raise LabError(
-                        f"lab {self.name} is already up with {config.count} hosts on "
+                        f"lab {self.name} is already up with {config.count} {config.kind} hosts on "
                         f"127.0.{config.octet}.x, delay {config.delay_ms} ms: run "
                         f"`pyengine lab down --name {self.name}` first"
                     )
@@ -278,11 +283,12 @@ class Lab:
                 return
             self._teardown(say)  # leftovers of a lab whose daemon died
             self._check_octet_free()
-            _check_inotify_budget(count)
+            if kind == "systemd":
+                _check_inotify_budget(count)  # light hosts hold no inotify instance
             if not image_mod.image_ready():
                 image_mod.require_debootstrap()
             image = image_mod.ensure_image(say)
-            config = LabConfig(self.name, self.octet, count, delay_ms, str(image))
+            config = LabConfig(self.name, self.octet, count, delay_ms, str(image), kind=kind)
             self._create_state(config, image, say)
             self._start_daemon()
             self._wait_ready(config, say)
@@ -332,7 +338,7 @@ class Lab:
             hosts.append(HostStatus(host.name, host.address, host.port, host.pid,
                                     info.get("state", "down"), int(info.get("boots", 0))))
         up = daemon is not None and all(h.state == "running" for h in hosts)
-        return LabStatus(self.name, up, config.octet, config.delay_ms, daemon, hosts)
+        return LabStatus(self.name, up, config.octet, config.delay_ms, daemon, hosts, config.kind)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -402,6 +408,7 @@ class Lab:
         def ready(host: LabHost) -> bool:
             return _ssh_banner(host.address, host.port)
 
+        total, told = len(pending), time.monotonic()
         with ThreadPoolExecutor(max_workers=min(16, len(pending))) as pool:
             while pending:
                 batch = list(pending.values())
@@ -410,6 +417,9 @@ class Lab:
                         del pending[host.name]
                 if not pending:
                     break
+                if time.monotonic() - told >= PROGRESS_EVERY:
+                    told = time.monotonic()
+                    say(f"lab {self.name}: {total - len(pending)}/{total} hosts answer")
                 if self.daemon_pid() is None:
                     raise LabError(f"lab {self.name}: daemon exited: {self._log_tail()}")
                 failed = self._failed_hosts()
@@ -422,8 +432,12 @@ class Lab:
                     )
                 time.sleep(0.2)
             # sshd answers before systemd has finished booting; wait for that too, so a test
-            # that starts right away sees a settled host ("running" or "degraded").
-            states = list(pool.map(_wait_booted, self.hosts))
+            # that starts right away sees a settled host ("running" or "degraded"). A light
+            # host has nothing but sshd: it is settled once sshd answers.
+            if config.kind == "light":
+                states = ["running"] * len(self.hosts)
+            else:
+                states = list(pool.map(_wait_booted, self.hosts))
         unsettled = [f"{h.name} ({s})" for h, s in zip(self.hosts, states, strict=True)
                      if s not in ("running", "degraded")]
         if unsettled:

@@ -1,10 +1,11 @@
-"""A network namespace per host, owned by a thread of the lab daemon.
+"""A network namespace per host, held by the lab daemon as one open file descriptor.
 
 The daemon holds the namespace (hosts join it), so no bind mount is needed to keep it,
-and the forwarder always reaches a host through the same thread; each boot gets a new
-namespace (`renew`). A socket belongs to the namespace it was created in: the thread
-that lives in the host's namespace creates sockets there on request, and the daemon
-then uses them from its own threads in the machine's namespace.
+and each boot gets a new namespace (`renew`). A socket belongs to the namespace it was
+created in: `call` switches the calling thread into the host's namespace (setns), runs a
+small function there (socket creation) and switches back, so the daemon then uses the
+socket from its own namespace. No thread is kept per host: a lab of 250 hosts costs the
+daemon 250 descriptors here, not 250 threads.
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
-import queue
 import socket
 import struct
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TypeVar
 
 CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS = 0x8913
@@ -27,13 +26,36 @@ IFF_UP = 0x1
 
 T = TypeVar("T")
 _libc = ctypes.CDLL(None, use_errno=True)
+_home_fd: int | None = None
+_home_lock = threading.Lock()
 
 
-def _unshare_net() -> None:
-    """unshare(CLONE_NEWNET) for the calling thread only (os.unshare is 3.12+)."""
-    if _libc.unshare(CLONE_NEWNET) != 0:
+def _check(result: int, what: str) -> None:
+    if result != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"unshare(CLONE_NEWNET): {os.strerror(err)}")
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _home() -> int:
+    """The daemon's own network namespace, opened once: every switch returns here."""
+    global _home_fd
+    with _home_lock:
+        if _home_fd is None:
+            _home_fd = os.open(f"/proc/{os.getpid()}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        return _home_fd
+
+
+def _setns(fd: int) -> None:
+    """setns(fd, CLONE_NEWNET) for the calling thread only (os.setns is 3.12+)."""
+    _check(_libc.setns(fd, CLONE_NEWNET), "setns(CLONE_NEWNET)")
+
+
+def _return_home(home: int) -> None:
+    try:
+        _setns(home)
+    except OSError as err:  # never seen; a thread left in a host's network must not go on
+        os.write(2, f"pyengine lab: cannot leave a host's network: {err}\n".encode())
+        os._exit(70)
 
 
 def _loopback_up() -> None:
@@ -44,51 +66,57 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
 
 
-class NetnsThread(threading.Thread):
-    """Lives in a new network namespace; runs small calls (socket creation) inside it."""
+def _new_namespace() -> int:
+    """A brand-new network namespace with its loopback up; returns a descriptor holding it."""
+    home = _home()
+    _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+    try:
+        _loopback_up()
+        return os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        _return_home(home)
+
+
+class HostNetwork:
+    """One host's network namespace, kept alive by the daemon's open descriptor."""
 
     def __init__(self, label: str) -> None:
-        super().__init__(name=f"netns-{label}", daemon=True)
-        self._calls: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
-        self._ready: Future[str] = Future()
+        self.label = label
+        self._fd: int | None = None
 
-    def run(self) -> None:
-        try:
-            self._ready.set_result(self._fresh())
-        except BaseException as err:  # reported to whoever waits in start_namespace()
-            self._ready.set_exception(err)
-            return
-        while True:
-            item = self._calls.get()
-            if item is None:
-                return
-            func, fut = item
-            try:
-                fut.set_result(func())
-            except BaseException as err:
-                fut.set_exception(err)
+    def start_namespace(self) -> str:
+        """Make the namespace; return a path `nsenter --net=` can join."""
+        self._fd = _new_namespace()
+        return self.path
 
-    def _fresh(self) -> str:
-        _unshare_net()
-        _loopback_up()
-        return f"/proc/{os.getpid()}/task/{threading.get_native_id()}/ns/net"
+    @property
+    def path(self) -> str:
+        if self._fd is None:
+            raise RuntimeError(f"{self.label}: no network namespace yet")
+        return f"/proc/{os.getpid()}/fd/{self._fd}"
 
     def renew(self) -> str:
-        """Move the thread into a brand-new namespace, as a rebooted machine starts with a
-        fresh network stack (net.* sysctls back to defaults). The old namespace goes away
-        once the old host's processes and sockets are gone. Returns the (same) /proc path,
-        which now names the new namespace."""
-        return self.call(self._fresh)
+        """A brand-new namespace, as a rebooted machine starts with a fresh network stack
+        (net.* sysctls back to defaults). The old one goes away once the old host's
+        processes and sockets are gone. Returns the path of the new one."""
+        old = self._fd
+        self._fd = _new_namespace()
+        if old is not None:
+            os.close(old)
+        return self.path
 
-    def start_namespace(self, timeout: float = 10) -> str:
-        """Start the thread; return the /proc path of its namespace (for `nsenter --net=`)."""
-        self.start()
-        return self._ready.result(timeout)
-
-    def call(self, func: Callable[[], T], timeout: float = 10) -> T:
-        fut: Future[T] = Future()
-        self._calls.put((func, fut))
-        return fut.result(timeout)
+    def call(self, func: Callable[[], T]) -> T:
+        """Run `func` (quick, no blocking I/O) in this namespace from the calling thread."""
+        if self._fd is None:
+            raise RuntimeError(f"{self.label}: no network namespace yet")
+        home = _home()
+        _setns(self._fd)
+        try:
+            return func()
+        finally:
+            _return_home(home)
 
     def stop(self) -> None:
-        self._calls.put(None)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -50,7 +50,7 @@ def test_count_and_delay_bounds() -> None:
     with pytest.raises(LabError):
         validate_count(0)
     with pytest.raises(LabError):
-        validate_count(251)
+        validate_count(255)
     assert validate_delay(0) == 0
     with pytest.raises(LabError):
         validate_delay(-5)
