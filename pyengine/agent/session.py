@@ -484,9 +484,10 @@ class PythonAgentSession:
         started = time.perf_counter()
         try:
             if not self._in_batch:
+                # The agent's "bye" is not waited for: it exits on this request, or on the
+                # EOF behind it if the channel closes first, and owns no files between tasks.
                 body = json.dumps({"op": "exit"}).encode()
                 channel.write(_HEADER.pack(len(body)) + body)
-                channel.read_exactly(_HEADER.size, 5.0)
         except (EOFError, OSError, TimeoutError):
             pass
         finally:
