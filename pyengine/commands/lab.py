@@ -11,6 +11,7 @@ import click
 from pyengine.errors import LabError
 from pyengine.lab.config import DEFAULT_NAME, DEFAULT_OCTET
 from pyengine.lab.lab import Lab
+from pyengine.lab.releases import DEFAULT_RELEASE, RELEASE_HELP, assign_releases, parse_release_spec
 
 _name = click.option("--name", default=DEFAULT_NAME, show_default=True,
                      help="Lab name; several labs can run at once.")
@@ -28,22 +29,28 @@ def _say(msg: str) -> None:
 
 @click.group()
 def lab() -> None:
-    """Disposable Debian 12 hosts on this machine (needs root)."""
+    """Disposable Debian 11, 12 and 13 hosts on this machine (needs root)."""
 
 
 @lab.command()
 @_lab_options
-@click.option("-n", "count", type=int, default=3, show_default=True, help="Number of hosts.")
+@click.option("-n", "count", type=int, default=None,
+              help="Number of hosts.  [default: 3, or the sum of --release counts]")
 @click.option("--delay-ms", type=int, default=0, show_default=True,
               help="Added latency per direction on SSH traffic (a WAN round trip adds 2x).")
+@click.option("--release", "release", default=DEFAULT_RELEASE, show_default=True,
+              help=RELEASE_HELP)
 @click.option("--light", is_flag=True,
               help="Light hosts: sshd as the only process, no systemd (no systemctl); "
                    "no inotify instance each, so up to 254 hosts for scale tests.")
-def up(name: str, octet: int, count: int, delay_ms: int, light: bool) -> None:
+def up(name: str, octet: int, count: int | None, delay_ms: int, release: str,
+       light: bool) -> None:
     """Bring the lab up (a second call only checks it)."""
     started = time.monotonic()
+    spec = parse_release_spec(release)
+    count = count if count is not None else spec.total or 3
     the_lab = Lab(name, octet)
-    the_lab.up(count, delay_ms, log=_say, light=light)
+    the_lab.up(count, delay_ms, log=_say, releases=assign_releases(spec, count), light=light)
     _say(f"ready in {time.monotonic() - started:.1f} s; inventory: {the_lab.inventory_path}")
 
 
@@ -67,7 +74,7 @@ def status(name: str, octet: int) -> None:
                f"daemon pid {st.daemon_pid or '-'})")
     for host in st.hosts:
         click.echo(f"  {host.name:<5} {host.address}:{host.port:<3} {host.state:<8} "
-                   f"pid {host.pid or '-'}  boots {host.boots}")
+                   f"{host.release:<9} pid {host.pid or '-'}  boots {host.boots}")
 
 
 @lab.command()

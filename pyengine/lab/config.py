@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pyengine.errors import LabError
+from pyengine.lab.releases import DEFAULT_RELEASE
 
 STATE_ROOT = Path(os.environ.get("PYENGINE_LAB_STATE_ROOT", "/var/lib/pyengine/labs"))
 CACHE_ROOT = Path(os.environ.get("PYENGINE_LAB_CACHE_ROOT", "/var/cache/pyengine"))
@@ -119,7 +120,10 @@ class LabConfig:
     octet: int
     count: int
     delay_ms: int = 0
-    image: str = ""
+    image: str = ""  # the image of hosts without a release of their own (Debian 12)
+    # Debian release of h1..hN (empty: all the default, bookworm) and each release's image.
+    releases: tuple[str, ...] = ()
+    images: dict[str, str] = field(default_factory=dict)
     kind: str = "systemd"  # see HOST_KINDS; labs made before light hosts are systemd
 
     def to_json(self) -> str:
@@ -134,11 +138,22 @@ class LabConfig:
             count=int(data["count"]),
             delay_ms=int(data.get("delay_ms", 0)),
             image=str(data.get("image", "")),
+            releases=tuple(str(r) for r in data.get("releases", ())),
+            images={str(k): str(v) for k, v in data.get("images", {}).items()},
             kind=validate_kind(str(data.get("kind", "systemd"))),
         )
 
     def host_names(self) -> list[str]:
         return [host_name(i) for i in range(1, self.count + 1)]
+
+    def release_of(self, host: str) -> str:
+        """The Debian release host `host` boots (labs made before releases: bookworm)."""
+        index = int(host.lstrip("h")) - 1
+        return self.releases[index] if index < len(self.releases) else DEFAULT_RELEASE
+
+    def image_of(self, host: str) -> str:
+        """The image directory host `host` boots from."""
+        return self.images.get(self.release_of(host), self.image)
 
 
 class LabPaths:

@@ -126,7 +126,7 @@ class LabDaemon:
                 ) from err
             self.forwarders.append(fwd)
             self.supervisors[host] = HostSupervisor(
-                self.paths, host, Path(self.config.image),
+                self.paths, host, Path(self.config.image_of(host)),
                 self._network_for(host, ns_path), self.config.kind, boot_slots,
             )
         return listeners

@@ -1,6 +1,6 @@
-"""The Debian 12 root filesystem every lab host boots from, built once and cached.
+"""The Debian root filesystems lab hosts boot from (11, 12, 13), each built once and cached.
 
-Two cached stages under /var/cache/pyengine/: the raw debootstrap tree (slow, depends
+Two cached stages per release under /var/cache/pyengine/: the raw debootstrap tree (slow, depends
 only on the package list) and the customised image (users, sshd and apt settings,
 masked units; fast to redo when the customisation changes). Hosts never write here:
 each one gets an overlay whose lower layer is the image.
@@ -27,11 +27,13 @@ from pyengine.lab.config import (
     LAB_USER,
     STATE_ROOT,
 )
+from pyengine.lab.releases import DEFAULT_RELEASE, RELEASES
 
-SUITE = "bookworm"
+SUITE = DEFAULT_RELEASE
 MIRROR = "http://deb.debian.org/debian"
 # minbase + what a small real server has and what the tests touch (systemd as init, sshd,
-# sudo, python3 for the agent, cron/logrotate, python3-apt, acl, ...).
+# sudo, python3 for the agent, cron/logrotate, python3-apt, acl, ...). The same names exist
+# in Debian 11, 12 and 13.
 PACKAGES = (
     "systemd,systemd-sysv,dbus,iproute2,openssh-server,python3,sudo,procps,ca-certificates,"
     "cron,logrotate,less,nano,vim-tiny,iputils-ping,netbase,kmod,psmisc,python3-apt,tzdata,"
@@ -59,11 +61,13 @@ MASKED_UNITS = (
 )
 
 MARKER = ".pyengine-image"
-SOURCES_LIST = f"""\
-deb {MIRROR} {SUITE} main
-deb {MIRROR} {SUITE}-updates main
-deb http://deb.debian.org/debian-security {SUITE}-security main
+# Debian 11 is the first release whose security suite is named <codename>-security.
+SOURCES_TEMPLATE = """\
+deb {mirror} {suite} main
+deb {mirror} {suite}-updates main
+deb http://deb.debian.org/debian-security {suite}-security main
 """
+SOURCES_LIST = SOURCES_TEMPLATE.format(mirror=MIRROR, suite=SUITE)
 APT_PROXY_CONF = f"""\
 // Lab hosts have no network: apt goes through the lab's caching proxy (pyengine lab).
 Acquire::http::Proxy "http://127.0.0.1:{APT_PROXY_PORT}";
@@ -94,18 +98,33 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
-def debootstrap_dir() -> Path:
-    return CACHE_ROOT / "debootstrap" / f"{SUITE}-{_digest(SUITE, MIRROR, PACKAGES)}"
+def check_release(release: str) -> str:
+    if release not in RELEASES:
+        raise LabError(f"no lab image for Debian release {release!r}: "
+                       f"use one of {', '.join(RELEASES)}")
+    return release
 
 
-def image_dir() -> Path:
-    digest = _digest(SUITE, MIRROR, PACKAGES, CUSTOMISE_VERSION, SSHD_CONF, SUDOERS,
-                     APT_PROXY_CONF, SOURCES_LIST, *MASKED_UNITS)
-    return CACHE_ROOT / "rootfs" / f"{SUITE}-{digest}"
+def sources_list(release: str = SUITE) -> str:
+    return SOURCES_TEMPLATE.format(mirror=MIRROR, suite=check_release(release))
 
 
-def image_ready() -> bool:
-    return (image_dir() / MARKER).exists()
+def debootstrap_dir(release: str = SUITE) -> Path:
+    suite = check_release(release)
+    return CACHE_ROOT / "debootstrap" / f"{suite}-{_digest(suite, MIRROR, PACKAGES)}"
+
+
+def image_dir(release: str = SUITE) -> Path:
+    """Named <release>-<digest of everything that goes into it>. The default release's
+    digest is what it was before other releases existed: caches and labs stay valid."""
+    suite = check_release(release)
+    digest = _digest(suite, MIRROR, PACKAGES, CUSTOMISE_VERSION, SSHD_CONF, SUDOERS,
+                     APT_PROXY_CONF, sources_list(suite), *MASKED_UNITS)
+    return CACHE_ROOT / "rootfs" / f"{suite}-{digest}"
+
+
+def image_ready(release: str = SUITE) -> bool:
+    return (image_dir(release) / MARKER).exists()
 
 
 def require_debootstrap() -> None:
@@ -135,44 +154,53 @@ def _run(argv: list[str], log: Log, what: str) -> None:
     log(f"{what}: done")
 
 
-def ensure_image(log: Log = lambda _msg: None) -> Path:
-    """The customised image's directory, building whatever stage is missing."""
-    final = image_dir()
+def ensure_image(log: Log = lambda _msg: None, release: str = SUITE) -> Path:
+    """The release's customised image directory, building whatever stage is missing."""
+    final = image_dir(release)
     if (final / MARKER).exists():
         return final
     with _build_lock():
         if (final / MARKER).exists():
             return final
-        raw = _ensure_debootstrap(log)
+        raw = _ensure_debootstrap(log, release)
         tmp = final.with_name(f".{final.name}.tmp")
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         log(f"copying the debootstrap tree into {tmp}")
         _run(["cp", "-a", "--reflink=auto", str(raw), str(tmp)], log, "copy debootstrap tree")
-        customise(tmp, log)
-        (tmp / MARKER).write_text(f"{SUITE} {CUSTOMISE_VERSION}\n")
+        customise(tmp, log, release)
+        (tmp / MARKER).write_text(f"{release} {CUSTOMISE_VERSION}\n")
         os.replace(tmp, final)
         _remove_unused_images(final, log)
     return final
 
 
+def _release_of_image(image: Path) -> str:
+    return image.name.split("-", 1)[0]
+
+
 def _remove_unused_images(current: Path, log: Log) -> None:
-    """Older images no lab boots from any more (the customisation changed) are removed."""
+    """Older images of the same release that no lab boots from any more (the customisation
+    changed) are removed; other releases' images are not this build's business."""
     in_use = {current.resolve()}
     for config in STATE_ROOT.glob("*/lab.json"):
         try:
-            in_use.add(Path(json.loads(config.read_text())["image"]).resolve())
-        except (OSError, ValueError, KeyError):
+            data = json.loads(config.read_text())
+            in_use.add(Path(data["image"]).resolve())
+            in_use.update(Path(str(path)).resolve() for path in data.get("images", {}).values())
+        except (OSError, ValueError, KeyError, AttributeError):
             return  # unsure what is in use: keep everything
+    release = _release_of_image(current)
     for image in current.parent.iterdir():
-        if image.is_dir() and not image.name.startswith(".") and image.resolve() not in in_use:
+        if (image.is_dir() and not image.name.startswith(".") and image.resolve() not in in_use
+                and _release_of_image(image) == release):
             log(f"removing unused image {image}")
             shutil.rmtree(image, ignore_errors=True)
 
 
-def _ensure_debootstrap(log: Log) -> Path:
-    raw = debootstrap_dir()
+def _ensure_debootstrap(log: Log, release: str) -> Path:
+    raw = debootstrap_dir(release)
     if (raw / MARKER).exists():
         return raw
     require_debootstrap()
@@ -180,13 +208,13 @@ def _ensure_debootstrap(log: Log) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    log(f"debootstrap {SUITE} into {tmp} (a minute or two, once per machine)")
+    log(f"debootstrap {release} into {tmp} (a minute or two, once per machine)")
     _run(
-        ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(tmp), MIRROR],
+        ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", release, str(tmp), MIRROR],
         log,
-        "debootstrap",
+        f"debootstrap {release}",
     )
-    (tmp / MARKER).write_text(f"{SUITE} {PACKAGES}\n")
+    (tmp / MARKER).write_text(f"{release} {PACKAGES}\n")
     os.replace(tmp, raw)
     return raw
 
@@ -209,11 +237,11 @@ def _chroot(root: Path, argv: list[str], log: Log, what: str, stdin: str | None 
     log(f"image: {what}")
 
 
-def customise(root: Path, log: Log) -> None:
+def customise(root: Path, log: Log, release: str = SUITE) -> None:
     """Turn the debootstrap tree into a lab server image (no per-host data: see seed.py)."""
     _write(root, "etc/hostname", "debian\n")
     _write(root, "etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-    _write(root, "etc/apt/sources.list", SOURCES_LIST)
+    _write(root, "etc/apt/sources.list", sources_list(release))
     # Package lists like a real server's; apt-get update inside a host refreshes them.
     _chroot(root, ["apt-get", "update", "-qq"], log, "apt-get update")
     _write(root, "etc/apt/apt.conf.d/01pyengine-lab-proxy", APT_PROXY_CONF)

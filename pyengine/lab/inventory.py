@@ -1,4 +1,6 @@
-"""The lab's ready-made inventory: group `lab` with one entry per host.
+"""The lab's ready-made inventory: group `lab` with one entry per host, and one group per
+Debian release (`debian11`, `debian12`, `debian13`) naming the hosts that run it, so a
+play can target one release of a mixed lab.
 
 Connection details sit on each host; the login (root with the lab key) and the
 known_hosts file sit on the group. `ansible_ssh_common_args` makes the same file work
@@ -13,6 +15,7 @@ from typing import Any
 import yaml
 
 from pyengine.lab.config import SSH_PORT, LabConfig, host_address, host_name
+from pyengine.lab.releases import RELEASES, release_group
 
 
 def inventory_data(config: LabConfig, private_key: Path, known_hosts: Path) -> dict[str, Any]:
@@ -30,7 +33,12 @@ def inventory_data(config: LabConfig, private_key: Path, known_hosts: Path) -> d
         "ansible_python_interpreter": "/usr/bin/python3",
         "pyengine_lab": config.name,
     }
-    return {"all": {"children": {"lab": {"hosts": hosts, "vars": group_vars}}}}
+    children: dict[str, Any] = {"lab": {"hosts": hosts, "vars": group_vars}}
+    for release in RELEASES:
+        members = [name for name in hosts if config.release_of(name) == release]
+        if members:
+            children[release_group(release)] = {"hosts": {name: None for name in members}}
+    return {"all": {"children": children}}
 
 
 def render_inventory(config: LabConfig, private_key: Path, known_hosts: Path) -> str:

@@ -44,6 +44,7 @@ from pyengine.lab.config import (
 from pyengine.lab.inventory import render_inventory
 from pyengine.lab.keys import known_hosts_lines, new_ed25519, new_host_keys
 from pyengine.lab.procs import read_pid_file, start_time, wait_gone
+from pyengine.lab.releases import DEFAULT_RELEASE, RELEASES
 from pyengine.lab.seed import apply_seed, host_seed_files, passwd_ids, write_seed
 
 Log = Callable[[str], None]
@@ -63,6 +64,7 @@ class HostStatus:
     pid: int | None
     state: str  # running, booting, off, failed, down, ...
     boots: int = 0
+    release: str = DEFAULT_RELEASE
 
 
 @dataclass
@@ -158,7 +160,7 @@ def _wait_booted(host: LabHost) -> str:
 
 
 class Lab:
-    """A named lab of Debian 12 hosts h1..hN at 127.0.<octet>.N:22."""
+    """A named lab of Debian hosts h1..hN at 127.0.<octet>.N:22 (12 unless told otherwise)."""
 
     def __init__(self, name: str = DEFAULT_NAME, octet: int = DEFAULT_OCTET,
                  state_root: Path | None = None) -> None:
@@ -258,12 +260,14 @@ class Lab:
     # -- lifecycle --------------------------------------------------------------------
 
     def up(self, count: int, delay_ms: int = 0, log: Log | None = None,
-           light: bool = False) -> None:
+           releases: tuple[str, ...] = (), light: bool = False) -> None:
         """Bring the lab up, or check that the running one matches; harmless when repeated.
+        `releases` is the Debian release of h1..hN (see releases.py; empty: all bookworm).
         `light`: sshd as each host's only process, no systemd (see boot.py), for scale."""
         kind = "light" if light else "systemd"
         say = log or (lambda _msg: None)
         validate_count(count)
+        releases = _host_releases(releases, count)
         validate_delay(delay_ms)
         _require_root()
         _require_tools()
@@ -278,6 +282,12 @@ class Lab:
                         f"127.0.{config.octet}.x, delay {config.delay_ms} ms: run "
                         f"`pyengine lab down --name {self.name}` first"
                     )
+                running = tuple(config.release_of(h) for h in config.host_names())
+                if running != releases:
+                    raise LabError(
+                        f"lab {self.name} is already up with releases {','.join(running)}: "
+                        f"run `pyengine lab down --name {self.name}` first"
+                    )
                 self._control("start")  # boots hosts that were powered off
                 self._wait_ready(config, say)
                 return
@@ -285,11 +295,14 @@ class Lab:
             self._check_octet_free()
             if kind == "systemd":
                 _check_inotify_budget(count)  # light hosts hold no inotify instance
-            if not image_mod.image_ready():
+            needed = [r for r in RELEASES if r in releases]
+            if not all(image_mod.image_ready(release) for release in needed):
                 image_mod.require_debootstrap()
-            image = image_mod.ensure_image(say)
-            config = LabConfig(self.name, self.octet, count, delay_ms, str(image), kind=kind)
-            self._create_state(config, image, say)
+            images = {release: str(image_mod.ensure_image(say, release)) for release in needed}
+            default = images.get(DEFAULT_RELEASE) or images[needed[0]]
+            config = LabConfig(self.name, self.octet, count, delay_ms, default, releases, images,
+                               kind)
+            self._create_state(config, say)
             self._start_daemon()
             self._wait_ready(config, say)
 
@@ -336,7 +349,8 @@ class Lab:
         for host in self.hosts:
             info = states.get(host.name, {})
             hosts.append(HostStatus(host.name, host.address, host.port, host.pid,
-                                    info.get("state", "down"), int(info.get("boots", 0))))
+                                    info.get("state", "down"), int(info.get("boots", 0)),
+                                    config.release_of(host.name)))
         up = daemon is not None and all(h.state == "running" for h in hosts)
         return LabStatus(self.name, up, config.octet, config.delay_ms, daemon, hosts, config.kind)
 
@@ -356,7 +370,7 @@ class Lab:
                     f"octet {self.octet} is used by lab {other.name}: choose another --octet"
                 )
 
-    def _create_state(self, config: LabConfig, image: Path, say: Log) -> None:
+    def _create_state(self, config: LabConfig, say: Log) -> None:
         paths = self.paths
         paths.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(paths.dir, 0o700)
@@ -365,10 +379,11 @@ class Lab:
         paths.private_key.write_bytes(client.private)
         os.chmod(paths.private_key, 0o600)
         paths.public_key.write_text(client.public + "\n")
-        homes = {user: home for user, (_uid, _gid, home) in passwd_ids(image).items()}
         known: list[str] = []
 
         def make_host(index: int, name: str) -> list[str]:
+            image = Path(config.image_of(name))
+            homes = {user: home for user, (_uid, _gid, home) in passwd_ids(image).items()}
             keys = new_host_keys(name)
             write_seed(paths.host_seed(name), host_seed_files(name, keys, client.public, homes),
                        image)
@@ -542,6 +557,17 @@ def _inotify_hint() -> str:
         return ""
     return (f" (root uses {usage[0]} of the machine's {usage[1]} inotify instances "
             "(fs.inotify.max_user_instances): take down labs that are not needed)")
+
+
+def _host_releases(releases: tuple[str, ...], count: int) -> tuple[str, ...]:
+    """One release per host: none given means the default everywhere."""
+    if not releases:
+        return (DEFAULT_RELEASE,) * count
+    if len(releases) != count:
+        raise LabError(f"{len(releases)} releases given for {count} hosts")
+    for release in releases:
+        image_mod.check_release(release)
+    return tuple(releases)
 
 
 def _valid_name(name: str) -> bool:

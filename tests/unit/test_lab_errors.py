@@ -28,7 +28,7 @@ def test_up_without_debootstrap_says_what_to_install(monkeypatch: pytest.MonkeyP
     real_which = shutil.which
     monkeypatch.setattr(shutil, "which",
                         lambda name: None if name == "debootstrap" else real_which(name) or name)
-    monkeypatch.setattr(image_mod, "image_ready", lambda: False)
+    monkeypatch.setattr(image_mod, "image_ready", lambda *a: False)
     monkeypatch.setattr(lab_mod, "_require_cgroup", lambda: None)
     with pytest.raises(LabError, match="apt-get install debootstrap"):
         Lab(f"unit-{tmp_path.name[-8:]}".lower().replace("_", "-"), 250,

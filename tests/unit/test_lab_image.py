@@ -13,7 +13,8 @@ from pyengine.lab import image as image_mod
 def test_unused_images_are_removed_and_used_ones_kept(monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
     rootfs = tmp_path / "rootfs"
-    current, used, unused, building = (rootfs / n for n in ("new", "old-used", "old", ".x.tmp"))
+    current, used, unused, building = (rootfs / n for n in ("bookworm-new", "bookworm-used",
+                                                            "bookworm-old", ".x.tmp"))
     for d in (current, used, unused, building):
         d.mkdir(parents=True)
     state = tmp_path / "labs"
@@ -21,7 +22,8 @@ def test_unused_images_are_removed_and_used_ones_kept(monkeypatch: pytest.Monkey
     (state / "somelab" / "lab.json").write_text(json.dumps({"image": str(used)}))
     monkeypatch.setattr(image_mod, "STATE_ROOT", state)
     image_mod._remove_unused_images(current, lambda _m: None)
-    assert sorted(p.name for p in rootfs.iterdir()) == [".x.tmp", "new", "old-used"]
+    assert sorted(p.name for p in rootfs.iterdir()) == [".x.tmp", "bookworm-new",
+                                                        "bookworm-used"]
 
 
 def test_nothing_is_removed_when_a_lab_config_cannot_be_read(monkeypatch: pytest.MonkeyPatch,
