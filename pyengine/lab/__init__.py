@@ -1,7 +1,8 @@
-"""Disposable Debian 12 target hosts on this machine (`pyengine lab`).
+"""Disposable Debian 11, 12 and 13 target hosts on this machine (`pyengine lab`).
 
 Each host boots systemd as PID 1 in its own namespaces on an overlay of a cached
-debootstrap image and is reached at 127.0.<octet>.N:22. See lab.py for the API.
+debootstrap image of its release (releases.py) and is reached at 127.0.<octet>.N:22.
+See lab.py for the API.
 """
 
 from __future__ import annotations
