@@ -188,7 +188,9 @@ class PythonAgentSession:
         self._shipped.clear()  # a new agent has no modules yet (after a lost one too)
         self._pending = bytearray()
         started = time.perf_counter()
-        channel = self.connection.open_agent(self.argv())
+        channel = self._open_channel()
+        if channel.warm_state is not None:  # a warm agent (run --persist): facts only
+            return self.facts
         try:
             if self.become and self.become_password:
                 # sudo reads the password from the same stdin: wait for its prompt first.
@@ -226,6 +228,50 @@ class PythonAgentSession:
         self.facts = reply.get("facts") or {}
         self.agent_pid = reply.get("pid")
         return self.facts
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this agent what it is, beside its connection: a warm agent is reused
+        only by a session with the same (the password as a digest, kept in memory)."""
+        password = self.become_password or ""
+        return {"python": self.python, "become": self.become,
+                "become_user": self.become_user if self.become else "",
+                "become_exe": self.become_exe,
+                "become_password": hashlib.sha256(password.encode()).hexdigest()
+                if password else ""}
+
+    def _open_channel(self) -> AgentChannel:
+        """A new agent's channel, or a warm agent already answering with fresh facts. A
+        warm agent that died while idle is dropped and the next one asked for (at last a
+        new agent), so a dead entry costs a reconnect, never a failed run."""
+        for _ in range(4):
+            channel = self.connection.open_reusable_agent(self.argv(), self.identity())
+            if channel.warm_state is None or self._start_warm(channel):
+                return channel
+        return self.connection.open_agent(self.argv())
+
+    def _start_warm(self, channel: AgentChannel) -> bool:
+        """Facts from a warm agent (its libs are loaded: `hello` without them re-gathers)."""
+        state = channel.warm_state or {}
+        self._channel = channel
+        self._shipped = {(str(a), str(b)) for a, b in state.get("shipped") or []}
+        asked = time.perf_counter()
+        try:
+            self.round_trips += 1
+            self._send({"op": "hello"})
+            reply = self._recv(self.start_timeout)
+        except PyengineError:
+            self._channel = None
+            self._shipped.clear()
+            return False
+        if reply.get("op") != "facts":
+            self._channel = None
+            self._shipped.clear()
+            channel.close()
+            return False
+        _add_phase(self.phases, "facts", time.perf_counter() - asked)
+        self.facts = reply.get("facts") or {}
+        self.agent_pid = reply.get("pid")
+        return True
 
     def _skip_to_magic(self, channel: AgentChannel) -> bool:
         """Read up to the agent's first output; what came before it is noise from the
@@ -483,6 +529,8 @@ class PythonAgentSession:
             return
         started = time.perf_counter()
         try:
+            if not self._in_batch and channel.detach({"shipped": sorted(self._shipped)}):
+                return  # kept warm for the next run (run --persist)
             if not self._in_batch:
                 # The agent's "bye" is not waited for: it exits on this request, or on the
                 # EOF behind it if the channel closes first, and owns no files between tasks.

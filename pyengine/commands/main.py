@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "init": "pyengine.commands.init:init",
     "submit": "pyengine.commands.submit:submit",
     "worker": "pyengine.commands.worker:worker",
+    "persist": "pyengine.commands.persist:persist",
 }
 
 

@@ -105,6 +105,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
     )
     from pyengine.commands.records import prefetch_git_revision, write_records
     from pyengine.commands.run_options import (
+        persist_seconds,
         record_settings,
         scap_extra_vars,
         split_record_options,
@@ -167,6 +168,7 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
                          extra_vars=sources.vm.extra_vars, become_password=become_password)
     reporter = (QuietReporter if record_opts.get("quiet") else ConsoleReporter)(
         verbosity=verbosity, show_diff=diff)
+    options.persist = persist_seconds(record_opts, reporter.message if verbosity else None)
 
     def clients(run: Any) -> dict[str, str]:
         return host_clients(sources, run.hosts)

@@ -17,7 +17,8 @@ from pyengine.commands.records import RecordOptions
 from pyengine.errors import PyengineError
 
 KEYS = ("report_junit", "history_db", "no_history", "lock", "quiet", "alerts_file",
-        "alert_webhook", "alert_email", "smtp_host", "scap_profile", "scap_datastream")
+        "alert_webhook", "alert_email", "smtp_host", "scap_profile", "scap_datastream",
+        "persist")
 
 
 def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,6 +48,10 @@ def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      "using this SCAP data stream; the score shows beside the baseline's own."),
         click.option("--scap-profile", default=None, metavar="PROFILE",
                      help="XCCDF profile for --scap-datastream (default: CIS Level 1 Server)."),
+        click.option("--persist", default=None, metavar="DURATION", envvar="PYENGINE_PERSIST",
+                     help="Keep the hosts' SSH connections and agents warm this long after "
+                          "the run (5m, 90s; $PYENGINE_PERSIST): the next run skips the "
+                          "handshake and agent start. See `pyengine persist`."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -118,3 +123,19 @@ def scap_extra_vars(opts: dict[str, Any]) -> tuple[str, ...]:
         values.update(baseline_scap_profile=opts["scap_profile"],
                       scap_profile=opts["scap_profile"])
     return (json.dumps(values),) if values else ()
+
+
+def persist_seconds(opts: dict[str, Any], notice: Callable[[str], None] | None) -> float:
+    """--persist as seconds; when on, the user's owner process is running (started now if
+    needed) so a bad socket folder is a one-line error before the first connection."""
+    value = opts.get("persist")
+    if value is None:
+        return 0.0
+    from pyengine.persist.client import ensure_owner, set_notice
+    from pyengine.persist.duration import parse_duration
+
+    seconds = parse_duration(str(value))
+    if seconds > 0:
+        ensure_owner()
+        set_notice(notice)
+    return seconds

@@ -49,6 +49,15 @@ class AgentChannel(abc.ABC):
     process can never stall the channel) and read with `read_stderr`.
     """
 
+    # A warm agent (`run --persist`, pyengine/persist) says here what it already holds;
+    # None for an agent this channel just started.
+    warm_state: dict[str, Any] | None = None
+
+    def detach(self, state: dict[str, Any]) -> bool:
+        """Leave the process running for a later run (only a persisted channel can; the
+        session then skips `exit`). False: close it as usual."""
+        return False
+
     @abc.abstractmethod
     def write(self, data: bytes) -> None:
         """Send all of `data` to the process's stdin."""
@@ -130,6 +139,11 @@ class Connection(abc.ABC):
     @abc.abstractmethod
     def open_agent(self, argv: list[str]) -> AgentChannel:
         """Start `argv` on the target on its own channel and return its byte stream."""
+
+    def open_reusable_agent(self, argv: list[str], identity: dict[str, Any]) -> AgentChannel:
+        """`open_agent`, or an already running agent started with the same `identity`
+        (python, become, ...) when the connection keeps agents warm (pyengine/persist)."""
+        return self.open_agent(argv)
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -48,7 +48,12 @@ class PlayConnections:
         return ChainMap(keywords, view)  # type: ignore[arg-type]
 
     def open_connection(self, host: str) -> Connection:
-        return self.sources.connection(host, self.connection_vars(host))
+        connection = self.sources.connection(host, self.connection_vars(host))
+        if self.options.persist > 0:  # run --persist: SSH through the owner, kept warm
+            from pyengine.persist.client import persisted
+
+            return persisted(connection, self.options.persist)
+        return connection
 
     def open_session(self, host: str, connection: Connection, privilege: Privilege
                      ) -> AgentSession:

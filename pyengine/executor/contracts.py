@@ -34,6 +34,9 @@ class RunOptions:
     extra_vars: dict[str, Any] = field(default_factory=dict)
     # -K: used when the host's variables name no become password.
     become_password: str | None = None
+    # --persist: seconds the hosts' SSH transports and agents stay warm after the run
+    # (pyengine/persist); 0: closed at the end as usual.
+    persist: float = 0.0
 
 
 class Sources(Protocol):

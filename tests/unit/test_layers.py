@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("distributed", frozenset({"distributed"})),
     ("engine", frozenset({"executor"})),
     ("actions", frozenset({"actions", "bridge"})),
-    ("remote", frozenset({"reach", "agent", "connection"})),
+    ("remote", frozenset({"reach", "agent", "connection", "persist"})),
     ("variables", frozenset({"vars", "vault"})),
     ("definitions", frozenset({"inventory", "playbook"})),
     ("module specs", frozenset({"modspec"})),
