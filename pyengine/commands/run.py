@@ -168,7 +168,8 @@ def run(playbooks: tuple[str, ...], inventories: tuple[str, ...], limit: str | N
                          extra_vars=sources.vm.extra_vars, become_password=become_password)
     reporter = (QuietReporter if record_opts.get("quiet") else ConsoleReporter)(
         verbosity=verbosity, show_diff=diff)
-    options.persist = persist_seconds(record_opts, reporter.message if verbosity else None)
+    options.persist = persist_seconds(record_opts, reporter.message if verbosity else None,
+                                      config)
 
     def clients(run: Any) -> dict[str, str]:
         return host_clients(sources, run.hosts)

@@ -125,16 +125,20 @@ def scap_extra_vars(opts: dict[str, Any]) -> tuple[str, ...]:
     return (json.dumps(values),) if values else ()
 
 
-def persist_seconds(opts: dict[str, Any], notice: Callable[[str], None] | None) -> float:
-    """--persist as seconds; when on, the user's owner process is running (started now if
-    needed) so a bad socket folder is a one-line error before the first connection."""
-    value = opts.get("persist")
+def persist_seconds(opts: dict[str, Any], notice: Callable[[str], None] | None,
+                    config: Any = None) -> float:
+    """--persist (or $PYENGINE_PERSIST, or ansible.cfg's `[pyengine] persist`) as seconds;
+    when on, the user's owner process is running (started now if needed) so a bad socket
+    folder is a one-line error before the first connection."""
+    value, origin = opts.get("persist"), "--persist"
+    if value is None and config is not None and config.persist is not None:
+        value, origin = config.persist, config.origins.get("persist", "ansible.cfg")
     if value is None:
         return 0.0
     from pyengine.persist.client import ensure_owner, set_notice
     from pyengine.persist.duration import parse_duration
 
-    seconds = parse_duration(str(value))
+    seconds = parse_duration(str(value), origin)
     if seconds > 0:
         ensure_owner()
         set_notice(notice)

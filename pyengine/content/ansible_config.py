@@ -80,6 +80,8 @@ SPECS: tuple[_Spec, ...] = (
           ("ANSIBLE_SSH_COMMON_ARGS",), "str"),
     _Spec("ssh_extra_args", "ssh_connection", "ssh_extra_args", ("ANSIBLE_SSH_EXTRA_ARGS",),
           "str"),
+    # pyengine's own (no Ansible equivalent): `run --persist`'s default (warm connections).
+    _Spec("persist", "pyengine", "persist", ("PYENGINE_PERSIST",), "str"),
 )
 
 # Settings that are harmless to ignore because pyengine already behaves that way.
@@ -129,6 +131,7 @@ class AnsibleConfig:
     become_ask_pass: bool | None = None
     ssh_common_args: str | None = None
     ssh_extra_args: str | None = None
+    persist: str | None = None  # [pyengine] persist = 5m
     origins: dict[str, str] = field(default_factory=dict)  # field -> "file:line" / "$VAR"
     warnings: list[str] = field(default_factory=list)
 

@@ -162,3 +162,20 @@ def test_another_user_cannot_connect(tmp_path: Path) -> None:
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         sock.close()
+
+
+def test_ansible_cfg_and_environment_set_the_default(tmp_path: Path) -> None:
+    from pyengine.commands.run_options import persist_seconds
+    from pyengine.content.ansible_config import load_ansible_config
+
+    cfg = tmp_path / "ansible.cfg"
+    cfg.write_text("[defaults]\nforks = 5\n\n[pyengine]\npersist = 0\n")
+    config = load_ansible_config({}, tmp_path, cfg)
+    assert config.persist == "0" and not config.warnings  # known: no "ignored" line
+    assert persist_seconds({"persist": None}, None, config) == 0.0  # 0 is off: no owner
+    assert load_ansible_config({"PYENGINE_PERSIST": "5m"}, tmp_path, cfg).persist == "5m"
+    cfg.write_text("[pyengine]\npersist = soon\n")
+    with pytest.raises(PyengineError, match=r"ansible.cfg:2: 'soon' is not a duration"):
+        persist_seconds({"persist": None}, None, load_ansible_config({}, tmp_path, cfg))
+    with pytest.raises(PyengineError, match=r"^--persist: '5y'"):
+        persist_seconds({"persist": "5y"}, None, config)  # the command line wins
