@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from pyengine.errors import PlaybookError
+from pyengine.hostnames_lookup import LOOKUPS as HOST_LOOKUPS
 from pyengine.inventory.model import Inventory, VarLayer
 from pyengine.inventory.varsdirs import add_playbook_dir, load_var_file
 from pyengine.playbook.model import Play, RoleRef, Task
 from pyengine.templating import OMIT, Templar, is_template, wrap_unsafe
 from pyengine.templating.environment import add_filters
+from pyengine.templating.lookups import add_lookups
 from pyengine.vault.jinja import FILTERS as VAULT_FILTERS
 from pyengine.yamlload import Vault
 
@@ -27,6 +29,7 @@ ANSIBLE_VERSION = {"string": "2.19.0", "full": "2.19.0", "major": 2, "minor": 19
                    "revision": 0}
 
 add_filters(VAULT_FILTERS)  # every run computes variables here, so templates have them
+add_lookups(HOST_LOOKUPS)
 
 PRECEDENCE = [
     "role defaults",

@@ -1,13 +1,13 @@
-"""group_by / add_host results: collected while a play runs, applied when it ends.
+"""group_by / add_host results: applied to the inventory as soon as a host reports them.
 
-Host threads only record; the main thread applies between plays, so no host sees
-the inventory change under its feet (as in Ansible, where they count from the next
-play on).
+As in Ansible, the change is visible to every host's next task (`groups`, `group_names`,
+`hostvars` and the new group's variables) while the play's own host list stays as it
+was: new hosts are played from the next play on. Sources applies it under its lock, so
+no host thread reads the inventory half-changed.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pyengine.executor.contracts import Sources
@@ -16,23 +16,14 @@ INVENTORY_KEYS = ("add_group", "add_host")
 
 
 class InventoryChanges:
-    """The inventory changes a play's tasks asked for, in the order they came."""
+    """Where a play's inventory-changing results go."""
 
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
-        self.pending: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
 
     @staticmethod
     def wanted_by(result: dict[str, Any]) -> bool:
         return any(key in result for key in INVENTORY_KEYS)
 
     def record(self, host: str, result: dict[str, Any]) -> None:
-        with self._lock:
-            self.pending.append((host, result))
-
-    def apply(self) -> None:
-        """Main thread, after the play's hosts finished."""
-        for host, result in self.pending:
-            self.sources.apply_inventory_change(host, result)
-        self.pending.clear()
+        self.sources.apply_inventory_change(host, result)

@@ -273,6 +273,10 @@ def plan_task(ctx: PlanContext, task: Task, cursor: Cursor, templar: Templar,
         planned.ends_batch = True
     if sets_unknown_facts(task):
         planned.ends_batch = True
+    if any(key in (s.result or {}) for s in planned.slots for key in ("add_host", "add_group")):
+        # The inventory changes when the result is recorded: the next task must be planned
+        # after that, with the new `groups`, `group_names` and `hostvars`.
+        planned.ends_batch = True
     if not _constant_false(task.failed_when):
         # The controller decides failure after the result is back, so nothing may run
         # after this task in the same round trip (the agent cannot know the verdict).

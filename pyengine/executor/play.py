@@ -55,10 +55,8 @@ class PlayRun:
         self.group.end()
 
     def finish(self) -> None:
-        """After the batch's hosts are done (main thread): delegates closed, inventory
-        changes applied for the next plays."""
+        """After the batch's hosts are done (main thread): delegates closed."""
         self.connections.close_delegates()
-        self.inventory_changes.apply()
 
 
 def play_program(play: Play) -> prg.Program:

@@ -33,7 +33,6 @@ class PlayVariables:
         self.options = options
         self.states = states
         self.extra_vars = options.extra_vars
-        self._groups = sources.groups()
         # `ansible_check_mode`: --check, or the play's own `check_mode:` (it may be a template
         # of extra vars, as in nightly.yml's audit play). A task's `check_mode: false` does
         # not change it, so such a task can still tell it must only look.
@@ -44,14 +43,15 @@ class PlayVariables:
 
     def magic_vars(self, state: HostState) -> dict[str, Any]:
         opts = self.options
+        groups = self.sources.groups()  # add_host / group_by change it during the play
         return {
             **option_vars(check=self.check_mode, diff=opts.diff, forks=opts.forks,
                           tags=opts.tags, skip_tags=opts.skip_tags,
                           verbosity=opts.verbosity, limit=opts.limit),
             "inventory_hostname": state.name,
             "inventory_hostname_short": state.name.split(".")[0],
-            "groups": self._groups,
-            "group_names": sorted(g for g, hs in self._groups.items()
+            "groups": groups,
+            "group_names": sorted(g for g, hs in groups.items()
                                   if state.name in hs and g not in ("all", "ungrouped")),
             "hostvars": HostVars(self),
             "play_hosts": self.active_hosts(),
@@ -125,17 +125,23 @@ class HostVars:
             raise KeyError(host)
         return self._vars.host_view(host)
 
+    def _names(self) -> list[str]:
+        """Every inventory host (add_host's too, as soon as it ran), then hosts that only
+        exist in this run (an implicit localhost)."""
+        names = list(self._vars.sources.groups().get("all", []))
+        return names + [h for h in self._vars.states if h not in names]
+
     def __contains__(self, host: object) -> bool:
-        return host in self._vars.states or host in self._vars.all_hosts
+        return host in self._vars.states or host in self._names()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._vars.all_hosts)
+        return iter(self._names())
 
     def __len__(self) -> int:
-        return len(self._vars.all_hosts)
+        return len(self._names())
 
     def keys(self) -> list[str]:
-        return list(self._vars.all_hosts)
+        return self._names()
 
     def get(self, host: str, default: Any = None) -> Any:
         return self[host] if host in self else default

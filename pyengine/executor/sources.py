@@ -52,6 +52,9 @@ class InventorySources:
         self._specs: dict[str, modspec.ModuleSpec | None] = {}
         self._project_dirs: list[Path] = []
         self._lock = threading.Lock()
+        # Host threads read the inventory (variables, groups) while add_host / group_by
+        # change it: both happen under this lock.
+        self._inventory_lock = threading.RLock()
         # (host, play id, task id) -> (task, vars); the task is kept so its id stays unique.
         self._cache: dict[tuple[str, int, int], tuple[Any, Mapping[str, Any]]] = {}
 
@@ -74,10 +77,17 @@ class InventorySources:
         return names
 
     def groups(self) -> dict[str, list[str]]:
-        return self.inventory.groups_mapping()
+        with self._inventory_lock:
+            return self.inventory.groups_mapping()
 
     def apply_inventory_change(self, host: str, result: dict[str, Any]) -> None:
-        """A group_by or add_host result, between plays (main thread)."""
+        """A group_by or add_host result, as soon as a host reports it."""
+        with self._inventory_lock:
+            self._change_inventory(host, result)
+            with self._lock:
+                self._cache.clear()
+
+    def _change_inventory(self, host: str, result: dict[str, Any]) -> None:
         if result.get("add_group"):
             group = str(result["add_group"])
             for parent in result.get("parent_groups") or ["all"]:
@@ -93,8 +103,6 @@ class InventorySources:
                 self.inventory.add_host(name, group)
             entry.vars.update(new.get("host_vars") or {})
         self.inventory.reconcile()
-        with self._lock:
-            self._cache.clear()
 
     # -- variables -------------------------------------------------------------------
     def base_vars(self, host: str, play: Play, task: Task | None) -> Mapping[str, Any]:
@@ -103,13 +111,15 @@ class InventorySources:
             cached = self._cache.get(key)
         if cached is not None:
             return cached[1]
-        values = self.vm.get_vars(host, play, task)
-        with self._lock:
-            self._cache[key] = (task, values)
+        with self._inventory_lock:  # computed and kept before a change can clear the cache
+            values = self.vm.get_vars(host, play, task)
+            with self._lock:
+                self._cache[key] = (task, values)
         return values
 
     def inventory_vars(self, host: str) -> Mapping[str, Any]:
-        return self.vm.get_vars(host)
+        with self._inventory_lock:
+            return self.vm.get_vars(host)
 
     # -- connections -----------------------------------------------------------------
     def connection(self, host: str, variables: Mapping[str, Any]) -> Connection:

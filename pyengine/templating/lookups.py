@@ -595,6 +595,12 @@ LOOKUPS: dict[str, Callable[..., list[Any]]] = {
 }
 
 
+def add_lookups(table: dict[str, Callable[..., list[Any]]]) -> None:
+    """Lookups that a higher layer provides (`inventory_hostnames` needs the inventory's
+    pattern matcher)."""
+    LOOKUPS.update(table)
+
+
 def _builtin(name: str) -> Callable[..., list[Any]] | None:
     for prefix in ("ansible.builtin.", "ansible.legacy."):
         if name.startswith(prefix):

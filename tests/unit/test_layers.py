@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("engine", frozenset({"executor"})),
     ("actions", frozenset({"actions", "bridge"})),
     ("remote", frozenset({"reach", "agent", "connection", "persist"})),
-    ("variables", frozenset({"vars", "vault"})),
+    ("variables", frozenset({"vars", "vault", "hostnames_lookup"})),
     ("definitions", frozenset({"inventory", "playbook"})),
     ("module specs", frozenset({"modspec"})),
     ("yaml", frozenset({"yamlload"})),
