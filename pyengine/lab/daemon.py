@@ -167,7 +167,9 @@ class LabDaemon:
         if unknown:
             return {"ok": False, "failed": unknown, "error": "unknown host"}
         marks = {name: sup.reset() for name, sup in chosen.items()}
-        booted = await asyncio.gather(*(sup.wait_boots_past(marks[name], 60)
+        # Many hosts boot a few at a time (BOOT_CONCURRENCY): allow for the queue.
+        wait = 60 + 0.5 * len(chosen)
+        booted = await asyncio.gather(*(sup.wait_boots_past(marks[name], wait)
                                         for name, sup in chosen.items()))
         failed = [name for name, ok in zip(chosen, booted, strict=True) if not ok]
         return {"ok": not failed, "failed": failed, "reset": sorted(chosen)}

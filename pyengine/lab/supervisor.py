@@ -192,6 +192,8 @@ class HostSupervisor:
             proc, pid1 = await self._spawn()
         else:
             async with self.boot_slots:
+                if self._stopping:  # `lab down` while this host waited for its turn
+                    return 0
                 proc, pid1 = await self._spawn()
                 if pid1:
                     await self._boot_script_done(pid1)
