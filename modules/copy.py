@@ -25,6 +25,8 @@ ARGS = {
             "help": "With remote_src: a file or folder on the host to copy from."},
     "remote_src": {"type": "bool", "default": False,
                    "help": "src is on the host, not on the controller."},
+    "decrypt": {"type": "bool", "default": True,
+                "help": "Send a vault-encrypted controller src decrypted (as Ansible does)."},
     "backup": {"type": "bool", "default": False,
                "help": "Keep a timestamped copy of the file being replaced."},
     "force": {"type": "bool", "default": True, "aliases": ["thirsty"],

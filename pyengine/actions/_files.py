@@ -17,6 +17,7 @@ from typing import Any
 
 from pyengine.actions.base import ActionContext, ActionFailed
 from pyengine.agent import streams
+from pyengine.templating.controller_files import is_vaulted, read_bytes
 
 # Target `copy` arguments a controller-side copy/template passes through unchanged.
 PASS_THROUGH = ("dest", "backup", "force", "validate", "owner", "group", "mode",
@@ -26,8 +27,13 @@ PASS_THROUGH = ("dest", "backup", "force", "validate", "owner", "group", "mode",
 def content_args(data: bytes | Path, args: dict[str, Any], name: str | None,
                  src_mode: int | None) -> dict[str, Any]:
     """The target `copy` arguments for bytes, or for a controller file: a big file is
-    streamed on request (pyengine/agent/streams.py), never read whole here."""
+    streamed on request (pyengine/agent/streams.py), never read whole here; a
+    vault-encrypted one is sent decrypted unless the task says `decrypt: false`."""
     out = {k: args[k] for k in PASS_THROUGH if args.get(k) is not None}
+    if isinstance(data, Path) and args.get("decrypt", True) is not False:
+        with data.open("rb") as handle:
+            if is_vaulted(handle.read(64)):
+                data = read_bytes(data)
     if isinstance(data, Path) and data.stat().st_size >= streams.STREAM_AT:
         ref, sha1, size = streams.register(data)
         out.update({"_stream_ref": ref, "_stream_sha1": sha1, "_stream_size": size})

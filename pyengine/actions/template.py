@@ -41,9 +41,10 @@ def transform(ctx: ActionContext) -> list[tuple[str, dict[str, Any]]]:
     from pyengine.actions._files import content_args, read_controller_file
     from pyengine.actions.base import ActionFailed
     from pyengine.errors import PyengineError
+    from pyengine.templating.controller_files import read_text
 
     path = read_controller_file(ctx, "templates", str(ctx.args["src"]))
-    source = path.read_text(encoding="utf-8")
+    source = read_text(path)
     extra = {
         "template_path": str(path), "template_fullpath": str(path.resolve()),
         "template_destpath": str(ctx.args["dest"]), "template_host": os.uname().nodename,

@@ -24,6 +24,7 @@ from pyengine.masking import register_secret
 from pyengine.playbook.model import Play, Task, TaskOrBlock
 from pyengine.reach import open_connection
 from pyengine.templating import Templar
+from pyengine.templating.controller_files import use_vault
 from pyengine.vars import VariableManager
 from pyengine.yamlload import Vault
 
@@ -46,6 +47,7 @@ class InventorySources:
         self.limit = limit
         self.trust_new_hosts = trust_new_hosts
         self.vault = vault
+        use_vault(vault)  # copy/template src and lookups open vaulted controller files
         self._sources: dict[str, str] = {}
         self._codes: dict[str, ModuleCode] = {}
         # Module specs found during this run, by name (cleared when a folder is added).

@@ -24,6 +24,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from pyengine.errors import TemplateError
+from pyengine.templating.controller_files import read_text
 from pyengine.templating.controller_lookups import CONTROLLER_LOOKUPS
 from pyengine.templating.filters import to_bool
 
@@ -88,12 +89,23 @@ def _file(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
         found = call.find(str(term), "files")
         if found is None or not found.is_file():
             raise TemplateError(f"lookup('file'): could not locate file in lookup: {term}")
-        text = found.read_text(encoding="utf-8")
+        text = read_text(found)
         if to_bool(kw.get("lstrip", False)):
             text = text.lstrip()
         if to_bool(kw.get("rstrip", True)):
             text = text.rstrip()
         out.append(text)
+    return out
+
+
+def _unvault(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
+    """A vault-encrypted controller file's plaintext (a plain file as it is), unstripped."""
+    out = []
+    for term in terms:
+        found = call.find(str(term), "files")
+        if found is None or not found.is_file():
+            raise TemplateError(f"lookup('unvault'): could not locate file in lookup: {term}")
+        out.append(read_text(found))
     return out
 
 
@@ -424,7 +436,7 @@ def _template(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
         found = call.find(str(term), "templates")
         if found is None or not found.is_file():
             raise TemplateError(f"lookup('template'): template not found: {term}")
-        source = found.read_text(encoding="utf-8")
+        source = read_text(found)
         extra = dict(kw.get("template_vars") or {})
         child = templar.child(extra) if extra else templar
         out.append(child.render_text(source, overrides) if templar is not None else source)
@@ -585,7 +597,7 @@ def _csvfile(call: LookupCall, terms: list[Any], **kw: Any) -> list[Any]:
 
 LOOKUPS: dict[str, Callable[..., list[Any]]] = {
     "template": _template,
-    "env": _env, "file": _file, "vars": _vars, "varnames": _varnames,
+    "env": _env, "file": _file, "unvault": _unvault, "vars": _vars, "varnames": _varnames,
     "items": _items, "list": _list, "flattened": _flattened,
     "dict": _dict, "together": _together, "nested": _nested, "subelements": _subelements,
     "indexed_items": _indexed_items, "sequence": _sequence, "random_choice": _random_choice,
