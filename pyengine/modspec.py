@@ -64,6 +64,9 @@ class ModuleSpec:
     ps1_path: Path | None = None  # the Windows twin, when there is one
     collection: Path | None = None  # kind 'ansible': the collection folder (None: core)
     unsupported: str = ""  # why a found module cannot run (a load-time error)
+    # an Ansible module whose action plugin only moves controller files for some arguments
+    # (THIN_ACTION_PLUGINS): it runs through the bridge unless those arguments are used
+    controller_half: str = ""
     returns_facts: bool = False  # kind 'ansible': its RETURN documents ansible_facts
 
     @property
@@ -189,6 +192,23 @@ _ansible_cache: dict[tuple[str, tuple[str, ...], bool], ModuleSpec | None] = {}
 _ansible_by_name: dict[str, ModuleSpec] = {}  # FQCN -> the spec the loader resolved
 
 
+def _uri_needs_controller(args: Mapping[str, Any]) -> str:
+    """ansible.builtin.uri's action plugin only uploads `src` and multipart files."""
+    if args.get("src") is not None and boolean_word(args.get("remote_src")) is not True:
+        return "`src` from the controller (use remote_src: true with a file on the host)"
+    body = args.get("body")
+    if args.get("body_format") == "form-multipart" and isinstance(body, Mapping) and any(
+            isinstance(v, Mapping) and v.get("filename") and not v.get("content")
+            for v in body.values()):
+        return "a form-multipart `filename` from the controller (give `content` instead)"
+    return ""
+
+
+# Ansible modules whose action plugin is only a file carrier for some arguments: with the
+# other arguments the module alone does the work, so the bridge can run it.
+THIN_ACTION_PLUGINS = {"ansible.builtin.uri": _uri_needs_controller}
+
+
 def _ansible_spec(name: str, project_dirs: list[Path | str],
                   forced_only: bool = False) -> ModuleSpec | None:
     """An installed Ansible module as a spec of kind 'ansible' (options from its docs)."""
@@ -213,7 +233,9 @@ def _ansible_spec(name: str, project_dirs: list[Path | str],
                           any_args=not doc.complete, collection=module.collection,
                           returns_facts=doc.returns_facts)
         _ansible_by_name[spec.name] = spec
-        if action_plugin(module) is not None:
+        if module.fqcn in THIN_ACTION_PLUGINS:
+            spec.controller_half = module.fqcn
+        elif action_plugin(module) is not None:
             spec.unsupported = (f"module {module.fqcn} needs Ansible's action plugin of the "
                                 f"same name on the controller, which pyengine does not run")
     if not forced_only:
@@ -454,6 +476,11 @@ def validate_args(
 
     if spec.unsupported:
         err(spec.unsupported)
+    elif spec.controller_half:
+        needs = THIN_ACTION_PLUGINS[spec.controller_half](args)
+        if needs:
+            err(f"module {spec.name}: {needs} needs Ansible's action plugin on the controller, "
+                f"which pyengine does not run")
     aliases = spec.aliases
     out: dict[str, Any] = {}
     given_as: dict[str, str] = {}

@@ -325,10 +325,20 @@ def test_a_module_found_nowhere_says_what_to_install(project: Path) -> None:
 
 
 def test_a_module_that_needs_its_action_plugin_is_refused_at_load_time() -> None:
+    spec = modspec.find_module("ansible.builtin.unarchive")
+    assert spec is not None and spec.kind == modspec.ANSIBLE
+    _, errors = modspec.validate_args(spec, {"src": "a.tgz", "dest": "/opt"})
+    assert errors and "action plugin" in str(errors[0])
+
+
+def test_uri_is_refused_only_with_controller_files() -> None:
     spec = modspec.find_module("ansible.builtin.uri")
     assert spec is not None and spec.kind == modspec.ANSIBLE
-    _, errors = modspec.validate_args(spec, {"url": "http://127.0.0.1/"})
-    assert errors and "action plugin" in str(errors[0])
+    assert not modspec.validate_args(spec, {"url": "http://127.0.0.1/"})[1]
+    assert not modspec.validate_args(spec, {"url": "http://127.0.0.1/", "src": "/tmp/b",
+                                            "remote_src": "yes"})[1]
+    _, errors = modspec.validate_args(spec, {"url": "http://127.0.0.1/", "src": "b.json"})
+    assert errors and "`src` from the controller" in str(errors[0])
 
 
 def test_playbook_load_error_names_the_collection_to_install(tmp_path: Path) -> None:

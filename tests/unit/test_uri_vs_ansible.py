@@ -1,0 +1,133 @@
+"""ansible.builtin.uri runs through the module bridge (its action plugin only carries
+controller files, for `src` and multipart filenames): the same playbook through
+ansible-playbook and pyengine against a loopback HTTP server writes the same files; the
+controller-file forms are a one-line load-time error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if self.path == "/status":
+            self._send(200, {"service": "backup", "ok": True, "queue": [3, 1]})
+        elif self.path == "/gone":
+            self._send(410, {"error": "gone"})
+        else:
+            self._send(404, {"error": "no such page"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"null")
+        self._send(201, {"received": body, "type": self.headers.get("Content-Type")})
+
+    def _send(self, code: int, value: Any) -> None:
+        data = json.dumps(value, sort_keys=True).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+PLAY = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - uri: {url: "BASE/status", return_content: true}
+      register: got
+    - uri:
+        url: "BASE/items"
+        method: POST
+        body_format: json
+        body: {name: web1, tags: [a, b]}
+        status_code: 201
+      register: posted
+    - uri: {url: "BASE/gone", status_code: [200, 410]}
+      register: gone
+    - uri: {url: "BASE/nothing"}
+      register: missing
+      ignore_errors: true
+    - copy:
+        dest: "OUT/results.json"
+        content: "{{ {'status': got.status, 'json': got.json, 'posted': posted.json,
+                      'posted_status': posted.status, 'gone': gone.status,
+                      'missing_failed': missing.failed, 'missing': missing.status,
+                      'changed': [got.changed, posted.changed]} | to_nice_json }}"
+"""
+
+
+def _run(tool: str, root: Path, book: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, no_proxy="127.0.0.1", NO_PROXY="127.0.0.1")
+    if tool == "ansible":
+        env.update(ANSIBLE_REMOTE_TMP=str(root / "remote-tmp"), ANSIBLE_NOCOLOR="1")
+        cmd = [str(ANSIBLE_PLAYBOOK)]
+    else:
+        cmd = [sys.executable, "-m", "pyengine", "run"]
+    cmd += ["-i", str(root / "inv.ini"), str(book)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root, env=env)
+
+
+def test_uri_like_ansible(base_url: str, tmp_path: Path) -> None:
+    if not ANSIBLE_PLAYBOOK.exists():
+        pytest.skip("ansible-playbook not installed (pip install -e '.[test]')")
+    (tmp_path / "inv.ini").write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    results = {}
+    for tool in ("ansible", "pyengine"):
+        out = tmp_path / f"out-{tool}"  # not "pyengine": python -m would import it
+        out.mkdir()
+        book = tmp_path / f"{tool}.yml"
+        book.write_text(PLAY.replace("OUT", str(out)).replace("BASE", base_url))
+        proc = _run(tool, tmp_path, book)
+        assert proc.returncode == 0, f"{tool}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        results[tool] = json.loads((out / "results.json").read_text())
+    assert results["pyengine"] == results["ansible"]
+    assert results["pyengine"]["posted"]["received"] == {"name": "web1", "tags": ["a", "b"]}
+    assert results["pyengine"]["missing_failed"] is True
+
+
+@pytest.mark.parametrize("args, needs", [
+    ("{url: 'http://127.0.0.1:9/x', method: PUT, src: body.json}", "`src` from the controller"),
+    ("{url: 'http://127.0.0.1:9/x', method: POST, body_format: form-multipart, "
+     "body: {file: {filename: body.json}}}", "form-multipart `filename`"),
+])
+def test_uri_controller_files_are_a_load_time_error(tmp_path: Path, args: str,
+                                                     needs: str) -> None:
+    (tmp_path / "inv.ini").write_text("localhost ansible_connection=local\n")
+    book = tmp_path / "book.yml"
+    book.write_text(f"- hosts: all\n  gather_facts: false\n  tasks:\n    - uri: {args}\n")
+    proc = subprocess.run([sys.executable, "-m", "pyengine", "run", "-i",
+                           str(tmp_path / "inv.ini"), str(book)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert needs in output and "book.yml:4" in output, output[-1500:]
+    assert "Traceback" not in output
