@@ -135,11 +135,11 @@ def persist_seconds(opts: dict[str, Any], notice: Callable[[str], None] | None,
         value, origin = config.persist, config.origins.get("persist", "ansible.cfg")
     if value is None:
         return 0.0
-    from pyengine.persist.client import ensure_owner, set_notice
+    from pyengine.persist.client import ensure_owner, hold_owner, set_notice
     from pyengine.persist.duration import parse_duration
 
     seconds = parse_duration(str(value), origin)
     if seconds > 0:
-        ensure_owner()
+        hold_owner(ensure_owner())
         set_notice(notice)
     return seconds

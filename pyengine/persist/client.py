@@ -83,6 +83,20 @@ def ensure_owner(path: Path | None = None) -> Path:
     raise PyengineError(f"persist: the owner process did not start (see {path.parent}/owner.log)")
 
 
+_held: list[socket.socket] = []
+
+
+def hold_owner(path: Path) -> None:
+    """Keep a connection to the owner open for the rest of this process: an owner with no
+    entry left exits after a moment, never while a persisting run is still starting."""
+    try:
+        sock = _dial(path)
+        wire.send_json(sock, b"q", {"op": "hold"})
+    except OSError:
+        return
+    _held.append(sock)  # closed by the process's exit
+
+
 def ask(request: Mapping[str, Any], path: Path | None = None) -> dict[str, Any]:
     """One request (`status`, `stop`) to a running owner; OSError when none runs."""
     sock = _dial(path or socket_path())
@@ -102,9 +116,11 @@ def ask(request: Mapping[str, Any], path: Path | None = None) -> dict[str, Any]:
 class RelayChannel(AgentChannel):
     """One process on the host, its bytes relayed by the owner (frames in wire.py)."""
 
-    def __init__(self, sock: socket.socket, host: str) -> None:
+    def __init__(self, sock: socket.socket, host: str,
+                 on_down: Callable[[], None] | None = None) -> None:
         self.sock = sock
         self.host = host
+        self._on_down = on_down  # the transport (or the owner) is gone: not reachable
         self.warm_state: dict[str, Any] | None = None
         self.transport_up = True
         self._cond = threading.Condition()
@@ -127,6 +143,11 @@ class RelayChannel(AgentChannel):
                 frame = wire.recv_frame(self.sock)
             except OSError:
                 frame = None
+            if (frame is None and not self._closed and not self._out_ended) or (
+                    frame is not None and frame[0] == b"O"
+                    and not json.loads(frame[1] or b"{}").get("transport", True)):
+                if self._on_down is not None:
+                    self._on_down()
             with self._cond:
                 if frame is None:
                     self._out_ended = self._err_ended = True
@@ -259,26 +280,32 @@ class PersistedSSH(SSHConnection):
     def connected(self) -> bool:
         return self._up
 
-    def _request(self, op: str, **extra: Any) -> tuple[socket.socket, dict[str, Any]]:
-        try:
-            sock = _dial(self.path)
-        except OSError:
-            try:  # the owner exited between runs (its last entry expired): start it again
-                sock = _dial(ensure_owner(self.path))
+    def _ask_owner(self, request: Mapping[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
+        """Send `request`; an owner that is gone, or exiting as we came, is started anew
+        (an owner exits after its last entry: that is not the run's failure)."""
+        problem = ""
+        for attempt in range(3):
+            try:
+                sock = _dial(self.path if attempt == 0 else ensure_owner(self.path))
             except (OSError, PyengineError) as err:
-                raise HostUnreachable(self.host, f"persist owner unreachable: {err}") from err
+                problem = str(err)
+                continue
+            try:
+                wire.send_json(sock, b"q", request)
+                frame = wire.recv_frame(sock)
+            except OSError as err:
+                frame, problem = None, str(err)
+            if frame is not None and frame[0] == b"r":
+                return sock, json.loads(frame[1].decode("utf-8"))
+            sock.close()
+            problem = problem or "it closed the connection"
+            time.sleep(0.05)
+        raise HostUnreachable(self.host, f"persist owner unreachable: {problem}")
+
+    def _request(self, op: str, **extra: Any) -> tuple[socket.socket, dict[str, Any]]:
         request = {"op": op, "key": self.key, "host": self.host, "options": self.options,
                    "persist": self.seconds, "login": self.show, **extra}
-        try:
-            wire.send_json(sock, b"q", request)
-            frame = wire.recv_frame(sock)
-        except OSError as err:
-            sock.close()
-            raise HostUnreachable(self.host, f"persist owner: {err}") from err
-        if frame is None or frame[0] != b"r":
-            sock.close()
-            raise HostUnreachable(self.host, "the persist owner closed the connection")
-        reply: dict[str, Any] = json.loads(frame[1].decode("utf-8"))
+        sock, reply = self._ask_owner(request)
         if not reply.get("ok"):
             sock.close()
             self._up = False
@@ -288,6 +315,9 @@ class PersistedSSH(SSHConnection):
         for name, seconds in (reply.get("phases") or {}).items():
             self.phases[name] = self.phases.get(name, 0.0) + float(seconds)
         return sock, reply
+
+    def _down(self) -> None:
+        self._up = False
 
     def connect(self) -> None:
         sock, reply = self._request("connect")
@@ -299,7 +329,7 @@ class PersistedSSH(SSHConnection):
 
     def _channel(self, argv: list[str], agent: str | None, show: str = "") -> RelayChannel:
         sock, reply = self._request("exec", argv=argv, agent=agent, show=show)
-        channel = RelayChannel(sock, self.host)
+        channel = RelayChannel(sock, self.host, self._down)
         if reply.get("warm"):
             channel.warm_state = dict(reply.get("state") or {})
         channel.start()

@@ -36,7 +36,7 @@ from pyengine.errors import HostUnreachable
 from pyengine.persist import wire
 from pyengine.persist.place import peer_allowed, private_dir
 
-LINGER_S = 1.0  # the owner stays this long after its last entry (a run may be starting)
+LINGER_S = 2.0  # the owner stays this long after its last entry and its last run
 TICK_S = 0.2
 _AGENT_EXIT = json.dumps({"op": "exit"}).encode()
 _AGENT_HEADER = struct.Struct(">I")
@@ -233,6 +233,10 @@ class Owner:
             op = request.get("op")
             if op == "status":
                 wire.send_json(client, b"r", self.status())
+            elif op == "hold":  # a persisting run, for its whole life: do not exit under it
+                wire.send_json(client, b"r", {"ok": True})
+                while wire.recv_frame(client) is not None:
+                    pass
             elif op == "stop":
                 wire.send_json(client, b"r", {"ok": True, "pid": os.getpid()})
                 self.stopping.set()
@@ -401,11 +405,15 @@ def bind(path: Path) -> socket.socket | None:
 
 def _bind_locked(path: Path) -> socket.socket | None:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
+    probe.settimeout(5.0)
+    try:  # another owner that answers serves this user (one that is exiting does not)
         probe.connect(str(path))
-        probe.close()
-        return None  # another owner answers: it serves this user
+        wire.send_json(probe, b"q", {"op": "status"})
+        if wire.recv_frame(probe) is not None:
+            return None
     except OSError:
+        pass
+    finally:
         probe.close()
     try:
         path.unlink()

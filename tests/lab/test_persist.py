@@ -163,6 +163,20 @@ def test_another_user_gets_its_own_connection(
     on_host(lab, f"rm -rf {base}-u")
 
 
+def test_a_warm_agent_that_died_is_replaced_without_a_failure(
+        lab: Any, tmp_path: Path, persist_dir: Path, base: str) -> None:
+    rc, _, out = run(lab, tmp_path, persist_dir, base, "-l", "h1", "--persist", "60s")
+    assert rc == 0, out[-2000:]
+    on_host(lab, "pkill -KILL -f '[P]YENGINE-AGENT'")  # the agents die while idle
+    rc, report, out = run(lab, tmp_path, persist_dir, base, "-l", "h1", "--persist", "60s",
+                          "-v")
+    assert rc == 0, out[-2000:]
+    assert "persist: h1: warm SSH connection reused" in out
+    assert out.count("persist: h1: agent started as root") == 2  # one line each, no error
+    assert "agent_start" in report["hosts"]["h1"]["phases"]
+    assert "connect" not in report["hosts"]["h1"]["phases"]
+
+
 def test_ctrl_c_of_a_run_leaves_the_owner_and_ends_the_busy_agent(
         lab: Any, tmp_path: Path, persist_dir: Path, base: str) -> None:
     rc, _, out = run(lab, tmp_path, persist_dir, base, "-l", "h1", "--persist", "60s")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from pathlib import Path
 
 import pytest
 
 from pyengine.errors import PyengineError
 from pyengine.persist import wire
+from pyengine.persist.client import ask
 from pyengine.persist.duration import format_duration, parse_duration
-from pyengine.persist.owner import bind
+from pyengine.persist.owner import Owner, bind
 from pyengine.persist.place import peer_allowed, peer_uid, private_dir
 
 OPTIONS = {"host": "10.0.0.5", "port": 22, "user": "ops", "known_hosts_file": None}
@@ -127,12 +129,22 @@ def test_the_socket_is_0600_and_a_second_owner_steps_aside(tmp_path: Path) -> No
     path = tmp_path / "p" / "owner.sock"
     sock = bind(path)
     assert sock is not None
+    assert path.stat().st_mode & 0o777 == 0o600
+    owner = Owner(sock, path)
+    thread = threading.Thread(target=owner.serve, daemon=True)
+    thread.start()
     try:
-        assert path.stat().st_mode & 0o777 == 0o600
+        assert ask({"op": "status"}, path) == {"ok": True, "pid": os.getpid(),
+                                                "connections": []}
         assert bind(path) is None  # a live owner answers there: no second one
     finally:
-        sock.close()
-    again = bind(path)  # a stale socket file (its owner died) is replaced
+        owner.stopping.set()
+        thread.join(5)
+    assert not path.exists()  # the owner removed its socket on the way out
+    stale = bind(path)
+    assert stale is not None
+    stale.close()  # its owner "died": the file stays, nobody answers
+    again = bind(path)  # a stale socket file is replaced
     assert again is not None
     again.close()
 
