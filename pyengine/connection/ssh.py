@@ -314,7 +314,7 @@ class SSHConnection(Connection):
         def attempt(label: str, key: paramiko.PKey) -> bool:
             tried.append(label)
             try:
-                transport.auth_publickey(user, key)
+                _auth_publickey(transport, user, key)
             except paramiko.AuthenticationException:
                 return False
             except paramiko.SSHException as err:
@@ -501,6 +501,41 @@ GATEWAYS = GatewayPool()
 
 def _add_phase(phases: dict[str, float], name: str, seconds: float) -> None:
     phases[name] = phases.get(name, 0.0) + seconds
+
+
+class _OneTripAuth(paramiko.auth_handler.AuthHandler):
+    """Public-key authentication in one round trip instead of two: the signed userauth
+    request follows the service request without waiting for sshd's acceptance (sshd
+    handles them in order; the signature needs only the session id, known since the key
+    exchange). Not for RSA keys: their signature algorithm may depend on the server's
+    ext-info, which arrives with the acceptance."""
+
+    answered = False
+
+    def _request_auth(self) -> None:
+        super()._request_auth()  # type: ignore[misc]
+        if self.auth_method == "publickey":
+            accepted = paramiko.Message()
+            accepted.add_string("ssh-userauth")
+            accepted.rewind()
+            super()._parse_service_accept(accepted)  # type: ignore[misc]
+            self.answered = True
+
+    def _parse_service_accept(self, m: paramiko.Message) -> None:
+        if not self.answered:  # the userauth request went out with the service request
+            super()._parse_service_accept(m)  # type: ignore[misc]
+
+
+def _auth_publickey(transport: paramiko.Transport, user: str, key: paramiko.PKey) -> None:
+    """`Transport.auth_publickey`, in one round trip for non-RSA keys (`_OneTripAuth`)."""
+    if "rsa" in key.get_name():
+        transport.auth_publickey(user, key)
+        return
+    event = threading.Event()
+    handler = _OneTripAuth(transport)
+    transport.auth_handler = handler
+    handler.auth_publickey(user, key, event)
+    handler.wait_for_response(event)
 
 
 def _feed(channel: paramiko.Channel, data: bytes) -> None:
