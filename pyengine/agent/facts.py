@@ -10,7 +10,6 @@ that cannot be read is left out or set to a neutral value, never an exception.
 from __future__ import annotations
 
 import os
-import platform
 import pwd
 import re
 import shutil
@@ -83,7 +82,7 @@ def _os_release():
 def distribution_facts():
     rel = _os_release()
     ident = rel.get("ID", "").lower()
-    system = platform.system()
+    system = os.uname().sysname  # platform.system(), without importing platform
     name, family = _DISTROS.get(ident, (rel.get("NAME", system) or system, ""))
     if not family:
         for like in rel.get("ID_LIKE", "").lower().split():
@@ -147,7 +146,7 @@ def python_facts():
         "ansible_python_version": f"{info[0]}.{info[1]}.{info[2]}",
         "ansible_python": {
             "executable": sys.executable,
-            "type": platform.python_implementation().lower(),  # Ansible: "cpython"
+            "type": sys.implementation.name,  # Ansible: "cpython"
             "has_sslcontext": True,
             "version": {
                 "major": info[0], "minor": info[1], "micro": info[2],
@@ -158,13 +157,26 @@ def python_facts():
     }
 
 
+def _fqdn(name):
+    """socket.getfqdn(), asked with bytes: a str name goes through the idna codec, whose
+    import (encodings.idna, stringprep) cost ~3 ms of every agent's start."""
+    try:
+        hostname, aliases, _ = socket.gethostbyaddr(name.encode("ascii"))
+    except OSError:
+        return name
+    for alias in [hostname] + aliases:
+        if "." in alias:
+            return alias
+    return hostname
+
+
 def host_facts():
     uname = os.uname()
     nodename = uname.nodename
     short = socket.gethostname().split(".")[0]
     try:
-        fqdn = socket.getfqdn()
-    except OSError:
+        fqdn = _fqdn(socket.gethostname())
+    except (OSError, UnicodeError):
         fqdn = nodename
     return {
         "ansible_hostname": short,

@@ -37,7 +37,11 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+# Annotations only (postponed by the __future__ import): the target never imports typing,
+# 2-10 ms of every agent's start. mypy takes a bare TYPE_CHECKING name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 __all__ = ["Module", "ModuleFail", "run_module", "MAX_DIFF_BYTES"]
 
