@@ -102,6 +102,16 @@ def _packed_lib(name: str) -> dict[str, str]:
     return {"zlib": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
 
 
+@functools.cache
+def _agent_code_digest() -> str:
+    """The agent's own code as one digest: a warm agent started by another pyengine
+    version (other agent, runtime or facts code) is never reused."""
+    digest = hashlib.sha256()
+    for name in ("agent", "runtime", "facts", "ansible_run"):
+        digest.update(_read_lib(name).encode("utf-8"))
+    return digest.hexdigest()
+
+
 def ansible_facts_namespace(facts: dict[str, Any]) -> dict[str, Any]:
     """The `ansible_facts` dict (keys without the `ansible_` prefix), as Ansible exposes it."""
     out: dict[str, Any] = {}
@@ -233,7 +243,7 @@ class PythonAgentSession:
         """What makes this agent what it is, beside its connection: a warm agent is reused
         only by a session with the same (the password as a digest, kept in memory)."""
         password = self.become_password or ""
-        return {"python": self.python, "become": self.become,
+        return {"code": _agent_code_digest(), "python": self.python, "become": self.become,
                 "become_user": self.become_user if self.become else "",
                 "become_exe": self.become_exe,
                 "become_password": hashlib.sha256(password.encode()).hexdigest()

@@ -177,6 +177,24 @@ def test_a_warm_agent_that_died_is_replaced_without_a_failure(
     assert "connect" not in report["hosts"]["h1"]["phases"]
 
 
+def test_two_runs_at_once_never_share_an_agent(
+        lab: Any, tmp_path: Path, persist_dir: Path, base: str) -> None:
+    rc, _, out = run(lab, tmp_path, persist_dir, base, "-l", "h1", "--persist", "60s")
+    assert rc == 0, out[-2000:]
+    slow = tmp_path / "slow.yml"
+    slow.write_text("- hosts: h1\n  tasks:\n    - command: sleep 4\n      changed_when: false\n")
+    env = dict(os.environ, PYENGINE_PERSIST_DIR=str(persist_dir))
+    cmd = [sys.executable, "-m", "pyengine", "run", str(slow), "-i", str(lab.inventory_path),
+           "--no-history", "--persist", "60s", "-v", "-e", "ansible_user=root"]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env, cwd=tmp_path) for _ in range(2)]
+    outs = [r.communicate(timeout=120)[0] for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outs
+    said = sorted("warm agent reused" in o for o in outs)
+    assert said == [False, True], outs  # one got the warm agent, the other a new one
+    assert any("persist: h1: agent started as root, kept warm" in o for o in outs)
+
+
 def test_ctrl_c_of_a_run_leaves_the_owner_and_ends_the_busy_agent(
         lab: Any, tmp_path: Path, persist_dir: Path, base: str) -> None:
     rc, _, out = run(lab, tmp_path, persist_dir, base, "-l", "h1", "--persist", "60s")
