@@ -13,6 +13,9 @@ mount namespace and disappears with it: the machine's mount table never changes.
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
 from pathlib import Path
 
 from pyengine.lab.config import cap_drop_arg
@@ -22,6 +25,7 @@ BOOT_SCRIPT = r"""#!/bin/sh
 # Args: LOWER UPPER WORK ROOT HOST [KIND: systemd (default) or light]
 set -eu
 LOWER=$1 UPPER=$2 WORK=$3 R=$4 HOST=$5 KIND=${6:-systemd}
+DEV=${0%/*}/dev  # the template write_dev_template() made beside this script
 mount --make-rprivate /
 mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$UPPER,workdir=$WORK" "$R"
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
@@ -41,26 +45,16 @@ mkdir "$R/sys/fs/cgroup/systemd"
 mount -t cgroup -o none,name=systemd,nosuid,nodev,noexec cgroup "$R/sys/fs/cgroup/systemd"
 mount -o remount,ro,nosuid,nodev,noexec "$R/sys/fs/cgroup"
 # A private /dev: a few character devices, its own devpts and shm; never the machine's.
+# The nodes and links come from the lab's template (DEV_NODES), copied in one go.
 mount -t tmpfs -o mode=755,nosuid,noexec dev "$R/dev"
-mknod -m 666 "$R/dev/null" c 1 3
-mknod -m 666 "$R/dev/zero" c 1 5
-mknod -m 666 "$R/dev/full" c 1 7
-mknod -m 666 "$R/dev/random" c 1 8
-mknod -m 666 "$R/dev/urandom" c 1 9
-mknod -m 666 "$R/dev/tty" c 5 0
-mkdir -m 755 "$R/dev/pts"
-mkdir -m 1777 "$R/dev/shm"
+cp -a "$DEV/." "$R/dev/"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5,nosuid,noexec devpts "$R/dev/pts"
 mount -t tmpfs -o mode=1777,nosuid,nodev shm "$R/dev/shm"
-ln -s pts/ptmx "$R/dev/ptmx"
-ln -s /proc/self/fd "$R/dev/fd"
-ln -s /proc/self/fd/0 "$R/dev/stdin"
-ln -s /proc/self/fd/1 "$R/dev/stdout"
-ln -s /proc/self/fd/2 "$R/dev/stderr"
 mount -t tmpfs -o mode=755,nosuid,nodev run "$R/run"
 # A boot id of this boot (the kernel's is the machine's): reboot detection compares it.
 mkdir -m 755 "$R/run/pyengine-lab"
-cat /proc/sys/kernel/random/uuid > "$R/run/pyengine-lab/boot_id"
+read -r BOOT_ID < /proc/sys/kernel/random/uuid
+echo "$BOOT_ID" > "$R/run/pyengine-lab/boot_id"
 mount --bind "$R/run/pyengine-lab/boot_id" "$R/proc/sys/kernel/random/boot_id"
 mount -o remount,bind,ro "$R/proc/sys/kernel/random/boot_id"
 hostname "$HOST"
@@ -81,9 +75,48 @@ exec /usr/bin/env -i container=pyengine-lab TERM=linux /bin/sh -c \
 """
 
 
+# The private /dev of every host: (name, kind, mode, major, minor or link target). Made
+# once per lab beside the boot script and copied at each boot (one `cp` instead of a
+# dozen mknod/mkdir/ln runs: a 250-host lab boots measurably faster).
+DEV_NODES: tuple[tuple[str, str, int, int, int | str], ...] = (
+    ("null", "c", 0o666, 1, 3),
+    ("zero", "c", 0o666, 1, 5),
+    ("full", "c", 0o666, 1, 7),
+    ("random", "c", 0o666, 1, 8),
+    ("urandom", "c", 0o666, 1, 9),
+    ("tty", "c", 0o666, 5, 0),
+    ("pts", "d", 0o755, 0, 0),
+    ("shm", "d", 0o1777, 0, 0),
+    ("ptmx", "l", 0o777, 0, "pts/ptmx"),
+    ("fd", "l", 0o777, 0, "/proc/self/fd"),
+    ("stdin", "l", 0o777, 0, "/proc/self/fd/0"),
+    ("stdout", "l", 0o777, 0, "/proc/self/fd/1"),
+    ("stderr", "l", 0o777, 0, "/proc/self/fd/2"),
+)
+
+
+def write_dev_template(directory: Path) -> None:
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(mode=0o755)
+    for name, kind, mode, major, minor in DEV_NODES:
+        path = directory / name
+        if kind == "c":
+            assert isinstance(minor, int)
+            os.mknod(path, stat.S_IFCHR | mode, os.makedev(major, minor))
+        elif kind == "d":
+            path.mkdir()
+        else:
+            path.symlink_to(str(minor))
+        if kind != "l":
+            os.chmod(path, mode)  # not subject to the umask
+
+
 def write_boot_script(path: Path) -> None:
+    """The boot script and, beside it, the /dev template it copies (`dev/`)."""
     path.write_text(BOOT_SCRIPT)
     path.chmod(0o755)
+    write_dev_template(path.parent / "dev")
 
 
 def boot_command(

@@ -88,3 +88,23 @@ def test_host_network_keeps_sockets_inside_without_a_thread() -> None:
         assert os.readlink("/proc/thread-self/ns/net") == os.readlink("/proc/self/ns/net")
     finally:
         net.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="device nodes need root")
+def test_dev_template_holds_only_the_harmless_nodes(tmp_path: Path) -> None:
+    import stat
+
+    from pyengine.lab.boot import write_boot_script
+
+    write_boot_script(tmp_path / "boot.sh")
+    dev = tmp_path / "dev"
+    assert 'cp -a "$DEV/." "$R/dev/"' in (tmp_path / "boot.sh").read_text()
+    chars = {p.name: (os.major(p.lstat().st_rdev), os.minor(p.lstat().st_rdev))
+             for p in dev.iterdir() if stat.S_ISCHR(p.lstat().st_mode)}
+    assert chars == {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
+                     "urandom": (1, 9), "tty": (5, 0)}
+    assert not [p for p in dev.iterdir() if stat.S_ISBLK(p.lstat().st_mode)]
+    assert os.readlink(dev / "ptmx") == "pts/ptmx"
+    assert stat.S_IMODE((dev / "shm").stat().st_mode) == 0o1777
+    assert stat.S_IMODE((dev / "null").lstat().st_mode) == 0o666
+    write_boot_script(tmp_path / "boot.sh")  # rewriting it (lab up again) is harmless
