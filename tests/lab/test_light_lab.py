@@ -2,7 +2,8 @@
 namespaces as a systemd host, no systemd, so a lab of 250 of them fits on one machine.
 
 These tests bring up their own light labs on spare octets (PYENGINE_TEST_LIGHT_OCTET,
-default 30, and the next one) and take them down: the session's systemd lab is untouched.
+default 30, for 3 hosts; PYENGINE_TEST_LIGHT_SCALE_OCTET, default 230, for 250) and take
+them down: the session's systemd lab is untouched.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pyengine.lab.config import LabPaths
 pytestmark = pytest.mark.lab
 
 LIGHT_OCTET = int(os.environ.get("PYENGINE_TEST_LIGHT_OCTET", "30"))
+SCALE_OCTET = int(os.environ.get("PYENGINE_TEST_LIGHT_SCALE_OCTET", "230"))
 SCALE_HOSTS = 250
 RSS_LIMIT_MB = 400
 
@@ -160,7 +162,10 @@ def test_a_playbook_runs_twice_on_light_hosts(light_lab: Lab, tmp_path: Path) ->
         assert host.exec(["cat", "/root/pe-light/motd"]).stdout == f"host {host.name}\n"
 
 
-def test_up_of_the_other_kind_is_refused_and_reset_works(light_lab: Lab) -> None:
+def test_up_again_is_harmless_the_other_kind_refused_and_reset_works(light_lab: Lab) -> None:
+    pids = [h.pid for h in light_lab.hosts]
+    light_lab.up(3, light=True)
+    assert [h.pid for h in light_lab.hosts] == pids
     with pytest.raises(LabError, match="3 light hosts"):
         light_lab.up(3)  # a systemd lab of the same name
     host = light_lab.hosts[2]
@@ -181,7 +186,7 @@ def test_250_light_hosts_run_a_playbook_with_a_bounded_controller(tmp_path: Path
     """The issue's scale test (not timed): every host ok, the run's peak RSS < 400 MB, the
     lab daemon's threads flat, the output one line per host at most beside the recap."""
     _skip_unless_root()
-    lab = Lab(f"pytest-light250-{os.getpid()}", LIGHT_OCTET + 1)
+    lab = Lab(f"pytest-light250-{os.getpid()}", SCALE_OCTET)
     book = tmp_path / "scale.yml"
     book.write_text(PLAYBOOK)
     report = tmp_path / "report.json"
@@ -189,6 +194,9 @@ def test_250_light_hosts_run_a_playbook_with_a_bounded_controller(tmp_path: Path
         started = time.monotonic()
         lab.up(SCALE_HOSTS, light=True)
         booted = time.monotonic() - started
+        status = lab.status()
+        assert status.up and len(status.hosts) == SCALE_HOSTS
+        assert status.hosts[-1].address == f"127.0.{SCALE_OCTET}.{SCALE_HOSTS}"
         daemon = lab.daemon_pid()
         threads = next(line for line in Path(f"/proc/{daemon}/status").read_text().splitlines()
                        if line.startswith("Threads:"))
