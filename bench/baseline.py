@@ -3,6 +3,10 @@
 A realistic hardening mix (lines in config files, folders and file modes, small
 managed files, sysctl drop-ins, services), all under paths the benchmark owns on
 the lab hosts, so a run after the first changes nothing.
+
+Light lab hosts (`pyengine lab up --light`) run sshd without systemd: there the four
+service tasks are replaced by four more lines in a config file (`services=False`), for
+every tool alike, so each tool still runs the same 40 operations.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ SYSCTL = [
     ("30-rpfilter", "net.ipv4.conf.all.rp_filter = 1\n"),
 ]
 SERVICES = ["ssh", "cron", "ssh", "cron"]
+# In place of SERVICES on hosts without systemd (same count: the baseline stays 40 tasks).
+NO_SERVICE_LINES = [
+    ("limits.conf", "core", "* hard core 0"),
+    ("limits.conf", "maxlogins", "* hard maxlogins 10"),
+    ("limits.conf", "nproc", "* soft nproc 4096"),
+    ("limits.conf", "nofile", "* soft nofile 65536"),
+]
 
 
 def task_count() -> int:
@@ -45,7 +56,7 @@ def task_count() -> int:
         len(SERVICES)
 
 
-def ansible_playbook() -> list[dict[str, Any]]:
+def ansible_playbook(services: bool = True) -> list[dict[str, Any]]:
     """The playbook pyengine and ansible-core both run (Ansible syntax)."""
     tasks: list[dict[str, Any]] = [
         {"name": "bench root", "file": {"path": ROOT, "state": "directory", "mode": "0755"}}]
@@ -67,19 +78,41 @@ def ansible_playbook() -> list[dict[str, Any]]:
     for name, content in SYSCTL:
         tasks.append({"name": f"sysctl {name}", "copy": {
             "dest": f"{ROOT}/sysctl.d/{name}.conf", "content": content, "mode": "0644"}})
-    for svc in SERVICES:
-        tasks.append({"name": f"service {svc}", "service": {"name": svc, "state": "started"}})
+    if services:
+        for svc in SERVICES:
+            tasks.append({"name": f"service {svc}", "service": {"name": svc,
+                                                                 "state": "started"}})
+    else:
+        for name, regexp, line in NO_SERVICE_LINES:
+            tasks.append({"name": f"line {line}", "lineinfile": {
+                "path": f"{ROOT}/{name}", "regexp": f"^#?{_re(regexp)}", "line": line,
+                "create": True, "mode": "0644"}})
     assert len(tasks) == 40, len(tasks)
     return [{"name": "bench baseline", "hosts": "lab", "gather_facts": False, "tasks": tasks}]
 
 
-def playbook_yaml() -> str:
+def _re(word: str) -> str:
+    """The limits.conf lines are matched by their item (`* hard core ...`)."""
+    return f"\\* [^ ]+ {word} " if word in ("core", "maxlogins", "nproc", "nofile") else word
+
+
+def playbook_yaml(services: bool = True) -> str:
     import yaml
 
-    return yaml.safe_dump(ansible_playbook(), sort_keys=False)
+    return yaml.safe_dump(ansible_playbook(services), sort_keys=False)
 
 
-def pyinfra_deploy() -> str:
+def reset_playbook_yaml() -> str:
+    """Removes what the baseline manages (its files and folders): the next run is cold."""
+    import yaml
+
+    play = {"name": "bench reset", "hosts": "lab", "gather_facts": False,
+            "tasks": [{"name": "remove the bench tree",
+                       "file": {"path": ROOT, "state": "absent"}}]}
+    return yaml.safe_dump([play], sort_keys=False)
+
+
+def pyinfra_deploy(services: bool = True) -> str:
     """The same 40 operations as a pyinfra deploy file."""
     out = ["from io import StringIO", "from pyinfra.operations import files, systemd", "",
            f"files.directory(name='bench root', path={ROOT!r}, mode='755')"]
@@ -98,9 +131,14 @@ def pyinfra_deploy() -> str:
     for name, content in SYSCTL:
         out.append(f"files.put(name={('sysctl ' + name)!r}, src=StringIO({content!r}), "
                    f"dest={ROOT + '/sysctl.d/' + name + '.conf'!r}, mode='644')")
-    for svc in SERVICES:
-        out.append(f"systemd.service(name={('service ' + svc)!r}, service={svc!r}, "
-                   "running=True)")
+    if services:
+        for svc in SERVICES:
+            out.append(f"systemd.service(name={('service ' + svc)!r}, service={svc!r}, "
+                       "running=True)")
+    else:
+        for name, regexp, line in NO_SERVICE_LINES:
+            out.append(f"files.line(name={('line ' + line)!r}, path={ROOT + '/' + name!r}, "
+                       f"line={('^#?' + _re(regexp) + '.*')!r}, replace={line!r})")
     return "\n".join(out) + "\n"
 
 

@@ -48,7 +48,7 @@ sys.path.insert(0, str(HERE))
 import baseline  # noqa: E402
 import run_bench  # noqa: E402
 
-LAB = "speed"
+LAB = "speedbench"  # not "speed": the SPEED helper's test lab has that name
 PYENGINE = run_bench.PYENGINE
 PYINFRA = str(run_bench.BENCH_VENV / "bin" / "pyinfra")
 
