@@ -3,8 +3,8 @@ booting its own release's image, reachable over SSH, running the agent, getting 
 through the lab's apt proxy, and shown with its release in `lab status` and the inventory.
 
 The module brings up its own lab (PYENGINE_TEST_RELEASES_LAB, default "releases", on octet
-PYENGINE_TEST_RELEASES_OCTET, default 23) and takes it down at the end unless
-PYENGINE_KEEP_LAB=1. Images not cached yet are built on first use (debootstrap, about
+PYENGINE_TEST_RELEASES_OCTET, default 23) and takes it down at the end unless it was up
+before or PYENGINE_KEEP_LAB=1. Images not cached yet are built on first use (debootstrap, about
 1.5 minutes per release).
 """
 
@@ -55,11 +55,12 @@ def mixed_lab() -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.skip("lab tests need root (namespaces and overlay mounts); run pytest as root")
     lab = Lab(LAB_NAME, OCTET)
+    was_up = lab.is_up()  # tests/lab/test_baseline_releases.py shares this lab
     lab.up(len(RELEASES), releases=RELEASES)
     try:
         yield lab
     finally:
-        if os.environ.get("PYENGINE_KEEP_LAB") != "1":
+        if not was_up and os.environ.get("PYENGINE_KEEP_LAB") != "1":
             lab.down()
 
 
