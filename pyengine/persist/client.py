@@ -309,6 +309,8 @@ class PersistedSSH(SSHConnection):
         if not reply.get("ok"):
             sock.close()
             self._up = False
+            if reply.get("kind") == "error":
+                raise PyengineError(str(reply.get("error")))
             error = HostKeyError if reply.get("kind") == "hostkey" else HostUnreachable
             raise error(self.host, str(reply.get("error")))
         self._up = True

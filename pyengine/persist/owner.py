@@ -32,7 +32,7 @@ from typing import Any
 
 from pyengine.connection.base import HostKeyError
 from pyengine.connection.ssh import SSHConnection
-from pyengine.errors import HostUnreachable
+from pyengine.errors import HostUnreachable, PyengineError
 from pyengine.persist import wire
 from pyengine.persist.place import peer_allowed, private_dir
 
@@ -305,8 +305,12 @@ class Owner:
             warm = self._claim_idle(str(agent))
             if warm is not None:
                 with warm.lock:
-                    wire.send_json(client, b"r", {"ok": True, "warm": True,
-                                                  "state": warm.state})
+                    try:
+                        wire.send_json(client, b"r", {"ok": True, "warm": True,
+                                                      "state": warm.state})
+                    except OSError:
+                        warm.client = None  # the run went away: the agent stays idle
+                        return
                     warm.client = client
                 self._relay(warm, client, persist)
                 return
@@ -318,6 +322,9 @@ class Owner:
             except HostUnreachable as err:
                 kind = "hostkey" if isinstance(err, HostKeyError) else "unreachable"
                 wire.send_json(client, b"r", {"ok": False, "kind": kind, "error": err.reason})
+                return
+            except PyengineError as err:  # a bad option or key file: the run says it
+                wire.send_json(client, b"r", {"ok": False, "kind": "error", "error": str(err)})
                 return
         phases = {k: v - before.get(k, 0.0) for k, v in transport.ssh.phases.items()
                   if v - before.get(k, 0.0) > 0}
@@ -334,13 +341,18 @@ class Owner:
             return
         channel = Channel(transport, chan, str(agent) if agent else None,
                           str(request.get("show") or ""))
+        channel.client = _CLAIMED  # never idle (so never reaped) before its run has it
         with self.lock:
             self.channels.append(channel)
         with channel.lock:
-            wire.send_json(client, b"r", {"ok": True, "warm": False, "reused": was_up,
-                                          "phases": phases})
-            channel.client = client
-        channel.start_pumps()
+            try:
+                wire.send_json(client, b"r", {"ok": True, "warm": False, "reused": was_up,
+                                              "phases": phases})
+            except OSError:
+                channel.client = None  # the run went away: reaped at once (expires 0)
+            else:
+                channel.client = client
+        channel.start_pumps()  # after the reply: the process's first bytes follow it
         self._relay(channel, client, persist)
 
     def _relay(self, channel: Channel, client: socket.socket, persist: float) -> None:
