@@ -68,12 +68,15 @@ def base(lab: Any) -> Iterator[str]:
 
 
 def run(lab: Any, tmp_path: Path, persist_dir: Path, base: str, *args: str,
-        user: str = "root", sigint_after: float | None = None) -> tuple[int, dict[str, Any], str]:
+        user: str = "root", sigint_after: float | None = None,
+        bridge: str = "") -> tuple[int, dict[str, Any], str]:
     book = tmp_path / "site.yml"
     book.write_text(textwrap.dedent(PLAY.format(base=base, user=user)))
     report = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json"
     env = dict(os.environ, PYENGINE_PERSIST_DIR=str(persist_dir))
     env.pop("PYENGINE_PERSIST", None)
+    if bridge:  # these modules run as installed Ansible modules (the bridge's zygote)
+        env["PYENGINE_ANSIBLE_MODULES"] = bridge
     cmd = [sys.executable, "-m", "pyengine", "run", str(book), "-i", str(lab.inventory_path),
            "--report-json", str(report), "--no-history", "-e", f"ansible_user={user}", *args]
     if sigint_after is None:
@@ -219,13 +222,15 @@ def test_ctrl_c_of_a_run_leaves_the_owner_and_ends_the_busy_agent(
 def test_nothing_remains_on_the_target_after_expiry(
         lab: Any, tmp_path: Path, persist_dir: Path, base: str) -> None:
     before = on_host(lab, SSHD_SESSIONS)
-    rc, _, out = run(lab, tmp_path, persist_dir, base, "-l", "h1", "--persist", "2s",
-                     user="labuser")
+    rc, report, out = run(lab, tmp_path, persist_dir, base, "-l", "h1", "--persist", "2s",
+                          user="labuser", bridge="ansible.builtin.lineinfile")
     assert rc == 0, out[-2000:]
+    assert "ansible.builtin.lineinfile" in {t["module"] for t in report["hosts"]["h1"]["tasks"]}
     pid = owner_pid(persist_dir)
     assert pid is not None
-    # labuser's agent and the sudo'd one (sudo itself shows the bootstrap too), warm
-    assert len(on_host(lab, AGENTS).split()) == 3
+    # Warm: labuser's agent with the bridge's zygote (a fork of it), and the sudo'd agent
+    # (sudo itself shows the bootstrap too).
+    assert len(on_host(lab, AGENTS).split()) == 4
     assert wait_for(lambda: on_host(lab, AGENTS) == "", 15), on_host(lab, "ps -ef")
     assert on_host(lab, LEFT) == ""
     assert wait_for(lambda: on_host(lab, SSHD_SESSIONS) == before, 10)
