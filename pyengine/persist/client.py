@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -114,7 +115,13 @@ def ask(request: Mapping[str, Any], path: Path | None = None) -> dict[str, Any]:
 
 # -- a channel through the owner -----------------------------------------------------------
 class RelayChannel(AgentChannel):
-    """One process on the host, its bytes relayed by the owner (frames in wire.py)."""
+    """One process on the host, its bytes relayed by the owner (frames in wire.py).
+
+    Frames are read by the caller's own thread when it waits for something (stdout,
+    stderr, the exit status, the detach answer): no reader thread, so a reply costs no
+    extra thread switch on this side. The owner sends whole frames, so once a frame's
+    first byte is readable the rest follows at once.
+    """
 
     def __init__(self, sock: socket.socket, host: str,
                  on_down: Callable[[], None] | None = None) -> None:
@@ -123,53 +130,62 @@ class RelayChannel(AgentChannel):
         self._on_down = on_down  # the transport (or the owner) is gone: not reachable
         self.warm_state: dict[str, Any] | None = None
         self.transport_up = True
-        self._cond = threading.Condition()
+        self._read_lock = threading.Lock()
         self._out = bytearray()
         self._out_ended = False
         self._err_all = bytearray()
         self._err_new = bytearray()
         self._err_ended = False
+        self._ended = False  # the socket itself
         self._status: int | None = None
-        self._detached = threading.Event()
+        self._detached = False
         self._send_lock = threading.Lock()
         self._closed = False
 
-    def start(self) -> None:
-        threading.Thread(target=self._demux, name="persist-relay", daemon=True).start()
-
-    def _demux(self) -> None:
-        while True:
+    def _fill(self, timeout: float | None) -> None:
+        """File the next frame, waiting up to `timeout` for one to start."""
+        with self._read_lock:
+            if self._ended:
+                return
+            frame: tuple[bytes, bytes] | None
             try:
+                if timeout is not None:
+                    ready, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
+                    if not ready:
+                        return
                 frame = wire.recv_frame(self.sock)
-            except OSError:
+            except (OSError, ValueError):  # closed under us (an interrupt closed the host)
                 frame = None
-            if (frame is None and not self._closed and not self._out_ended) or (
-                    frame is not None and frame[0] == b"O"
-                    and not json.loads(frame[1] or b"{}").get("transport", True)):
-                if self._on_down is not None:
-                    self._on_down()
-            with self._cond:
-                if frame is None:
-                    self._out_ended = self._err_ended = True
-                    self._cond.notify_all()
-                    return
-                kind, payload = frame
-                if kind == b"o":
-                    self._out += payload
-                elif kind == b"O":
-                    self._out_ended = True
-                    self.transport_up = bool(json.loads(payload or b"{}").get("transport", True))
-                elif kind == b"e":
-                    if len(self._err_all) < 1 << 20:
-                        self._err_all += payload
-                    self._err_new += payload
-                elif kind == b"E":
-                    self._err_ended = True
-                elif kind == b"x":
-                    self._status = int(payload)
-                elif kind == b"D":
-                    self._detached.set()
-                self._cond.notify_all()
+            self._file(frame)
+
+    def _file(self, frame: tuple[bytes, bytes] | None) -> None:
+        if frame is None:
+            if not self._closed and not self._out_ended and self._on_down is not None:
+                self._on_down()  # the owner went away mid-stream
+            self._ended = self._out_ended = self._err_ended = True
+            return
+        kind, payload = frame
+        if kind == b"o":
+            self._out += payload
+        elif kind == b"O":
+            self._out_ended = True
+            self.transport_up = bool(json.loads(payload or b"{}").get("transport", True))
+            if not self.transport_up and self._on_down is not None:
+                self._on_down()
+        elif kind == b"e":
+            if len(self._err_all) < 1 << 20:
+                self._err_all += payload
+            self._err_new += payload
+        elif kind == b"E":
+            self._err_ended = True
+        elif kind == b"x":
+            self._status = int(payload)
+        elif kind == b"D":
+            self._detached = True
+
+    @staticmethod
+    def _left(deadline: float | None) -> float | None:
+        return None if deadline is None else deadline - time.monotonic()
 
     def _send(self, kind: bytes, payload: bytes = b"") -> None:
         with self._send_lock:
@@ -188,43 +204,39 @@ class RelayChannel(AgentChannel):
 
     def read(self, n: int, timeout: float | None = None) -> bytes:
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self._out and not self._out_ended:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise TimeoutError(f"no output within {timeout:g}s")
-                self._cond.wait(left)
-            out = bytes(self._out[:n])
-            del self._out[:n]
-            return out
+        while not self._out and not self._out_ended:
+            left = self._left(deadline)
+            if left is not None and left <= 0:
+                raise TimeoutError(f"no output within {timeout:g}s")
+            self._fill(left)
+        out = bytes(self._out[:n])
+        del self._out[:n]
+        return out
 
     def read_stderr(self, timeout: float = 0.0) -> bytes | None:
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while not self._err_new and not self._err_ended:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            if self._err_new:
-                out = bytes(self._err_new)
-                self._err_new.clear()
-                return out
-            return None if self._err_ended else b""
+        while not self._err_new and not self._err_ended:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._fill(left)
+        if self._err_new:
+            out = bytes(self._err_new)
+            self._err_new.clear()
+            return out
+        return None if self._err_ended else b""
 
     def stderr_so_far(self) -> bytes:
-        with self._cond:
-            return bytes(self._err_all)
+        return bytes(self._err_all)
 
     def exit_status(self, timeout: float = 0.0) -> int | None:
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._status is None:
-                left = deadline - time.monotonic()
-                if left <= 0 or (self._out_ended and self._err_ended and self._closed):
-                    return None
-                self._cond.wait(left)
-            return self._status
+        while self._status is None and not self._ended:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._fill(left)
+        return self._status
 
     def detach(self, state: Mapping[str, Any]) -> bool:
         """Leave the agent running in the owner, idle, with what it holds (`state`)."""
@@ -236,14 +248,13 @@ class RelayChannel(AgentChannel):
             return False
         # The owner answers `D`, or closes the stream when it cannot keep the agent.
         deadline = time.monotonic() + 5.0
-        with self._cond:
-            while not self._detached.is_set() and not self._out_ended:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
+        while not self._detached and not self._ended:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._fill(left)
         self._close_socket()
-        return self._detached.is_set()
+        return self._detached
 
     def close(self) -> None:
         if self._closed:
@@ -334,7 +345,6 @@ class PersistedSSH(SSHConnection):
         channel = RelayChannel(sock, self.host, self._down)
         if reply.get("warm"):
             channel.warm_state = dict(reply.get("state") or {})
-        channel.start()
         return channel
 
     def open_agent(self, argv: list[str]) -> AgentChannel:

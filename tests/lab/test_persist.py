@@ -37,6 +37,10 @@ PLAY = """
       register: me
       changed_when: false
     - assert: {{that: me.stdout == "{user}"}}
+    - raw: echo raw-{user}
+      register: raw
+      changed_when: false
+    - assert: {{that: raw.stdout.strip() == "raw-{user}"}}
 - hosts: h1
   become: true
   tasks:
