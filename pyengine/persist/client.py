@@ -333,6 +333,8 @@ class PersistedSSH(SSHConnection):
         self._up = False
 
     def connect(self) -> None:
+        if self._up:  # the owner said so a moment ago; an exec reconnects if need be
+            return
         sock, reply = self._request("connect")
         sock.close()
         if not self._said:
