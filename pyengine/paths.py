@@ -7,6 +7,7 @@ into `pyengine/_content/`. Either way the same path works.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 CONTENT_DIR = Path(__file__).resolve().parent / "_content"
@@ -39,3 +40,9 @@ def search_dirs(role_path: Path | None, basedir: Path, kinds: tuple[str, ...]) -
     for base in ([role_path] if role_path is not None else []) + [basedir]:
         dirs += [base / kind for kind in kinds] + [base]
     return dirs
+
+
+def expand_user(path: str | os.PathLike[str]) -> Path:
+    """`~` and `~user` expanded as the shell does; an unknown `~user` stays as written
+    (pathlib's expanduser raises instead, which would surface as a traceback)."""
+    return Path(os.path.expanduser(os.fspath(path)))

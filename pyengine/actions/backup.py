@@ -9,10 +9,10 @@ cannot be reached never gets here, so its last backup stays as it was.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pyengine.actions.base import ActionContext
+from pyengine.paths import expand_user
 
 ARGS = {
     "repo": {"type": "str", "default": "config-backup",
@@ -64,7 +64,7 @@ def run(ctx: ActionContext) -> dict[str, Any]:
     files = {path: mask(content) for path, content in snapshot_from_result(collected).items()}
     groups = [g for g in ctx.variables.get("group_names") or [] if g not in ("all", "ungrouped")]
     group = args.get("group") or (groups[0] if groups else "ungrouped")
-    repo = Path(str(args["repo"])).expanduser()
+    repo = expand_user(str(args["repo"]))
     try:
         validate_paths(files)
         with repo_lock(repo):

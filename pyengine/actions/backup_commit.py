@@ -6,10 +6,10 @@ snapshot is in the working tree before the commit is made.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pyengine.actions.base import ActionContext
+from pyengine.paths import expand_user
 
 ARGS = {
     "repo": {"type": "str", "default": "config-backup", "help": "The backup repository."},
@@ -26,7 +26,7 @@ def run(ctx: ActionContext) -> dict[str, Any]:
     from pyengine.backup.snapshot import repo_lock
     from pyengine.backup.store import BackupError, BackupStore
 
-    repo = Path(str(ctx.args["repo"])).expanduser()
+    repo = expand_user(str(ctx.args["repo"]))
     if ctx.check_mode:
         return {"changed": False, "msg": "check mode: nothing committed"}
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from pyengine.paths import search_dirs
+from pyengine.paths import expand_user, search_dirs
 from pyengine.playbook.model import Task
 from pyengine.templating import Templar
 
@@ -81,7 +81,7 @@ class ActionContext:
 
     def find_file(self, kind: str, name: str) -> Path | None:
         """A controller-side file for `src`: absolute, or under the search dirs."""
-        path = Path(name).expanduser()
+        path = expand_user(name)
         if path.is_absolute():
             return path if path.exists() else None
         for folder in self.search_dirs(kind):

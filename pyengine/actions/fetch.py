@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
 from pyengine.actions.base import ActionContext
+from pyengine.paths import expand_user
 
 ARGS = {
     "src": {"type": "str", "required": True, "help": "The file on the host."},
@@ -35,7 +35,7 @@ def run(ctx: ActionContext) -> dict[str, Any]:
                     "file": src}
         raise ActionFailed(got.get("msg") or f"cannot read {src}", file=src)
     data = base64.b64decode(got.get("content", ""))
-    dest = Path(str(ctx.args["dest"])).expanduser()
+    dest = expand_user(str(ctx.args["dest"]))
     if not dest.is_absolute():
         dest = ctx.basedir / dest
     # The user chose `dest`; the part below it comes from `src`, which may come from

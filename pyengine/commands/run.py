@@ -20,6 +20,7 @@ from pyengine.commands.inventory_option import inventory_option
 from pyengine.commands.run_options import record_options
 from pyengine.commands.vault_options import vault_from_options, vault_options
 from pyengine.errors import EXIT_INTERRUPTED, PlaybookError, PlaybookErrors, PyengineError
+from pyengine.paths import expand_user
 
 
 def parse_extra_vars(values: tuple[str, ...], vault: Any = None) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def parse_extra_vars(values: tuple[str, ...], vault: Any = None) -> dict[str, An
     for value in values:
         text = value.strip()
         if text.startswith("@"):
-            data = load_yaml(Path(text[1:]).expanduser(), vault)
+            data = load_yaml(expand_user(text[1:]), vault)
             if data is None:
                 continue
             if not isinstance(data, dict):

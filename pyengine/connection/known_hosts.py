@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pyengine.connection._paramiko import paramiko
 from pyengine.connection.base import HostKeyError
+from pyengine.paths import expand_user
 
 STRICT = "strict"
 TOFU = "tofu"
@@ -157,7 +158,7 @@ class KnownHosts:
         cls, known_hosts_file: str | None, use_user_files: bool = True, policy: object = None
     ) -> KnownHosts:
         files: list[Path] = []
-        record = Path(known_hosts_file).expanduser() if known_hosts_file else None
+        record = expand_user(known_hosts_file) if known_hosts_file else None
         if record is not None:
             files.append(record)
         if use_user_files:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import selectors
 import subprocess
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pyengine.connection._stderr import StderrDrain
 from pyengine.connection.base import AgentChannel, CommandResult, CommandTimeout, Connection
 from pyengine.errors import PyengineError
+from pyengine.paths import expand_user
 
 
 class LocalAgentChannel(AgentChannel):
@@ -132,13 +132,13 @@ class LocalConnection(Connection):
         return CommandResult(proc.returncode, proc.stdout, proc.stderr)
 
     def put(self, data: bytes, path: str, mode: int | None = None) -> None:
-        target = Path(path).expanduser()
+        target = expand_user(path)
         target.write_bytes(data)
         if mode is not None:
             os.chmod(target, mode)
 
     def get(self, path: str) -> bytes:
-        return Path(path).expanduser().read_bytes()
+        return expand_user(path).read_bytes()
 
     def open_agent(self, argv: list[str]) -> AgentChannel:
         try:

@@ -27,6 +27,7 @@ from pyengine.connection.base import AgentChannel, CommandResult, CommandTimeout
 from pyengine.connection.known_hosts import KnownHosts
 from pyengine.errors import HostUnreachable, PyengineError
 from pyengine.masking import register_secret
+from pyengine.paths import expand_user
 
 # paramiko logs each failed handshake with a traceback at ERROR; we report it in one line.
 logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)
@@ -325,7 +326,7 @@ class SSHConnection(Connection):
         if isinstance(key_files, str):
             key_files = [key_files]
         for name in key_files:
-            path = Path(str(name)).expanduser()
+            path = expand_user(str(name))
             key = _load_key(self.host, path, passphrase, required=True)
             if key is not None and attempt(f"key {path}", key):
                 return
@@ -339,7 +340,7 @@ class SSHConnection(Connection):
                     return
         if _bool(self.option("look_for_keys", True)) and not key_files:
             for name in DEFAULT_KEY_FILES:
-                path = Path(name).expanduser()
+                path = expand_user(name)
                 key = _load_key(self.host, path, passphrase, required=False)
                 if key is not None and attempt(f"key {path}", key):
                     return

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pyengine.content.ansible_config import AnsibleConfig, current_config
 from pyengine.content.collections import find_collection_role, installed_collections
-from pyengine.paths import builtin_roles_dir
+from pyengine.paths import builtin_roles_dir, expand_user
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def find_role(name: str, basedir: Path, collections: Sequence[str] = (),
             candidate = base / name
             if candidate.is_dir() and (base != basedir or _looks_like_role(candidate)):
                 return FoundRole(name, candidate)
-    as_path = Path(name).expanduser()
+    as_path = expand_user(name)
     for candidate in ([as_path] if as_path.is_absolute() else [basedir / as_path, as_path]):
         if candidate.is_dir():
             return FoundRole(candidate.name, candidate)

@@ -18,8 +18,9 @@ import os
 import socket
 import struct
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
+
+from pyengine.paths import expand_user
 
 HEADER = struct.Struct(">I")
 MAX_PAYLOAD = 64 * 1024 * 1024
@@ -66,7 +67,7 @@ def _file_digest(name: Any) -> str:
     if not name:
         return ""
     try:
-        return hashlib.sha256(Path(str(name)).expanduser().read_bytes()).hexdigest()
+        return hashlib.sha256(expand_user(str(name)).read_bytes()).hexdigest()
     except OSError:
         return "unreadable"
 
