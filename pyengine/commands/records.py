@@ -108,7 +108,6 @@ def write_records(run: RunResult, exit_code: int, options: RecordOptions,
     """Write every configured record; returns the report dict they were made from."""
     from pyengine.history.db import HistoryDB
     from pyengine.report.json_report import write_report_dict
-    from pyengine.report.junit import write_junit
 
     report = full_report(run, exit_code, clients, waivers)
     if options.history_db and any((h.get("extra") or {}).get("health")
@@ -124,6 +123,8 @@ def write_records(run: RunResult, exit_code: int, options: RecordOptions,
     if options.report_json:
         write_report_dict(report, options.report_json)
     if options.report_junit:
+        from pyengine.report.junit import write_junit  # xml.etree: ~50 ms, only when asked
+
         write_junit(report, options.report_junit)
     if options.history_db:
         try:
