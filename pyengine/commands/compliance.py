@@ -38,7 +38,7 @@ def compliance_cmd(report_json: str, hosts: tuple[str, ...], all_hosts: bool,
         raise PyengineError(f"{report_json}: no host {', '.join(unknown)} in this report "
                             f"(hosts: {', '.join(sorted(known)[:10]) or 'none'})")
     # Off a terminal (cron mail, a pipe) keep rows whole instead of wrapping at 80 columns.
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
     if hosts or all_hosts:
         shown = print_compliance(report, console, failing_only=failing,
                                  hosts=list(hosts) if hosts else None)

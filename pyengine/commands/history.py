@@ -29,7 +29,7 @@ def history(host: str | None, last: int, submission: str | None, history_db: str
         click.echo(f"no history yet ({path})")
         return
     # Off a terminal (cron, CI, pipes) rich would wrap at 80 columns; keep rows whole.
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = Console(width=None if sys.stdout.isatty() else 200, emoji=False)
     if submission is not None:
         with HistoryDB(path) as db:
             _print_jobs(console, db, submission or None, last)

@@ -31,7 +31,7 @@ def _console(out: IO[str] | None) -> Console:
     """A terminal gets its own width; a pipe or file gets lines wide enough for versions."""
     stream = out or sys.stdout
     wide = None if stream.isatty() else 160
-    return Console(file=stream, highlight=False, soft_wrap=False, width=wide)
+    return Console(file=stream, highlight=False, soft_wrap=False, width=wide, emoji=False)
 
 
 def print_details(rows: list[HostPatchStatus], out: IO[str] | None = None) -> None:

@@ -99,7 +99,7 @@ def print_compliance(report: Mapping[str, Any], console: Console | None = None,
                      failing_only: bool = False, hosts: list[str] | None = None) -> int:
     """Print the tables; returns how many hosts had controls (0: printed nothing)."""
     tables = compliance_tables(report, failing_only=failing_only, hosts=hosts)
-    out = console or Console()
+    out = console or Console(emoji=False)
     for table in tables:
         out.print(table)
     return len(tables)

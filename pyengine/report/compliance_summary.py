@@ -115,7 +115,7 @@ def print_summary(report: Mapping[str, Any], console: Console | None = None,
     """Print the summary; returns the number of lines (0: the run had no controls)."""
     lines = summary_lines(report, report_path, max_lines)
     # Off a terminal (a nightly log) rich assumes 80 columns; keep the lines whole.
-    out = console or Console(width=None if sys.stdout.isatty() else 160)
+    out = console or Console(width=None if sys.stdout.isatty() else 160, emoji=False)
     for line in lines:
         out.print(line, overflow="ellipsis", no_wrap=True, highlight=False)
     return len(lines)

@@ -57,7 +57,7 @@ class ConsoleReporter(Reporter):
 
     def __init__(self, console: Console | None = None, verbosity: int = 0,
                  show_diff: bool = False, live: bool | None = None) -> None:
-        self.console = console or Console(highlight=False)
+        self.console = console or Console(highlight=False, emoji=False)
         self.verbosity = verbosity
         self.show_diff = show_diff
         self.live = self.console.is_terminal if live is None else live
