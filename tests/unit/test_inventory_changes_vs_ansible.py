@@ -14,14 +14,10 @@ in the order hosts get there, and ansible-core lists add_host's hosts first in
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+from vs_ansible import TOOLS, out_folder, require_ansible_playbook, run_playbook
 
 INVENTORY = """\
 [web]
@@ -81,25 +77,14 @@ def _files(folder: Path) -> dict[str, object]:
 
 
 def test_inventory_changes_are_seen_like_ansible(tmp_path: Path) -> None:
-    if not ANSIBLE_PLAYBOOK.exists():
-        pytest.skip("ansible-playbook not installed (pip install -e '.[test]')")
+    require_ansible_playbook()
     (tmp_path / "inv.ini").write_text(INVENTORY.format(python=sys.executable))
     results = {}
-    for tool in ("ansible", "pyengine"):
-        out = tmp_path / f"out-{tool}"  # not "pyengine": python -m would import it
-        out.mkdir()
+    for tool in TOOLS:
+        out = out_folder(tmp_path, tool)
         book = tmp_path / f"{tool}.yml"
         book.write_text(PLAY.replace("OUT", str(out)).replace("VIEW", VIEW))
-        if tool == "ansible":
-            env = dict(os.environ, ANSIBLE_REMOTE_TMP=str(tmp_path / "remote-tmp"),
-                       ANSIBLE_NOCOLOR="1")
-            cmd = [str(ANSIBLE_PLAYBOOK), "-i", str(tmp_path / "inv.ini"), str(book)]
-        else:
-            env = dict(os.environ)
-            cmd = [sys.executable, "-m", "pyengine", "run", str(book), "-i",
-                   str(tmp_path / "inv.ini")]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                              env=env)
+        proc = run_playbook(tool, tmp_path, book)
         assert proc.returncode == 0, f"{tool}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         results[tool] = _files(out)
     assert results["pyengine"] == results["ansible"]

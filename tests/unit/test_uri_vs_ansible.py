@@ -6,7 +6,6 @@ controller-file forms are a one-line load-time error."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -16,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+from vs_ansible import TOOLS, local_inventory, out_folder, require_ansible_playbook, run_playbook
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -84,29 +82,18 @@ PLAY = """\
 """
 
 
-def _run(tool: str, root: Path, book: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, no_proxy="127.0.0.1", NO_PROXY="127.0.0.1")
-    if tool == "ansible":
-        env.update(ANSIBLE_REMOTE_TMP=str(root / "remote-tmp"), ANSIBLE_NOCOLOR="1")
-        cmd = [str(ANSIBLE_PLAYBOOK)]
-    else:
-        cmd = [sys.executable, "-m", "pyengine", "run"]
-    cmd += ["-i", str(root / "inv.ini"), str(book)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root, env=env)
+NO_PROXY = {"no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1"}
 
 
 def test_uri_like_ansible(base_url: str, tmp_path: Path) -> None:
-    if not ANSIBLE_PLAYBOOK.exists():
-        pytest.skip("ansible-playbook not installed (pip install -e '.[test]')")
-    (tmp_path / "inv.ini").write_text(
-        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    require_ansible_playbook()
+    local_inventory(tmp_path)
     results = {}
-    for tool in ("ansible", "pyengine"):
-        out = tmp_path / f"out-{tool}"  # not "pyengine": python -m would import it
-        out.mkdir()
+    for tool in TOOLS:
+        out = out_folder(tmp_path, tool)
         book = tmp_path / f"{tool}.yml"
         book.write_text(PLAY.replace("OUT", str(out)).replace("BASE", base_url))
-        proc = _run(tool, tmp_path, book)
+        proc = run_playbook(tool, tmp_path, book, env=NO_PROXY)
         assert proc.returncode == 0, f"{tool}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         results[tool] = json.loads((out / "results.json").read_text())
     assert results["pyengine"] == results["ansible"]

@@ -11,12 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from vs_ansible import TOOLS, local_inventory, out_folder, require_ansible_playbook, run_playbook
 
 from pyengine.vault.lib import VaultLib
 from pyengine.vault.secrets import VaultSecret
 
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 PASSWORD = "correct horse battery"
 SECRET_TEXT = "BEGIN-KEY-7f3a9\nsecond line of the key\n"
 
@@ -44,20 +43,7 @@ def _project(root: Path) -> None:
     (root / "files" / "plain.txt").write_text("not secret\n")
     (root / "templates" / "conf.j2").write_bytes(vault.encrypt(b"user={{ who }}\nkey=x\n"))
     (root / "pw").write_text(PASSWORD + "\n")
-    (root / "inv.ini").write_text(
-        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
-
-
-def _run(tool: str, root: Path, book: Path, password_file: Path
-         ) -> subprocess.CompletedProcess[str]:
-    if tool == "ansible":
-        env = dict(os.environ, ANSIBLE_REMOTE_TMP=str(root / "remote-tmp"), ANSIBLE_NOCOLOR="1")
-        cmd = [str(ANSIBLE_PLAYBOOK)]
-    else:
-        env = dict(os.environ)
-        cmd = [sys.executable, "-m", "pyengine", "run"]
-    cmd += ["-i", str(root / "inv.ini"), "--vault-password-file", str(password_file), str(book)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root, env=env)
+    local_inventory(root)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -65,21 +51,20 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_vaulted_controller_files_like_ansible(tmp_path: Path) -> None:
-    if not ANSIBLE_PLAYBOOK.exists():
-        pytest.skip("ansible-playbook not installed (pip install -e '.[test]')")
+    require_ansible_playbook()
     _project(tmp_path)
+    password = ("--vault-password-file", str(tmp_path / "pw"))
     results = {}
-    for tool in ("ansible", "pyengine"):
-        out = tmp_path / f"out-{tool}"  # not "pyengine": python -m would import it
-        out.mkdir()
+    for tool in TOOLS:
+        out = out_folder(tmp_path, tool)
         book = tmp_path / f"{tool}.yml"
         book.write_text(PLAY.replace("OUT", str(out)))
-        proc = _run(tool, tmp_path, book, tmp_path / "pw")
+        proc = run_playbook(tool, tmp_path, book, *password)
         assert proc.returncode == 0, f"{tool}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         results[tool] = _files(out)
         if tool == "pyengine":
             assert "BEGIN-KEY-7f3a9" not in proc.stdout + proc.stderr
-            again = _run(tool, tmp_path, book, tmp_path / "pw")
+            again = run_playbook(tool, tmp_path, book, *password)
             assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-1500:]
     assert results["pyengine"] == results["ansible"]
     got = results["pyengine"]
