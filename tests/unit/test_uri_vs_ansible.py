@@ -8,17 +8,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback_http import QuietHandler, serving
 from vs_ansible import TOOLS, local_inventory, out_folder, require_ansible_playbook, run_playbook
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         if self.path == "/status":
             self._send(200, {"service": "backup", "ok": True, "queue": [3, 1]})
@@ -33,26 +32,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(201, {"received": body, "type": self.headers.get("Content-Type")})
 
     def _send(self, code: int, value: Any) -> None:
-        data = json.dumps(value, sort_keys=True).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send(code, json.dumps(value, sort_keys=True).encode(), "application/json")
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 PLAY = """\

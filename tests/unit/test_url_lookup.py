@@ -8,13 +8,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback_http import QuietHandler, serving
 
 pytest.importorskip("ansible", reason="the comparison needs ansible-core (test extra)")
 
@@ -23,7 +22,7 @@ BODIES = {"/lines": "first\nsecond\n\nfourth\n", "/one": "just one line",
           "/sums": "abc123  file.tar.gz\ndef456  other.tar.gz\n"}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         if self.path == "/auth":
             expected = "Basic " + base64.b64encode(b"ops:s3cret").decode()
@@ -47,26 +46,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, "no such page\n")
 
     def _send(self, code: int, text: str) -> None:
-        body = text.encode()
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send(code, text.encode())
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 CASES = {
