@@ -21,8 +21,8 @@ RELEASE_HELP = (
     "debian11...). A comma list assigns releases round-robin (bullseye,bookworm,trixie: "
     "h1 bullseye, h2 bookworm, h3 trixie, h4 bullseye, ...); NAME=COUNT entries give "
     "consecutive blocks (bookworm=2,trixie=1: h1-h2 bookworm, h3 trixie) and set -n "
-    "when it is not given. The inventory also groups hosts by release (debian11, debian12, "
-    "debian13); a release's image is built once per machine (debootstrap, 1.5-4 minutes)."
+    "when it is not given. The inventory also groups hosts by release (release_debian11, "
+    "release_debian12, release_debian13); a release's image is built once per machine (debootstrap, 1.5-4 minutes)."
 )
 
 
@@ -95,5 +95,8 @@ def assign_releases(spec: ReleaseSpec, count: int) -> tuple[str, ...]:
 
 
 def release_group(release: str) -> str:
-    """The inventory group of a release's hosts: debian11, debian12, debian13."""
-    return f"debian{RELEASES[release]}"
+    """The inventory group of a release's hosts: release_debian11, _debian12, _debian13.
+
+    A host's first group in alphabetical order names its backup folder and its client in
+    reports: `lab` must stay first, so these names sort after it."""
+    return f"release_debian{RELEASES[release]}"

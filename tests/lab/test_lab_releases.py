@@ -41,7 +41,7 @@ PLAYBOOK = """\
         dest: /root/pe-release.txt
         content: "{{ ansible_distribution_release }} {{ ansible_distribution_major_version }}\\n"
         mode: "0600"
-- hosts: debian13
+- hosts: release_debian13
   gather_facts: false
   tasks:
     - name: only the release group's hosts
@@ -144,7 +144,8 @@ def test_lab_status_and_lab_json_show_each_hosts_release(mixed_lab: Lab) -> None
 def test_inventory_groups_the_hosts_by_release(mixed_lab: Lab) -> None:
     children = yaml.safe_load(mixed_lab.inventory_path.read_text())["all"]["children"]
     assert list(children["lab"]["hosts"]) == ["h1", "h2", "h3"]
-    assert {g: list(children[g]["hosts"]) for g in ("debian11", "debian12", "debian13")} == \
+    assert {g: list(children[f"release_{g}"]["hosts"])
+            for g in ("debian11", "debian12", "debian13")} == \
         {"debian11": ["h1"], "debian12": ["h2"], "debian13": ["h3"]}
 
 
