@@ -1,6 +1,6 @@
 """The lab's ready-made inventory: group `lab` with one entry per host, and one group per
-Debian release (`release_debian11`, `release_debian12`, `release_debian13`) naming the hosts that run it, so a
-play can target one release of a mixed lab.
+Debian release (`release_debian11`, `release_debian12`, `release_debian13`) naming the
+hosts that run it, so a play can target one release of a mixed lab.
 
 Connection details sit on each host; the login (root with the lab key) and the
 known_hosts file sit on the group. `ansible_ssh_common_args` makes the same file work

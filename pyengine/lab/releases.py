@@ -22,7 +22,8 @@ RELEASE_HELP = (
     "h1 bullseye, h2 bookworm, h3 trixie, h4 bullseye, ...); NAME=COUNT entries give "
     "consecutive blocks (bookworm=2,trixie=1: h1-h2 bookworm, h3 trixie) and set -n "
     "when it is not given. The inventory also groups hosts by release (release_debian11, "
-    "release_debian12, release_debian13); a release's image is built once per machine (debootstrap, 1.5-4 minutes)."
+    "release_debian12, release_debian13); a release's image is built once per machine "
+    "(debootstrap, 1.5-4 minutes)."
 )
 
 
