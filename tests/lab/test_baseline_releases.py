@@ -184,8 +184,8 @@ def test_patch_and_backup_run_on_each_release(fleet: Lab, tmp_path: Path) -> Non
     rc, report, out = run(fleet, tmp_path, ROOT / "playbooks" / "backup.yml",
                           "-e", f"backup_repo={repo}")
     assert rc == 0, out[-3000:]
-    for index, host in enumerate(fleet.hosts, start=11):
-        saved = repo / "backups" / f"debian{index}" / host.name / "etc" / "ssh" / "sshd_config"
+    for host in fleet.hosts:  # `lab` is each host's first group (the release groups sort after)
+        saved = repo / "backups" / "lab" / host.name / "etc" / "ssh" / "sshd_config"
         assert saved.is_file(), sorted(p.name for p in (repo / "backups").iterdir())
     log = subprocess.run(["git", "-C", str(repo), "log", "--oneline"], capture_output=True,
                          text=True, check=True).stdout
