@@ -528,8 +528,10 @@ class _OneTripAuth(paramiko.auth_handler.AuthHandler):
 
 
 def _auth_publickey(transport: paramiko.Transport, user: str, key: paramiko.PKey) -> None:
-    """`Transport.auth_publickey`, in one round trip for non-RSA keys (`_OneTripAuth`)."""
-    if "rsa" in key.get_name():
+    """`Transport.auth_publickey`, in one round trip for non-RSA key files (`_OneTripAuth`).
+    A key held by ssh-agent takes the usual two: signing it early left the agent's reply
+    unread and the connection hanging (tests/lab/test_ssh_connection.py::test_ssh_agent_auth)."""
+    if "rsa" in key.get_name() or isinstance(key, paramiko.AgentKey):
         transport.auth_publickey(user, key)
         return
     event = threading.Event()
