@@ -8,6 +8,7 @@ Merging replaces top-level keys, like Ansible's default `hash_behaviour=replace`
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -82,10 +83,6 @@ class VariableManager:
         self.defaults = dict(defaults or {})
         self.vault = vault
         self._vars_files: dict[tuple[int, str], list[VarLayer]] = {}
-        # ansible_config_file, looked up once per run: magic_vars runs for every task of
-        # every host (4,400 times for 100 hosts x 40 tasks) and the lookup stats the
-        # candidate files and scans the environment (~140 us: 0.6 s of controller CPU).
-        self._config_file: tuple[str | None] | None = None
 
     def layers(self, host: str, play: Play | None = None, task: Task | None = None,
                facts: Mapping[str, Any] | None = None,
@@ -127,11 +124,12 @@ class VariableManager:
             out.append(VarLayer("extra vars (-e)", self.extra_vars))
         return out
 
+    @functools.cached_property
     def config_file(self) -> str | None:
-        """The ansible.cfg of this run (None when there is none)."""
-        if self._config_file is None:
-            self._config_file = (_config_file(),)
-        return self._config_file[0]
+        """The ansible.cfg of this run (None when there is none), looked up once: magic_vars
+        runs for every task of every host (4,400 times for 100 hosts x 40 tasks) and the
+        lookup stats the candidate files and scans the environment (~140 us each)."""
+        return _config_file()
 
     def magic_vars(self, host: str, play: Play | None = None, task: Task | None = None
                    ) -> dict[str, Any]:
@@ -145,7 +143,7 @@ class VariableManager:
             "omit": OMIT,
             "ansible_version": dict(ANSIBLE_VERSION),
             "ansible_playbook_python": sys.executable,
-            "ansible_config_file": self.config_file(),
+            "ansible_config_file": self.config_file,
         }
         if self.inventory.sources:
             first = self.inventory.sources[0]

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-APT_PACKAGES="debootstrap util-linux socat git dpkg-dev python3-venv ca-certificates dnf rpm createrepo-c openssh-client chromium iproute2 redis-server postgresql"
+APT_PACKAGES="debootstrap debian-archive-keyring util-linux socat git dpkg-dev python3-venv ca-certificates dnf rpm createrepo-c openssh-client chromium iproute2 redis-server postgresql"
 missing=""
 for pkg in $APT_PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

@@ -24,14 +24,10 @@ from pyengine.lab import Lab
 def _history_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Runs started by tests record their history in a temp folder, not in the checkout's
     .pyengine/ (tests change only lab hosts and temporary folders)."""
-    path = tmp_path_factory.mktemp("history") / "history.sqlite"
-    old = os.environ.get("PYENGINE_HISTORY_DB")
-    os.environ["PYENGINE_HISTORY_DB"] = str(path)
-    yield
-    if old is None:
-        os.environ.pop("PYENGINE_HISTORY_DB", None)
-    else:
-        os.environ["PYENGINE_HISTORY_DB"] = old
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYENGINE_HISTORY_DB", str(tmp_path_factory.mktemp("history")
+                                              / "history.sqlite"))
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,14 +35,9 @@ def _ansible_state_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Ite
     """ansible-core (the differential tests, ansible-playbook on lab hosts, collection
     plugins loaded by runs) keeps its temp files and SSH control sockets under
     $ANSIBLE_HOME, by default ~/.ansible: tests keep it in a temp folder."""
-    path = tmp_path_factory.mktemp("ansible-home")
-    old = os.environ.get("ANSIBLE_HOME")
-    os.environ["ANSIBLE_HOME"] = str(path)
-    yield
-    if old is None:
-        os.environ.pop("ANSIBLE_HOME", None)
-    else:
-        os.environ["ANSIBLE_HOME"] = old
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ANSIBLE_HOME", str(tmp_path_factory.mktemp("ansible-home")))
+        yield
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -346,12 +346,7 @@ def main() -> int:
     ap.add_argument("--keep-work", action="store_true", help="keep the temp folder")
     ap.add_argument("--max-diff-lines", type=int, default=60)
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("the comparison needs root (it uses a lab)")
-    try:
-        source = collection.find_source()
-    except collection.SourceMissing as err:
-        raise SystemExit(str(err)) from None
+    source = collection.source_for_a_lab_run()
 
     work = Path(tempfile.mkdtemp(prefix="pe-compat-"))
     out = Path(args.out or HERE / ("results" if args.variant == "example"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -61,12 +60,7 @@ def main() -> int:
                     help="report path without suffix (.json and .txt are written)")
     ap.add_argument("--keep-work", action="store_true", help="keep the temp folder")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("the comparison needs root (it uses a lab)")
-    try:
-        source = collection.find_source()
-    except collection.SourceMissing as err:
-        raise SystemExit(str(err)) from None
+    source = collection.source_for_a_lab_run()
     work = Path(tempfile.mkdtemp(prefix="pe-compat-check-"))
     try:
         lab = Lab(args.name, args.octet)

@@ -46,6 +46,17 @@ def find_source() -> Path:
     raise SourceMissing(f"devsec.hardening not found: {HOW_TO_GET}")
 
 
+def source_for_a_lab_run() -> Path:
+    """The collection source for a comparison on a lab (root needed): exits in one line
+    when either is missing."""
+    if os.geteuid() != 0:
+        raise SystemExit("the comparison needs root (it uses a lab)")
+    try:
+        return find_source()
+    except SourceMissing as err:
+        raise SystemExit(str(err)) from None
+
+
 def _is_git_dir(path: Path) -> bool:
     return (path / "HEAD").is_file() and (path / "objects").is_dir()
 
